@@ -1,0 +1,79 @@
+#include "engine/autograd.h"
+
+#include <unordered_set>
+
+#include "engine/error.h"
+
+namespace dc {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool any_requires_grad(std::initializer_list<const Tensor*> tensors) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : tensors)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const Tensor*> inputs) {
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) node->inputs.push_back(t->impl_ptr());
+  out.impl()->requires_grad = true;
+  out.impl()->grad_fn = std::move(node);
+}
+
+GradSink grad_sink(TensorImpl* t) {
+  if (!t || !t->requires_grad) return {};
+  if (!t->grad || t->grad->shape != t->shape) {
+    auto g = std::make_shared<TensorImpl>();
+    g->shape = t->shape;
+    g->storage = std::make_shared<Storage>(shape_numel(t->shape), t->storage->device());
+    t->grad = std::move(g);
+    t->grad_valid = false;
+  }
+  const GradMode mode = t->grad_valid ? GradMode::Accumulate : GradMode::Overwrite;
+  t->grad_valid = true;
+  return {t->grad->storage->data(), mode};
+}
+
+void Tensor::backward() const {
+  if (numel() != 1) throw ShapeError("backward: needs a one-element (scalar) tensor, got shape " + shape_str(shape()));
+  if (!requires_grad()) throw Error("backward: the tensor does not require a gradient (no parameter contributed to it)");
+
+  // Topological order of the tensors reachable through grad_fn edges (iterative DFS).
+  std::vector<TensorImpl*> order;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<TensorImpl*, size_t>> stack{{impl(), 0}};
+  seen.insert(impl());
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    if (t->grad_fn && next < t->grad_fn->inputs.size()) {
+      TensorImpl* in = t->grad_fn->inputs[next++].get();
+      if (seen.insert(in).second) stack.push_back({in, 0});
+    } else {
+      order.push_back(t);
+      stack.pop_back();
+    }
+  }
+
+  GradSink root = grad_sink(impl());
+  root.data[0] = 1.0f;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = *it;
+    if (!t->grad_fn) continue;
+    if (t->grad_valid) t->grad_fn->backward(*t);
+    // An intermediate's gradient is consumed: free it, so a second backward through the
+    // same graph starts clean and peak memory stays one activation-gradient deep.
+    t->grad.reset();
+    t->grad_valid = false;
+  }
+}
+
+}  // namespace dc

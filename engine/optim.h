@@ -1,0 +1,69 @@
+// Optimizers over a list of named parameters, with torch semantics, and gradient-norm
+// clipping. Parameters whose gradient was not computed this step count as zero gradient.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace dc {
+
+struct Parameter {
+  std::string name;  // e.g. "conv.weight"; the key in checkpoints
+  Tensor tensor;     // a leaf with requires_grad
+};
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<Parameter> params) : params_(std::move(params)) {}
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  void zero_grad();
+  int64_t steps() const { return t_; }
+  const std::vector<Parameter>& params() const { return params_; }
+
+ protected:
+  std::vector<Parameter> params_;
+  int64_t t_ = 0;  // completed steps
+};
+
+struct SgdOptions {
+  double lr = 1e-3;
+  double lr_decay = 0;  // lr_t = lr / (1 + t * lr_decay), t = steps taken before this one (torch7 optim.sgd)
+  double momentum = 0;
+  double weight_decay = 0;
+};
+
+class Sgd : public Optimizer {
+ public:
+  Sgd(std::vector<Parameter> params, SgdOptions opt);
+  void step() override;
+  double current_lr() const;
+
+ private:
+  SgdOptions opt_;
+  std::vector<Tensor> momentum_;  // empty when momentum == 0
+};
+
+struct AdamOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Parameter> params, AdamOptions opt);
+  void step() override;
+
+ private:
+  AdamOptions opt_;
+  std::vector<Tensor> m_, v_;
+};
+
+// Scales all gradients so that their global L2 norm is at most max_norm (torch's
+// clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is < 1). Returns the norm
+// before clipping.
+double clip_grad_norm(const std::vector<Parameter>& params, double max_norm);
+
+}  // namespace dc

@@ -1,0 +1,102 @@
+// Tensor: a float32, contiguous, reference-counted n-d array with an autograd hook.
+//
+// A Tensor is a handle: copies share the same storage and the same autograd identity
+// (like torch.Tensor). Storage is 64-byte aligned host memory; the Device tag is carried
+// so that a CUDA backend can add device storage without changing the op API.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dc {
+
+enum class Device { CPU, CUDA };
+const char* device_name(Device d);
+
+using Shape = std::vector<int64_t>;
+int64_t shape_numel(const Shape& s);
+std::string shape_str(const Shape& s);  // "(4, 5, 100)"
+
+// Move-only aligned buffer of floats. Copies are explicit (clone via Tensor::clone).
+class Storage {
+ public:
+  explicit Storage(int64_t n, Device device = Device::CPU);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+  int64_t size() const { return size_; }
+  Device device() const { return device_; }
+
+ private:
+  float* data_ = nullptr;
+  int64_t size_ = 0;
+  Device device_;
+};
+
+struct Node;
+
+// Whether a kernel writes a gradient buffer (`=`) or adds into it (`+=`). The engine
+// passes Overwrite for the first contribution to a buffer after zero_grad() or creation,
+// Accumulate for later ones, so no gradient buffer ever needs a memset.
+enum class GradMode { Overwrite, Accumulate };
+
+struct TensorImpl {
+  Shape shape;
+  std::shared_ptr<Storage> storage;
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;       // the op that produced this tensor (null for leaves)
+  std::shared_ptr<TensorImpl> grad;    // gradient buffer, same shape (allocated lazily)
+  bool grad_valid = false;             // false: the buffer's contents are stale (= zero)
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  static Tensor empty(const Shape& shape, Device device = Device::CPU);
+  static Tensor zeros(const Shape& shape, Device device = Device::CPU);
+  static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
+  static Tensor from_vector(const Shape& shape, const std::vector<float>& values);
+  static Tensor scalar(float value) { return from_vector({}, {value}); }
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl_->shape; }
+  int dim() const { return static_cast<int>(impl_->shape.size()); }
+  int64_t size(int d) const;  // negative d counts from the end
+  int64_t numel() const { return shape_numel(impl_->shape); }
+  Device device() const { return impl_->storage->device(); }
+
+  float* data() { return impl_->storage->data(); }
+  const float* data() const { return impl_->storage->data(); }
+  std::vector<float> to_vector() const;
+  float item() const;  // the single value of a one-element tensor
+
+  // ---- autograd ----
+  bool requires_grad() const { return impl_->requires_grad; }
+  Tensor& set_requires_grad(bool value);
+  // The gradient accumulated by backward(); undefined when none was computed since
+  // the last zero_grad(). Returns a handle to the live buffer.
+  Tensor grad() const;
+  void zero_grad();  // marks the gradient stale; keeps the buffer for reuse
+  // Reverse-mode sweep from this scalar tensor (its gradient is 1).
+  void backward() const;
+
+  Tensor detach() const;  // same storage, no autograd history
+  Tensor clone() const;   // deep copy of the data, no autograd history
+  void copy_from(const Tensor& src);  // element copy, same numel
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+}  // namespace dc

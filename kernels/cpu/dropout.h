@@ -1,0 +1,34 @@
+// Inverted dropout: y = x * keep / (1 - p), keep = [uniform(seed, stream, i) >= p].
+// The mask is a pure function of (seed, stream, element index) through the counter-based
+// RNG, so it is identical for any thread count (and on any backend using engine/rng.h);
+// backward recomputes it instead of storing it.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/rng.h"
+#include "kernels/cpu/common.h"
+
+namespace dc::cpu {
+
+struct DropoutKey {
+  uint64_t seed, stream;
+};
+
+inline bool dropout_keep(DropoutKey key, int64_t i, float p) { return uniform01(key.seed, key.stream, i) >= p; }
+
+template <class T>
+void dropout_forward(T* y, const T* x, int64_t n, float p, DropoutKey key) {
+  const T scale = T(1) / (T(1) - T(p));
+#pragma omp parallel for schedule(static) if (n > 100000)
+  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keep(key, i, p) ? x[i] * scale : T(0);
+}
+
+template <class T>
+void dropout_backward(T* dx, GradMode dx_mode, const T* dy, int64_t n, float p, DropoutKey key) {
+  const T scale = T(1) / (T(1) - T(p));
+#pragma omp parallel for schedule(static) if (n > 100000)
+  for (int64_t i = 0; i < n; ++i) put(dx, i, dropout_keep(key, i, p) ? dy[i] * scale : T(0), dx_mode);
+}
+
+}  // namespace dc::cpu

@@ -1,0 +1,146 @@
+// Packed, register-blocked SGEMM (the GotoBLAS/BLIS structure, written small):
+//   for each K block: pack op(B) into NR-wide column panels and op(A) into MR-tall row
+//   panels, then every (MR x NR) tile of C is one micro-kernel call that keeps the tile in
+//   registers for the whole K block.
+// The micro-kernel uses GCC vector extensions; the driver is compiled three times
+// (AVX-512, AVX2+FMA, baseline x86-64) and the loader picks the best one for the CPU, so
+// the binary stays portable without -march=native.
+#include "kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace dc::cpu {
+namespace {
+
+constexpr int MR = 6;    // rows of a C tile
+constexpr int NR = 16;   // columns of a C tile (one 512-bit vector)
+constexpr int KC = 256;  // depth of a K block
+
+using vf = float __attribute__((vector_size(64)));
+
+// Aligned scratch that grows and is reused (one per thread via thread_local).
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t need) {
+    if (need > n) {
+      std::free(p);
+      n = std::max(need, n * 2);
+      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+
+__attribute__((always_inline)) inline float a_at(Trans ta, const float* A, int lda, int i, int k) {
+  return ta == Trans::No ? A[static_cast<size_t>(i) * lda + k] : A[static_cast<size_t>(k) * lda + i];
+}
+__attribute__((always_inline)) inline float b_at(Trans tb, const float* B, int ldb, int k, int j) {
+  return tb == Trans::No ? B[static_cast<size_t>(k) * ldb + j] : B[static_cast<size_t>(j) * ldb + k];
+}
+
+// Packs rows [i0, i0+MR) x k in [k0, k0+kc) of op(A) as ap[k*MR + r], zero-padding rows past M.
+__attribute__((always_inline)) inline void pack_a(float* ap, Trans ta, const float* A, int lda, int M, int i0, int k0, int kc) {
+  const int mr = std::min(MR, M - i0);
+  for (int k = 0; k < kc; ++k) {
+    for (int r = 0; r < mr; ++r) ap[k * MR + r] = a_at(ta, A, lda, i0 + r, k0 + k);
+    for (int r = mr; r < MR; ++r) ap[k * MR + r] = 0.0f;
+  }
+}
+
+// Packs columns [j0, j0+NR) x k in [k0, k0+kc) of op(B) as bp[k*NR + c], zero-padding.
+__attribute__((always_inline)) inline void pack_b(float* bp, Trans tb, const float* B, int ldb, int N, int j0, int k0, int kc) {
+  const int nr = std::min(NR, N - j0);
+  if (tb == Trans::No && nr == NR) {
+    for (int k = 0; k < kc; ++k)
+      std::memcpy(bp + k * NR, B + static_cast<size_t>(k0 + k) * ldb + j0, NR * sizeof(float));
+    return;
+  }
+  for (int k = 0; k < kc; ++k) {
+    for (int c = 0; c < nr; ++c) bp[k * NR + c] = b_at(tb, B, ldb, k0 + k, j0 + c);
+    for (int c = nr; c < NR; ++c) bp[k * NR + c] = 0.0f;
+  }
+}
+
+// C tile (mr x nr at c, leading dim ldc) = alpha * ap.bp + beta * C (beta == 0: no read).
+__attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap, const float* bp, float* c, int ldc, int mr, int nr,
+                         float alpha, float beta) {
+  vf acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, acc4 = {}, acc5 = {};
+  for (int k = 0; k < kc; ++k) {
+    const vf b = *reinterpret_cast<const vf*>(bp + k * NR);
+    const float* a = ap + k * MR;
+    acc0 += a[0] * b;
+    acc1 += a[1] * b;
+    acc2 += a[2] * b;
+    acc3 += a[3] * b;
+    acc4 += a[4] * b;
+    acc5 += a[5] * b;
+  }
+  const vf* acc[MR] = {&acc0, &acc1, &acc2, &acc3, &acc4, &acc5};
+  for (int r = 0; r < mr; ++r) {
+    float* crow = c + static_cast<size_t>(r) * ldc;
+    const vf& v = *acc[r];
+    if (beta == 0.0f) {
+      for (int j = 0; j < nr; ++j) crow[j] = alpha * v[j];
+    } else {
+      for (int j = 0; j < nr; ++j) crow[j] = alpha * v[j] + beta * crow[j];
+    }
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void sgemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+                  const float* B, int ldb, float beta, float* C, int ldc) {
+  const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;
+  static thread_local Scratch a_scratch, b_scratch;
+  // Packed panels are shared by all threads of the team: allocate on the calling thread.
+  float* apack = a_scratch.get(static_cast<size_t>(mpanels) * MR * KC);
+  float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);
+  const long long flops = 2LL * M * N * K;
+  const int tiles = mpanels * npanels;
+
+#pragma omp parallel if (flops > 400000 && tiles > 1)
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    const float beta_k = k0 == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+    for (int p = 0; p < mpanels + npanels; ++p) {
+      if (p < mpanels) pack_a(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, p * MR, k0, kc);
+      else pack_b(bpack + static_cast<size_t>(p - mpanels) * NR * kc, tb, B, ldb, N, (p - mpanels) * NR, k0, kc);
+    }
+    // Tiles walk down a column of A panels for each B panel: the B panel stays in L1.
+#pragma omp for schedule(static)
+    for (int t = 0; t < tiles; ++t) {
+      const int jp = t / mpanels, ip = t % mpanels;
+      const int i0 = ip * MR, j0 = jp * NR;
+      micro_kernel(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
+                   C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
+                   alpha, beta_k);
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+           const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // C = beta * C
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) C[static_cast<size_t>(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[static_cast<size_t>(i) * ldc + j];
+    return;
+  }
+  sgemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace dc::cpu

@@ -1,0 +1,94 @@
+#include "kernels/cpu/linear.h"
+
+#include <algorithm>
+
+#include "kernels/cpu/gemm.h"
+
+namespace dc::cpu {
+namespace {
+
+// A batch of one is matrix-vector work, bound by streaming w: no GEMM packing, each
+// weight row read once, rows split across threads.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN, int OUT) {
+#pragma omp parallel for schedule(static) if (1LL * IN * OUT > 100000)
+  for (int o = 0; o < OUT; ++o) {
+    const float* row = w + static_cast<size_t>(o) * IN;
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int i = 0; i < IN; ++i) acc += row[i] * x[i];
+    y[o] = acc + (b ? b[o] : 0.0f);
+  }
+}
+
+// dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one. Threads split the
+// columns of w for dx (no reduction across threads) and its rows for dw.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
+                    const float* x, const float* w, int IN, int OUT) {
+#pragma omp parallel if (1LL * IN * OUT > 100000)
+  {
+    if (dx) {
+#pragma omp for schedule(static)
+      for (int c0 = 0; c0 < IN; c0 += 64) {
+        const int c1 = std::min(IN, c0 + 64);
+        float acc[64];
+        for (int i = c0; i < c1; ++i) acc[i - c0] = 0.0f;
+        for (int o = 0; o < OUT; ++o) {
+          const float g = dy[o];
+          if (g == 0.0f) continue;  // ReLU zeroes about half of dy
+          const float* row = w + static_cast<size_t>(o) * IN;
+#pragma omp simd
+          for (int i = c0; i < c1; ++i) acc[i - c0] += g * row[i];
+        }
+        for (int i = c0; i < c1; ++i) dx[i] = dx_mode == GradMode::Overwrite ? acc[i - c0] : dx[i] + acc[i - c0];
+      }
+    }
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int o = 0; o < OUT; ++o) {
+        float* row = dw + static_cast<size_t>(o) * IN;
+        const float g = dy[o];
+        if (dw_mode == GradMode::Overwrite) {
+#pragma omp simd
+          for (int i = 0; i < IN; ++i) row[i] = g * x[i];
+        } else if (g != 0.0f) {
+#pragma omp simd
+          for (int i = 0; i < IN; ++i) row[i] += g * x[i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void linear_forward(float* y, const float* x, const float* w, const float* b, LinearShape s) {
+  if (s.N == 1) return gemv_rows(y, x, w, b, s.IN, s.OUT);
+  sgemm(Trans::No, Trans::Yes, s.N, s.OUT, s.IN, 1.0f, x, s.IN, w, s.IN, 0.0f, y, s.OUT);
+  if (b)
+    for (int n = 0; n < s.N; ++n)
+      for (int o = 0; o < s.OUT; ++o) y[static_cast<size_t>(n) * s.OUT + o] += b[o];
+}
+
+void linear_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
+                     const float* dy, const float* x, const float* w, LinearShape s) {
+  if (s.N == 1) {
+    rank1_backward(dx, dx_mode, dw, dw_mode, dy, x, w, s.IN, s.OUT);
+  } else {
+    if (dx)
+      sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy, s.OUT, w, s.IN,
+            dx_mode == GradMode::Overwrite ? 0.0f : 1.0f, dx, s.IN);
+    if (dw)
+      sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy, s.OUT, x, s.IN,
+            dw_mode == GradMode::Overwrite ? 0.0f : 1.0f, dw, s.IN);
+  }
+  if (db)
+    for (int o = 0; o < s.OUT; ++o) {
+      float acc = 0.0f;
+      for (int n = 0; n < s.N; ++n) acc += dy[static_cast<size_t>(n) * s.OUT + o];
+      put(db, o, acc, db_mode);
+    }
+}
+
+}  // namespace dc::cpu

@@ -1,0 +1,54 @@
+// Fused parameter updates over n contiguous elements (torch semantics).
+//   sgd : g' = g + wd*p ; buf = momentum*buf + g' (buf = g' on the first step) ; p -= lr*buf
+//         (momentum 0: p -= lr*g')
+//   adam: m = b1 m + (1-b1) g' ; v = b2 v + (1-b2) g'^2 ;
+//         p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), bc_i = 1 - b_i^t
+// A null g means "no gradient this step" (treated as zero).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace dc::cpu {
+
+template <class T>
+void sgd_update(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first_step) {
+#pragma omp parallel for schedule(static) if (n > 100000)
+  for (int64_t i = 0; i < n; ++i) {
+    T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
+    if (buf) {
+      buf[i] = first_step ? gi : momentum * buf[i] + gi;
+      gi = buf[i];
+    }
+    p[i] -= lr * gi;
+  }
+}
+
+template <class T>
+void adam_update(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay,
+                 int64_t step) {
+  const T bc1 = T(1) - std::pow(beta1, T(step)), bc2 = T(1) - std::pow(beta2, T(step));
+  const T step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
+#pragma omp parallel for schedule(static) if (n > 100000)
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
+    m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+    v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+  }
+}
+
+// Sum of squares in double (sequential: thread-count independent).
+template <class T>
+double sum_squares(const T* g, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(g[i]) * g[i];
+  return s;
+}
+
+template <class T>
+void scale_inplace(T* g, int64_t n, T factor) {
+  for (int64_t i = 0; i < n; ++i) g[i] *= factor;
+}
+
+}  // namespace dc::cpu

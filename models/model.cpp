@@ -1,0 +1,51 @@
+#include "models/model.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/init.h"
+#include "models/baselines.h"
+#include "models/deepchrome.h"
+
+namespace dc {
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : params_) n += p.tensor.numel();
+  return n;
+}
+
+Tensor Model::add_parameter(const std::string& name, const Shape& shape, float lo, float hi, uint64_t seed) {
+  Tensor t = Tensor::empty(shape);
+  init_uniform(t, lo, hi, seed, stream_id(name.c_str()));
+  t.set_requires_grad(true);
+  params_.push_back({name, t});
+  return t;
+}
+
+Tensor Model::add_fan_in_parameter(const std::string& name, const Shape& shape, int fan_in, uint64_t seed) {
+  const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
+  return add_parameter(name, shape, -bound, bound, seed);
+}
+
+std::vector<std::string> model_names() { return {"deepchrome", "linear", "mlp"}; }
+
+nlohmann::json model_defaults(const std::string& name) {
+  if (name == "deepchrome") return DeepChrome::defaults();
+  if (name == "linear") return LinearBaseline::defaults();
+  if (name == "mlp") return MlpBaseline::defaults();
+  std::string known;
+  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError("unknown model '" + name + "' (known models: " + known + ")");
+}
+
+std::unique_ptr<Model> create_model(const nlohmann::json& config, uint64_t seed) {
+  const std::string name = config.at("name").get<std::string>();
+  if (name == "deepchrome") return std::make_unique<DeepChrome>(config, seed);
+  if (name == "linear") return std::make_unique<LinearBaseline>(config, seed);
+  if (name == "mlp") return std::make_unique<MlpBaseline>(config, seed);
+  model_defaults(name);  // throws the "unknown model" error
+  return nullptr;
+}
+
+}  // namespace dc

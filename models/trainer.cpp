@@ -1,0 +1,141 @@
+#include "models/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numeric>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/rng.h"
+#include "models/metrics.h"
+
+namespace dc {
+namespace {
+
+constexpr int64_t kExample = int64_t{kInputMarks} * kInputBins;
+constexpr uint64_t kShuffleStream = 0x5348554646ull;  // "SHUFF": per-epoch permutations
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::vector<Parameter>& params, const TrainOptions& o) {
+  if (o.optimizer == "sgd") return std::make_unique<Sgd>(params, SgdOptions{o.lr, o.lr_decay, o.momentum, o.weight_decay});
+  if (o.optimizer == "adam")
+    return std::make_unique<Adam>(params, AdamOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay});
+  throw InputError("train.optimizer: unknown optimizer '" + o.optimizer + "' (known: sgd, adam)");
+}
+
+// Fisher-Yates with the counter-based RNG: the permutation depends only on (seed, epoch).
+std::vector<size_t> epoch_order(size_t n, uint64_t seed, int epoch) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  CounterRng rng(seed, kShuffleStream + static_cast<uint64_t>(epoch));
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+std::vector<int8_t> labels_of(const DataView& d) { return std::vector<int8_t>(d.labels, d.labels + d.n); }
+
+}  // namespace
+
+void gather_batch(const DataView& data, const size_t* index, size_t count, Tensor& x, Tensor& labels) {
+  if (!x.defined() || x.size(0) != static_cast<int64_t>(count)) {
+    x = Tensor::empty({static_cast<int64_t>(count), kInputMarks, kInputBins});
+    labels = Tensor::empty({static_cast<int64_t>(count)});
+  }
+  for (size_t i = 0; i < count; ++i) {
+    std::memcpy(x.data() + i * kExample, data.x + index[i] * kExample, kExample * sizeof(float));
+    labels.data()[i] = data.labels ? static_cast<float>(data.labels[index[i]]) : 0.0f;
+  }
+}
+
+std::vector<float> predict(Model& model, const DataView& data, int batch_size) {
+  NoGradGuard no_grad;
+  std::vector<float> out;
+  out.reserve(data.n);
+  std::vector<size_t> index(data.n);
+  std::iota(index.begin(), index.end(), size_t{0});
+  Tensor x, labels;
+  for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
+    const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
+    gather_batch(data, index.data() + b, count, x, labels);
+    const std::vector<float> p = model.prob_high(model.forward(x, false, 0));
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
+                        const TrainOptions& o, const TrainCallbacks& callbacks) {
+  if (train.n == 0) throw InputError("training split is empty");
+  if (o.batch_size < 1 || o.epochs < 1) throw InputError("train.batch_size and train.epochs must be >= 1");
+  std::unique_ptr<Optimizer> opt = make_optimizer(model.parameters(), o);
+  const std::vector<int8_t> valid_labels = labels_of(valid), test_labels = labels_of(test);
+
+  TrainResult result;
+  std::vector<Tensor> best;  // snapshot of the best epoch's parameters
+  double best_valid = -1;
+  int since_best = 0;
+  uint64_t step = 0;
+  const size_t bs = static_cast<size_t>(o.batch_size);
+  const int batches = static_cast<int>((train.n + bs - 1) / bs);
+  Tensor x, labels;
+
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<size_t> order = epoch_order(train.n, o.seed, epoch);
+    double loss_sum = 0;
+    for (int b = 0; b < batches; ++b) {
+      const size_t start = static_cast<size_t>(b) * bs, count = std::min(bs, train.n - start);
+      gather_batch(train, order.data() + start, count, x, labels);
+      opt->zero_grad();
+      Tensor loss = model.loss(model.forward(x, true, step++), labels);
+      const float value = loss.item();
+      if (!std::isfinite(value))
+        throw Error("training diverged: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") +
+                    " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+                    " (try a smaller train.lr, or train.clip_grad_norm)");
+      loss.backward();
+      if (o.clip_grad_norm > 0) clip_grad_norm(model.parameters(), o.clip_grad_norm);
+      opt->step();
+      loss_sum += value * static_cast<double>(count);
+      if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, loss_sum / static_cast<double>(start + count));
+    }
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.seconds = seconds_since(t0);
+    rec.train_loss = loss_sum / static_cast<double>(train.n);
+    result.train_seconds += rec.seconds;
+
+    const std::vector<float> pv = predict(model, valid), pt = predict(model, test);
+    rec.valid_auroc = auroc(pv, valid_labels);
+    rec.valid_aupr = aupr(pv, valid_labels);
+    rec.test_auroc = auroc(pt, test_labels);
+    rec.test_aupr = aupr(pt, test_labels);
+    result.epochs.push_back(rec);
+
+    if (rec.valid_auroc > best_valid) {
+      best_valid = rec.valid_auroc;
+      since_best = 0;
+      best.clear();
+      for (const auto& p : model.parameters()) best.push_back(p.tensor.clone());
+      result.best_epoch = epoch;
+      result.valid_auroc = rec.valid_auroc;
+      result.valid_aupr = rec.valid_aupr;
+      result.test_auroc = rec.test_auroc;
+      result.test_aupr = rec.test_aupr;
+      result.test_prob_high = pt;
+    } else {
+      ++since_best;
+    }
+    if (callbacks.on_epoch) callbacks.on_epoch(rec);
+    if (o.patience > 0 && since_best >= o.patience) break;
+  }
+  for (size_t i = 0; i < best.size(); ++i) model.parameters()[i].tensor.copy_from(best[i]);
+  return result;
+}
+
+}  // namespace dc

@@ -1,0 +1,61 @@
+// The training loop: shuffled mini-batches each epoch, an optimizer step per batch,
+// valid/test AUROC and AUPR after every epoch, the best-validation epoch's weights kept.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace dc {
+
+// Borrowed view of a data split: x (n, 5, 100) row-major, labels (n) 0/1.
+struct DataView {
+  const float* x = nullptr;
+  const int8_t* labels = nullptr;
+  size_t n = 0;
+};
+
+struct TrainOptions {
+  std::string optimizer = "sgd";  // "sgd" | "adam"
+  double lr = 1e-3, lr_decay = 0, momentum = 0, weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double clip_grad_norm = 0;  // 0: off
+  int batch_size = 1, epochs = 1, patience = 0;  // patience 0: never stop early
+  uint64_t seed = 1;
+};
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  double train_loss = 0, valid_auroc = 0, valid_aupr = 0, test_auroc = 0, test_aupr = 0;
+  double seconds = 0;  // training time of this epoch (evaluation excluded)
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> epochs;
+  int best_epoch = 0;
+  double valid_auroc = 0, valid_aupr = 0, test_auroc = 0, test_aupr = 0;
+  double train_seconds = 0;
+  std::vector<float> test_prob_high;  // the best epoch's P(high) per test gene
+};
+
+struct TrainCallbacks {
+  // After each batch: epoch (1-based), batches done, batches in the epoch, mean loss so far.
+  std::function<void(int, int, int, double)> on_batch;
+  std::function<void(const EpochRecord&)> on_epoch;
+};
+
+// Trains `model` in place; on return its parameters hold the best-validation epoch's
+// weights. Throws dc::Error when the loss becomes NaN or infinite.
+TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
+                        const TrainOptions& options, const TrainCallbacks& callbacks = {});
+
+// P(high) for every example, in batches, without recording a graph.
+std::vector<float> predict(Model& model, const DataView& data, int batch_size = 256);
+
+// Copies examples `index[0..count)` of `data` into x (count, 5, 100) and labels (count).
+void gather_batch(const DataView& data, const size_t* index, size_t count, Tensor& x, Tensor& labels);
+
+}  // namespace dc
