@@ -5,12 +5,15 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/parallel.h"
 #include "engine/rng.h"
 
 namespace dc::test {
@@ -70,6 +73,78 @@ inline double dot(const std::vector<double>& y, const std::vector<double>& r) {
   double s = 0;
   for (size_t i = 0; i < y.size(); ++i) s += y[i] * r[i];
   return s;
+}
+
+// Central differences of f at the listed elements of `x` only (for shapes where the full
+// gradient would be too slow): returns df/dx[idx[j]] for each j.
+inline std::vector<double> numeric_gradient_at(std::vector<double>& x, const std::vector<size_t>& idx,
+                                               const std::function<double()>& f, double eps = 1e-6) {
+  std::vector<double> g(idx.size());
+  for (size_t j = 0; j < idx.size(); ++j) {
+    const size_t i = idx[j];
+    const double keep = x[i];
+    x[i] = keep + eps;
+    const double up = f();
+    x[i] = keep - eps;
+    const double down = f();
+    x[i] = keep;
+    g[j] = (up - down) / (2 * eps);
+  }
+  return g;
+}
+
+// All of 0..n-1 when n <= max_count, else max_count distinct indices spread over the range
+// (first and last always included).
+inline std::vector<size_t> sample_indices(size_t n, size_t max_count, uint64_t seed) {
+  std::vector<size_t> idx;
+  if (n <= max_count) {
+    for (size_t i = 0; i < n; ++i) idx.push_back(i);
+    return idx;
+  }
+  CounterRng rng(seed, 7);
+  const double step = static_cast<double>(n - 1) / static_cast<double>(max_count - 1);
+  for (size_t j = 0; j < max_count; ++j) {
+    // One index per stratum, jittered inside it, so they stay distinct and sorted.
+    const size_t lo = static_cast<size_t>(j * step), hi = j + 1 < max_count ? static_cast<size_t>((j + 1) * step) : n;
+    idx.push_back(j == 0 ? 0 : (j + 1 == max_count ? n - 1 : lo + rng.below(std::max<size_t>(1, hi - lo))));
+  }
+  return idx;
+}
+
+template <class T>
+std::vector<T> pick(const std::vector<T>& v, const std::vector<size_t>& idx) {
+  std::vector<T> out;
+  for (size_t i : idx) out.push_back(v[i]);
+  return out;
+}
+
+template <class To, class From>
+std::vector<To> convert(const std::vector<From>& v) {
+  return std::vector<To>(v.begin(), v.end());
+}
+
+// Sets the OpenMP thread count for a scope and restores the previous one.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : previous_(dc::num_threads()) { dc::set_num_threads(n); }
+  ~ThreadCount() { dc::set_num_threads(previous_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int previous_;
+};
+
+// Bitwise equality of two float buffers (so NaN == NaN and -0 != +0).
+inline bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    uint32_t x, y;
+    std::memcpy(&x, &a[i], 4);
+    std::memcpy(&y, &b[i], 4);
+    if (x != y) return false;
+  }
+  return true;
 }
 
 }  // namespace dc::test

@@ -1,0 +1,113 @@
+// `deepchrome train CONFIG [--set key=value]...`: trains the configured model on every
+// listed cell type and writes each run's outputs (see io/report.h).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "io/config.h"
+#include "io/dataset.h"
+#include "io/report.h"
+
+namespace dc::cli {
+namespace {
+
+const char* kHelp = R"(usage: deepchrome train CONFIG [--set KEY=VALUE]... [--quiet]
+
+Trains the model of the JSON config CONFIG on each cell type in data.cells and writes
+<output_dir>/<cell>/<model>/{metrics.json, model.safetensors, config.json, predictions.csv}.
+
+  --set KEY=VALUE  override a config key, e.g. --set train.epochs=5 --set data.cells='["S01","S02"]'
+                   (VALUE is read as JSON when it parses, else as a string; repeatable)
+  --quiet          no per-epoch output
+
+Config keys (defaults):
+  data.root "data/sim", data.cells ["S01"], data.cache true, data.cache_dir ""
+  model.name "deepchrome" | "linear" | "mlp", plus the model's sizes (see README)
+  train.optimizer "sgd" | "adam", lr 1e-3, lr_decay 0, momentum 0, weight_decay 0,
+        beta1 0.9, beta2 0.999, eps 1e-8, clip_grad_norm 0 (off), batch_size 1, epochs 100,
+        patience 0 (off), seed 1
+  device "cpu", threads 0 (all cores), output_dir "runs/default"
+)";
+
+}  // namespace
+
+void apply_device_and_threads(const io::ExperimentConfig& c) {
+  if (c.device == "cuda")
+    throw InputError("device \"cuda\": this build of deepchrome has no CUDA backend yet; use \"device\": \"cpu\"");
+  if (c.threads > 0) set_num_threads(c.threads);
+}
+
+int cmd_train(const Args& args) {
+  ArgParser p("train", args, {"set"}, {"help", "quiet"});
+  if (p.flag("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (p.positionals().size() != 1) throw InputError("train: expected one CONFIG file (see deepchrome train --help)");
+  const io::ExperimentConfig c = io::load_config(p.positionals()[0], p.all("set"));
+  apply_device_and_threads(c);
+  const bool quiet = p.flag("quiet");
+  io::LoadOptions load;
+  load.use_cache = c.data.cache;
+  load.cache_dir = c.data.cache_dir;
+
+  // Check every cell's files exist before spending time on the first one.
+  for (const auto& cell : c.data.cells) {
+    const std::string dir = io::cell_dir(c.data.root, cell);
+    for (const char* split : {"train", "valid", "test"}) {
+      const std::string path = dir + "/classification/" + split + ".csv";
+      if (FILE* f = std::fopen(path.c_str(), "rb")) {
+        std::fclose(f);
+      } else {
+        throw InputError(path + ": cannot open the file (data.root is \"" + c.data.root + "\"; run `deepchrome simulate --out " +
+                         c.data.root + " --cells " + cell + "` to make simulated data)");
+      }
+    }
+  }
+
+  struct Row {
+    std::string cell;
+    TrainResult r;
+  };
+  std::vector<Row> rows;
+  const std::string model_name = c.model.at("name").get<std::string>();
+  for (const auto& cell : c.data.cells) {
+    const io::CellData data = io::load_cell(io::cell_dir(c.data.root, cell), load);
+    std::unique_ptr<Model> model = create_model(c.model, c.train.seed);
+    if (!quiet)
+      std::printf("%s: %s (%lld parameters), %zu / %zu / %zu train / valid / test genes, %d threads\n", cell.c_str(),
+                  model_name.c_str(), static_cast<long long>(model->parameter_count()), data.train.size(), data.valid.size(),
+                  data.test.size(), num_threads());
+    Progress progress(cell + " " + model_name, c.train.epochs, quiet);
+    TrainCallbacks cb;
+    cb.on_batch = [&](int e, int done, int total, double loss) { progress.batch(e, done, total, loss); };
+    cb.on_epoch = [&](const EpochRecord& r) { progress.epoch(r); };
+    TrainResult r = train_model(*model, data.train.view(), data.valid.view(), data.test.view(), c.train, cb);
+
+    io::RunInfo info;
+    info.cell = cell;
+    info.model = model_name;
+    info.resolved_config = c.resolved;
+    info.resolved_config["data"]["cells"] = {cell};
+    info.device = c.device;
+    info.threads = num_threads();
+    const std::string out = c.output_dir + "/" + cell + "/" + model_name;
+    io::write_run_outputs(out, info, *model, r, data.test);
+    if (!quiet) std::printf("%s: wrote %s/{metrics.json,model.safetensors,config.json,predictions.csv}\n", cell.c_str(), out.c_str());
+    rows.push_back({cell, std::move(r)});
+  }
+
+  std::printf("\n%-12s %-12s %10s %12s %11s %10s %12s\n", "cell", "model", "best_epoch", "valid_auroc", "test_auroc",
+              "test_aupr", "train_s");
+  for (const auto& row : rows)
+    std::printf("%-12s %-12s %10d %12.4f %11.4f %10.4f %12.1f\n", row.cell.c_str(), model_name.c_str(), row.r.best_epoch,
+                row.r.valid_auroc, row.r.test_auroc, row.r.test_aupr, row.r.train_seconds);
+  return 0;
+}
+
+}  // namespace dc::cli

@@ -1,0 +1,92 @@
+#include "io/report.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "engine/error.h"
+#include "io/atomic_file.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+
+namespace dc::io {
+namespace {
+
+using nlohmann::json;
+
+double round_to(double v, double scale) { return std::round(v * scale) / scale; }
+
+}  // namespace
+
+json metrics_json(const RunInfo& info, const TrainResult& r, int64_t parameter_count) {
+  json epochs = json::array();
+  for (const auto& e : r.epochs)
+    epochs.push_back({{"epoch", e.epoch},
+                      {"train_loss", e.train_loss},
+                      {"valid_auroc", e.valid_auroc},
+                      {"valid_aupr", e.valid_aupr},
+                      {"test_auroc", e.test_auroc},
+                      {"test_aupr", e.test_aupr},
+                      {"seconds", round_to(e.seconds, 1e4)}});
+  return {{"model", info.model},
+          {"cell", info.cell},
+          {"best_epoch", r.best_epoch},
+          {"valid_auroc", r.valid_auroc},
+          {"valid_aupr", r.valid_aupr},
+          {"test_auroc", r.test_auroc},
+          {"test_aupr", r.test_aupr},
+          {"train_seconds", round_to(r.train_seconds, 1e4)},
+          {"epochs_run", static_cast<int>(r.epochs.size())},
+          {"parameters", parameter_count},
+          {"device", info.device},
+          {"threads", info.threads},
+          {"epochs", epochs}};
+}
+
+std::string predictions_csv(const Split& split, const std::vector<float>& prob_high) {
+  if (prob_high.size() != split.size())
+    throw Error("predictions: " + std::to_string(prob_high.size()) + " scores for " + std::to_string(split.size()) + " genes");
+  std::string out = split.has_labels ? "gene_id,label,prob_high\n" : "gene_id,prob_high\n";
+  out.reserve(out.size() + split.size() * 24);
+  char buf[64];
+  for (size_t i = 0; i < split.size(); ++i) {
+    out += split.gene_ids[i];
+    out += ',';
+    if (split.has_labels) {
+      out += static_cast<char>('0' + split.labels[i]);
+      out += ',';
+    }
+    const auto res = std::to_chars(buf, buf + sizeof buf, prob_high[i]);  // shortest round-trip form
+    out.append(buf, res.ptr);
+    out += '\n';
+  }
+  return out;
+}
+
+void write_run_outputs(const std::string& dir, const RunInfo& info, const Model& model, const TrainResult& result,
+                       const Split& test) {
+  ensure_directory(dir);
+  write_file_atomic(dir + "/config.json", info.resolved_config.dump(2) + "\n");
+  save_model_weights(dir + "/model.safetensors", model,
+                     {{"deepchrome.cell", info.cell}, {"deepchrome.best_epoch", std::to_string(result.best_epoch)}});
+  write_file_atomic(dir + "/predictions.csv", predictions_csv(test, result.test_prob_high));
+  write_file_atomic(dir + "/metrics.json", metrics_json(info, result, model.parameter_count()).dump(2) + "\n");
+}
+
+Checkpoint load_checkpoint(const std::string& dir) {
+  const std::string config_path = dir + "/config.json", weights_path = dir + "/model.safetensors";
+  Checkpoint c;
+  c.config = load_json_file(config_path);
+  if (!c.config.is_object() || !c.config.contains("model"))
+    throw InputError(config_path + ": no \"model\" section (is " + dir + " a run folder written by `deepchrome train`?)");
+  json model_config;
+  try {
+    model_config = resolve_model_config(c.config["model"], "model");
+  } catch (const InputError& e) {
+    throw InputError(config_path + ": " + e.what());
+  }
+  c.model = create_model(model_config, 0);
+  load_model_weights(weights_path, *c.model);
+  return c;
+}
+
+}  // namespace dc::io
