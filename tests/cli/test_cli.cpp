@@ -1,0 +1,250 @@
+// The `deepchrome` executable as a user runs it: every subcommand, the outputs of a
+// training run, exit codes (0 ok, 2 bad input, 1 other failure) and error messages.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result sh(const std::string& cmd) {
+  const std::string full = "cd '" + std::string(DC_BINARY_DIR) + "/test_cli_work' && " + cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kBin = std::string(DC_BINARY_DIR) + "/deepchrome";
+const fs::path kWork = fs::path(DC_BINARY_DIR) / "test_cli_work";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// One small simulated cell and one finished training run shared by the tests below.
+struct World {
+  World() {
+    fs::remove_all(kWork);
+    fs::create_directories(kWork);
+    Result r = sh(kBin + " simulate --out sim --cells C1 --genes 90 --seed 3");
+    REQUIRE_MESSAGE(r.code == 0, r.out);
+    write(kWork / "small.json", R"({"data": {"root": "sim", "cells": ["C1"]},
+      "model": {"name": "deepchrome"},
+      "train": {"optimizer": "sgd", "lr": 0.001, "lr_decay": 1e-7, "batch_size": 4, "epochs": 2, "seed": 1},
+      "threads": 2, "output_dir": "runs/small"})");
+    r = sh(kBin + " train small.json");
+    REQUIRE_MESSAGE(r.code == 0, r.out);
+    train_output = r.out;
+  }
+  std::string train_output;
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("help, version and usage errors") {
+  world();
+  CHECK(sh(kBin + " --help").code == 0);
+  CHECK(sh(kBin + " --version").code == 0);
+  for (const char* cmd : {"simulate", "train", "eval", "predict", "bench"}) {
+    CAPTURE(cmd);
+    const Result r = sh(kBin + " " + cmd + " --help");
+    CHECK(r.code == 0);
+    CHECK(has(r.out, "usage: deepchrome"));
+  }
+  Result r = sh(kBin);
+  CHECK(r.code == 2);
+  r = sh(kBin + " trian");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "unknown command 'trian'"));
+  r = sh(kBin + " train small.json --sett x=1");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "unknown option --sett"));
+}
+
+TEST_CASE("simulate writes the DeepChrome layout, deterministically") {
+  world();
+  for (const char* split : {"train", "valid", "test"}) CHECK(fs::exists(kWork / "sim/C1/classification" / (std::string(split) + ".csv")));
+  CHECK(sh(kBin + " simulate --out sim2 --cells C1 --genes 90 --seed 3").code == 0);
+  CHECK(slurp(kWork / "sim/C1/classification/train.csv") == slurp(kWork / "sim2/C1/classification/train.csv"));
+  const Result r = sh(kBin + " simulate --out sim3 --cells 2 --genes 30");
+  CHECK(r.code == 0);
+  CHECK(fs::exists(kWork / "sim3/S02/classification/test.csv"));
+  CHECK(sh(kBin + " simulate --genes abc").code == 2);
+}
+
+TEST_CASE("train writes metrics.json, model.safetensors, config.json and predictions.csv") {
+  World& w = world();
+  CHECK(has(w.train_output, "test_auroc"));
+  const fs::path dir = kWork / "runs/small/C1/deepchrome";
+  for (const char* f : {"metrics.json", "model.safetensors", "config.json", "predictions.csv"}) CHECK(fs::exists(dir / f));
+  const json m = json::parse(slurp(dir / "metrics.json"));
+  for (const char* key : {"model", "cell", "best_epoch", "valid_auroc", "valid_aupr", "test_auroc", "test_aupr", "train_seconds"})
+    CHECK_MESSAGE(m.contains(key), key);
+  CHECK(m["model"] == "deepchrome");
+  CHECK(m["cell"] == "C1");
+  REQUIRE(m["epochs"].size() == 2);
+  for (const auto& e : m["epochs"])
+    for (const char* key : {"epoch", "train_loss", "valid_auroc", "seconds"}) CHECK_MESSAGE(e.contains(key), key);
+  const json c = json::parse(slurp(dir / "config.json"));
+  CHECK(c["train"]["epochs"] == 2);
+  CHECK(c["model"]["conv_channels"] == 50);
+  const std::string pred = slurp(dir / "predictions.csv");
+  CHECK(pred.rfind("gene_id,label,prob_high\n", 0) == 0);
+  CHECK(std::count(pred.begin(), pred.end(), '\n') == 31);  // header + 30 test genes
+  // No temporary files left behind.
+  for (const auto& e : fs::directory_iterator(dir)) CHECK_MESSAGE(!has(e.path().filename().string(), ".tmp"), e.path());
+  // Rerunning the resolved config reproduces the run exactly.
+  json rerun = c;
+  rerun["output_dir"] = "runs/rerun";
+  write(kWork / "rerun.json", rerun.dump());
+  REQUIRE(sh(kBin + " train rerun.json --quiet").code == 0);
+  const json m2 = json::parse(slurp(kWork / "runs/rerun/C1/deepchrome/metrics.json"));
+  CHECK(m2["test_auroc"] == m["test_auroc"]);
+  CHECK(m2["epochs"][1]["train_loss"] == m["epochs"][1]["train_loss"]);
+}
+
+TEST_CASE("eval reproduces the run's test metrics; predict scores new genes") {
+  world();
+  const std::string ck = "runs/small/C1/deepchrome";
+  Result r = sh(kBin + " eval --checkpoint " + ck + " --data sim/C1 --json");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const json e = json::parse(r.out);
+  const json m = json::parse(slurp(kWork / ck / "metrics.json"));
+  CHECK(e["test"]["auroc"].get<double>() == doctest::Approx(m["test_auroc"].get<double>()).epsilon(1e-9));
+  CHECK(e["valid"]["auroc"].get<double>() == doctest::Approx(m["valid_auroc"].get<double>()).epsilon(1e-9));
+  CHECK(e["train"]["genes"] == 30);
+  r = sh(kBin + " eval --checkpoint " + ck + " --data sim/C1/classification/test.csv");
+  CHECK(r.code == 0);
+
+  // Unlabelled genes: drop the Label column.
+  std::istringstream in(slurp(kWork / "sim/C1/classification/test.csv"));
+  std::string line, unlabeled;
+  while (std::getline(in, line)) unlabeled += line.substr(0, line.rfind(',')) + "\n";
+  write(kWork / "new_genes.csv", unlabeled);
+  r = sh(kBin + " predict --checkpoint " + ck + " --csv new_genes.csv --out scored.csv");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const std::string scored = slurp(kWork / "scored.csv");
+  CHECK(scored.rfind("gene_id,prob_high\n", 0) == 0);
+  // Same scores as the run's predictions.csv (same model, same genes).
+  const std::string pred = slurp(kWork / ck / "predictions.csv");
+  std::istringstream a(scored), b(pred);
+  std::string la, lb;
+  std::getline(a, la);
+  std::getline(b, lb);
+  int rows = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    CHECK(la.substr(0, la.find(',')) == lb.substr(0, lb.find(',')));
+    CHECK(std::stof(la.substr(la.rfind(',') + 1)) == doctest::Approx(std::stof(lb.substr(lb.rfind(',') + 1))).epsilon(1e-6));
+    ++rows;
+  }
+  CHECK(rows == 30);
+  r = sh(kBin + " eval --checkpoint " + ck + " --data new_genes.csv");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "no Label column"));
+}
+
+TEST_CASE("bad input: clear messages, exit code 2, nothing half-written") {
+  world();
+  Result r = sh(kBin + " train missing.json");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "missing.json"));
+
+  r = sh(kBin + " train small.json --set train.batchsize=4");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "train.batchsize: unknown key"));
+
+  r = sh(kBin + " train small.json --set train.epochs='\"two\"'");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "train.epochs: expected an integer"));
+
+  r = sh(kBin + " train small.json --set data.root=nowhere");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "nowhere/C1/classification/train.csv"));
+
+  r = sh(kBin + " train small.json --set device=cuda");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "cuda"));
+
+  // A malformed CSV: the message names file and line; no run folder is written.
+  fs::create_directories(kWork / "bad/C1/classification");
+  for (const char* s : {"valid", "test"})
+    fs::copy_file(kWork / "sim/C1/classification" / (std::string(s) + ".csv"), kWork / "bad/C1/classification" / (std::string(s) + ".csv"),
+                  fs::copy_options::overwrite_existing);
+  std::string train = slurp(kWork / "sim/C1/classification/train.csv");
+  size_t pos = 0;
+  for (int i = 0; i < 149; ++i) pos = train.find('\n', pos) + 1;  // start of line 150
+  train.insert(pos, "x");
+  write(kWork / "bad/C1/classification/train.csv", train);
+  r = sh(kBin + " train small.json --set data.root=bad --set output_dir=runs/bad");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "train.csv:150"));
+  CHECK(!fs::exists(kWork / "runs/bad/C1/deepchrome/metrics.json"));
+
+  // A corrupt checkpoint.
+  fs::create_directories(kWork / "corrupt");
+  fs::copy_file(kWork / "runs/small/C1/deepchrome/config.json", kWork / "corrupt/config.json", fs::copy_options::overwrite_existing);
+  const std::string weights = slurp(kWork / "runs/small/C1/deepchrome/model.safetensors");
+  write(kWork / "corrupt/model.safetensors", weights.substr(0, weights.size() / 2));
+  r = sh(kBin + " eval --checkpoint corrupt --data sim/C1");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "corrupt/model.safetensors"));
+  r = sh(kBin + " predict --checkpoint runs/small/C1/deepchrome --csv nothing.csv --out never.csv");
+  CHECK(r.code == 2);
+  CHECK(has(r.out, "nothing.csv"));
+  CHECK(!fs::exists(kWork / "never.csv"));
+}
+
+TEST_CASE("a diverging run exits 1 with a message") {
+  world();
+  const Result r = sh(kBin + " train small.json --set model.name=linear --set train.lr=1e30 --set output_dir=runs/nan");
+  CHECK(r.code == 1);
+  CHECK(has(r.out, "diverged"));
+  CHECK(!fs::exists(kWork / "runs/nan/C1/linear/metrics.json"));
+}
+
+TEST_CASE("bench --quick prints JSON with kernels, io and end-to-end sections") {
+  world();
+  const Result r = sh(std::string(DC_BINARY_DIR) + "/deepchrome-bench --quick --threads 2 2>/dev/null");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const json b = json::parse(r.out);
+  CHECK(b["kernels"].size() >= 12);
+  for (const auto& k : b["kernels"]) CHECK(k.contains("op"));
+  CHECK(b["io"]["csv_parse_s"].get<double>() > 0);
+  CHECK(b["end_to_end"].size() == 2);
+  CHECK(sh(kBin + " bench --bogus").code == 2);
+}
