@@ -64,7 +64,8 @@ void Tensor::backward() const {
   }
 
   GradSink root = grad_sink(impl());
-  root.data[0] = 1.0f;
+  // A leaf root (a parameter that is itself the scalar) accumulates like any leaf.
+  root.data[0] = root.mode == GradMode::Accumulate ? root.data[0] + 1.0f : 1.0f;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     if (!t->grad_fn) continue;

@@ -30,9 +30,16 @@ constexpr const char* kColumnNames[8] = {"GeneID", "BinID", "H3K27me3", "H3K36me
 }
 
 // A field as quoted in an error message (long fields cut short).
-std::string quoted(std::string_view field) {
-  if (field.size() > 40) return "'" + std::string(field.substr(0, 37)) + "...'";
-  return "'" + std::string(field) + "'";
+std::string quote_field(std::string_view field) {
+  std::string out(1, '\'');
+  if (field.size() > 40) {
+    out.append(field.substr(0, 37));
+    out.append("...");
+  } else {
+    out.append(field);
+  }
+  out.push_back('\'');
+  return out;
 }
 
 std::string column_name(int column) {  // 0-based column
@@ -156,7 +163,7 @@ Split parse_csv(const std::string& path, std::string_view text, bool allow_unlab
       if (f[c].empty()) fail(path, line, "empty field in " + column_name(c));
 
     int bin = 0;
-    if (!parse_bin(f[1], bin)) fail(path, line, "BinID must be an integer 1..100, found " + quoted(f[1]));
+    if (!parse_bin(f[1], bin)) fail(path, line, "BinID must be an integer 1..100, found " + quote_field(f[1]));
 
     int8_t label = -1;
     if (columns == 8) {
@@ -167,7 +174,7 @@ Split parse_csv(const std::string& path, std::string_view text, bool allow_unlab
       } else {
         float v = -1;
         if (parse_count(f[7], v) != Number::ok || (v != 0.0f && v != 1.0f))
-          fail(path, line, "Label must be 0 or 1, found " + quoted(f[7]));
+          fail(path, line, "Label must be 0 or 1, found " + quote_field(f[7]));
         label = static_cast<int8_t>(v);
       }
     }
@@ -206,9 +213,9 @@ Split parse_csv(const std::string& path, std::string_view text, bool allow_unlab
       switch (parse_count(f[2 + m], v)) {
         case Number::ok: break;
         case Number::negative:
-          fail(path, line, "negative count " + quoted(f[2 + m]) + " in " + column_name(2 + m));
+          fail(path, line, "negative count " + quote_field(f[2 + m]) + " in " + column_name(2 + m));
         case Number::non_numeric:
-          fail(path, line, "non-numeric count " + quoted(f[2 + m]) + " in " + column_name(2 + m));
+          fail(path, line, "non-numeric count " + quote_field(f[2 + m]) + " in " + column_name(2 + m));
       }
       gene_x[m * kBins + row_in_gene] = v;
     }
@@ -249,7 +256,7 @@ struct CacheHeader {
   uint8_t has_labels;
   uint8_t reserved[7];
 };
-static_assert(sizeof(CacheHeader) == 88);
+static_assert(sizeof(CacheHeader) == 80);
 
 // A fast non-cryptographic checksum (4 independent multiply-xor lanes over 64-bit words)
 // for detecting torn or corrupted cache files.
@@ -271,6 +278,16 @@ uint64_t checksum_bytes(const void* data, size_t size, uint64_t seed) {
   for (; i < size; ++i) r = (r ^ p[i]) * 0x100000001B3ull;
   for (int l = 0; l < 4; ++l) r = (r ^ h[l]) * K, r ^= r >> 31;
   return r;
+}
+
+// Covers the header (its checksum field taken as 0) and the whole body.
+uint64_t cache_checksum(CacheHeader h, const std::string& text, const Split& s) {
+  h.checksum = 0;
+  uint64_t sum = checksum_bytes(&h, sizeof h, 1);
+  sum ^= checksum_bytes(text.data(), text.size(), sum);
+  sum ^= checksum_bytes(s.labels.data(), s.labels.size(), sum);
+  sum ^= checksum_bytes(s.x.data(), s.x.size() * sizeof(float), sum);
+  return sum;
 }
 
 std::string absolute_path(const std::string& path) {
@@ -340,10 +357,7 @@ bool read_cache(const std::string& cache, const std::string& abs_csv, bool check
   if (!read_exact(f.fd, text.data(), text.size()) || !read_exact(f.fd, s.labels.data(), s.labels.size()) ||
       !read_exact(f.fd, s.x.data(), s.x.size() * sizeof(float)))
     return false;
-  uint64_t sum = checksum_bytes(text.data(), text.size(), 1);
-  sum ^= checksum_bytes(s.labels.data(), s.labels.size(), sum);
-  sum ^= checksum_bytes(s.x.data(), s.x.size() * sizeof(float), sum);
-  if (sum != h.checksum) return false;
+  if (cache_checksum(h, text, s) != h.checksum) return false;
   if (check_path && std::string_view(text).substr(0, h.path_bytes) != abs_csv) return false;
 
   s.has_labels = h.has_labels == 1;
@@ -381,10 +395,7 @@ void write_cache(const std::string& cache, const std::string& abs_csv, const Fil
   h.ids_bytes = ids.size();
   h.has_labels = s.has_labels ? 1 : 0;
   const std::string text = abs_csv + ids;
-  uint64_t sum = checksum_bytes(text.data(), text.size(), 1);
-  sum ^= checksum_bytes(s.labels.data(), s.labels.size(), sum);
-  sum ^= checksum_bytes(s.x.data(), s.x.size() * sizeof(float), sum);
-  h.checksum = sum;
+  h.checksum = cache_checksum(h, text, s);
 
   AtomicWriter w(cache);
   w.write({reinterpret_cast<const char*>(&h), sizeof h});
@@ -487,7 +498,7 @@ std::string split_csv(const Split& split) {
   for (size_t g = 0; g < n; ++g) {
     const std::string& id = split.gene_ids[g];
     if (id.empty() || id.find_first_of(",\r\n") != std::string::npos)
-      throw Error("split_csv: gene id " + quoted(id) + " cannot be written to CSV (empty, or holds ',' or a newline)");
+      throw Error("split_csv: gene id " + quote_field(id) + " cannot be written to CSV (empty, or holds ',' or a newline)");
     if (labeled && split.labels[g] != 0 && split.labels[g] != 1)
       throw Error("split_csv: gene " + id + " has label " + std::to_string(split.labels[g]) + ", expected 0 or 1");
   }

@@ -134,7 +134,7 @@ TEST_CASE("linear reference: Accumulate adds onto existing values, Overwrite rep
   // Overwrite ignores whatever was in the buffers (even NaN), mixed modes per buffer.
   dx.assign(12, NAN);
   dw = ew;
-  dc::cpu::linear_backward_reference(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Accumulate, nullptr,
+  dc::cpu::linear_backward_reference(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Accumulate, static_cast<double*>(nullptr),
                                      GradMode::Overwrite, dy.data(), x.data(), w.data(), s);
   CHECK(dx == dx0);
   for (size_t i = 0; i < 20; ++i) CHECK(dw[i] == doctest::Approx(ew[i] + dw0[i]).epsilon(1e-14));

@@ -1,0 +1,225 @@
+#include "io/simulate.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <numeric>
+#include <string_view>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/rng.h"
+#include "io/atomic_file.h"
+
+namespace dc::io {
+
+namespace {
+
+// Mark channels, in kMarkNames order.
+constexpr int kK27 = 0, kK36 = 1, kK4me1 = 2, kK4me3 = 3, kK9 = 4;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hash_name(std::string_view s) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ull;
+  return splitmix64(h);
+}
+
+// RNG streams: one per gene, plus a few per cell (split assignment, cell-wide factors).
+uint64_t gene_stream(uint64_t cell_hash, uint64_t gene) { return splitmix64(cell_hash ^ splitmix64(gene + 1)); }
+uint64_t cell_stream(uint64_t cell_hash, uint64_t what) { return splitmix64(cell_hash + 0xC0FFEEull * (what + 1)); }
+
+double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+// Negative binomial with mean `mu` and size `r` (variance mu + mu^2/r), by inverting the
+// CDF with one uniform: P(0) = (r/(r+mu))^r, P(k+1) = P(k) (k+r)/(k+1) mu/(r+mu).
+// Equivalent to Poisson(mu * Gamma(r)/r), i.e. the gamma-Poisson mixture.
+float negative_binomial(CounterRng& rng, double mu, double r) {
+  const double u = rng.uniform();
+  const double q = mu / (r + mu);
+  double p = std::exp(r * std::log1p(-q));
+  double cdf = p;
+  int k = 0;
+  while (u >= cdf && k < 100000) {
+    p *= (k + r) / (k + 1) * q;
+    cdf += p;
+    ++k;
+    if (p < 1e-300) break;  // numerically exhausted tail
+  }
+  return static_cast<float>(k);
+}
+
+struct CellFactors {
+  double mark_scale[kMarks];  // per-cell sequencing depth of each mark's experiment
+};
+
+CellFactors cell_factors(uint64_t seed, uint64_t cell_hash) {
+  CounterRng rng(seed, cell_stream(cell_hash, 1));
+  CellFactors f{};
+  for (double& s : f.mark_scale) s = std::exp(0.25 * rng.normal());
+  return f;
+}
+
+// How loosely the marks follow expression. rho is the correlation between the gene's
+// true expression and the "chromatin state" the marks are drawn from.
+double chromatin_correlation(double difficulty) { return 0.88 - 0.36 * difficulty; }
+
+// Fills one gene's (5, 100) block of counts. `z` is the gene's latent expression.
+void simulate_gene(CounterRng& rng, double z, double rho, const CellFactors& cell, float* x) {
+  // The chromatin state: a noisy view of expression.
+  const double a = rho * z + std::sqrt(1.0 - rho * rho) * rng.normal();
+  const double act = sigmoid(2.2 * a);  // 0 (silent) .. 1 (highly active)
+  const double rep = 1.0 - act;
+
+  // Gene-level properties.
+  double depth = std::exp(0.45 * rng.normal());
+  if (rng.uniform() < 0.08) depth *= 0.12;  // poorly mappable / low-coverage genes
+  const bool polycomb = rng.uniform() < 0.45;
+  const bool heterochromatin = rng.uniform() < 0.25;
+  const bool bivalent = rng.uniform() < 0.10;  // silent but H3K4me3-marked (CpG island promoters)
+  const double tss = 49.5 + std::clamp(2.0 * rng.normal(), -5.0, 5.0);  // bin index of the TSS
+  const double width = 2.0 + 1.5 * rng.uniform();
+  const double body = 8.0 + 45.0 * rng.uniform();  // gene body length in bins (the window shows up to 50)
+  const double enhancer = 0.5 + 2.0 * rng.uniform();
+  const double enhancer_at = 6.0 + 10.0 * rng.uniform();
+
+  const double a_k4me3 = 0.8 + 24.0 * std::pow(act, 1.6) + (bivalent ? 6.0 : 0.0);
+  const double a_k36 = 0.3 + 5.0 * act;
+  const double a_k4me1 = enhancer * (0.6 + 1.8 * act);
+  const double a_k27 = (polycomb ? 4.5 : 0.4) * std::pow(rep, 1.4) + (bivalent ? 2.0 : 0.0);
+  const double a_k9 = (heterochromatin ? 3.0 : 0.3) * rep;
+
+  // A smooth multiplicative background per mark: log-normal knots every 10 bins,
+  // linearly interpolated (real coverage varies along the window).
+  double knots[kMarks][11];
+  for (auto& mark : knots)
+    for (double& k : mark) k = 0.35 * rng.normal();
+
+  for (int m = 0; m < kMarks; ++m) {
+    const double scale = depth * cell.mark_scale[m];
+    for (int b = 0; b < kBins; ++b) {
+      const double t = b - tss;  // bins from the TSS; > 0 is downstream (strand applied)
+      double mu = 0;
+      switch (m) {
+        case kK4me3:  // +1 nucleosome peak just downstream of the TSS, a smaller -1 peak upstream
+          mu = 0.25 + a_k4me3 * (std::exp(-(t - 2.0) * (t - 2.0) / (2 * width * width)) +
+                                 0.5 * std::exp(-(t + 3.0) * (t + 3.0) / (2 * width * width)));
+          break;
+        case kK36:  // rises over the gene body towards the 3' end, nothing upstream
+          mu = 0.35 + (t > 0 && t < body ? a_k36 * std::min(1.0, t / 20.0) : 0.0);
+          break;
+        case kK4me1:  // flanks the TSS, depleted at the promoter itself
+          mu = 0.4 + a_k4me1 * (std::exp(-(t - enhancer_at) * (t - enhancer_at) / 50.0) +
+                                std::exp(-(t + enhancer_at) * (t + enhancer_at) / 50.0)) *
+                         (1.0 - 0.7 * std::exp(-t * t / 8.0));
+          break;
+        case kK27:  // broad over the whole window, somewhat stronger near the promoter
+          mu = 0.4 + a_k27 * (0.6 + 0.4 * std::exp(-t * t / 800.0));
+          break;
+        case kK9:  // broad and flat
+          mu = 0.35 + a_k9;
+          break;
+      }
+      const double pos = b / 10.0;
+      const int k0 = std::min(static_cast<int>(pos), 9);
+      const double frac = pos - k0;
+      const double wobble = std::exp(knots[m][k0] * (1 - frac) + knots[m][k0 + 1] * frac);
+      x[m * kBins + b] = negative_binomial(rng, mu * scale * wobble, 1.5);
+    }
+  }
+}
+
+std::string gene_id(size_t index) {  // 0-based index -> "000001"
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, index + 1);
+  const size_t len = static_cast<size_t>(r.ptr - digits);
+  std::string id(len < 6 ? 6 - len : 0, '0');
+  id.append(digits, len);
+  return id;
+}
+
+}  // namespace
+
+SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions& options, double difficulty) {
+  if (options.genes < 3)
+    throw InputError("simulate: genes must be at least 3 (one per split), got " + std::to_string(options.genes));
+  if (!(difficulty >= 0.0 && difficulty <= 1.0))
+    throw InputError("simulate: difficulty must be in [0, 1], got " + std::to_string(difficulty));
+  const size_t n = static_cast<size_t>(options.genes);
+  const uint64_t seed = options.seed;
+  const uint64_t cell_hash = hash_name(cell);
+  const double rho = chromatin_correlation(difficulty);
+  const CellFactors factors = cell_factors(seed, cell_hash);
+
+  // Latent expression: the first draw of each gene's stream. Label = above the median.
+  std::vector<double> z(n);
+  for (size_t g = 0; g < n; ++g) z[g] = CounterRng(seed, gene_stream(cell_hash, g)).normal();
+  std::vector<double> sorted = z;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n / 2), sorted.end());
+  double median = sorted[n / 2];
+  if (n % 2 == 0) median = 0.5 * (median + *std::max_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n / 2)));
+  // floor(n/2) genes above the median: exactly balanced (one more low gene when n is odd)
+
+  // Random split assignment: order genes by a random key, first n_train to train, ...
+  const size_t n_test = n / 3, extra = n % 3;
+  const size_t n_train = n_test + (extra >= 1), n_valid = n_test + (extra >= 2);
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  {
+    std::vector<uint64_t> key(n);
+    const uint64_t s = cell_stream(cell_hash, 2);
+    for (size_t g = 0; g < n; ++g)
+      key[g] = (static_cast<uint64_t>(random_bits(seed, s, 2 * g)) << 32) | random_bits(seed, s, 2 * g + 1);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
+  }
+  std::vector<int8_t> split_of(n);
+  for (size_t i = 0; i < n; ++i) split_of[order[i]] = i < n_train ? 0 : i < n_train + n_valid ? 1 : 2;
+
+  SimulatedCell out;
+  Split* splits[3] = {&out.train, &out.valid, &out.test};
+  const size_t sizes[3] = {n_train, n_valid, n_test};
+  std::vector<size_t> position(n);  // gene -> row in its split (genes in id order)
+  for (int s = 0; s < 3; ++s) {
+    splits[s]->gene_ids.reserve(sizes[s]);
+    splits[s]->labels.reserve(sizes[s]);
+    splits[s]->x.resize(sizes[s] * kValuesPerGene);
+  }
+  for (size_t g = 0; g < n; ++g) {
+    Split& s = *splits[split_of[g]];
+    position[g] = s.gene_ids.size();
+    s.gene_ids.push_back(gene_id(g));
+    s.labels.push_back(z[g] > median ? 1 : 0);
+  }
+
+  const auto genes = static_cast<long long>(n);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 64)
+#endif
+  for (long long g = 0; g < genes; ++g) {
+    const size_t gi = static_cast<size_t>(g);
+    CounterRng rng(seed, gene_stream(cell_hash, gi));
+    const double zg = rng.normal();  // the same draw as above
+    float* x = splits[split_of[gi]]->x.data() + position[gi] * kValuesPerGene;
+    simulate_gene(rng, zg, rho, factors, x);
+  }
+  return out;
+}
+
+void simulate_cell(const std::string& root, const std::string& cell, const SimulateOptions& options, double difficulty) {
+  SimulatedCell data = simulate_cell_data(cell, options, difficulty);
+  const std::string dir = cell_dir(root, cell) + "/classification";
+  ensure_directory(dir);
+  const std::pair<const char*, Split*> files[3] = {{"train", &data.train}, {"valid", &data.valid}, {"test", &data.test}};
+  for (const auto& [name, split] : files) {
+    split->path = dir + "/" + name + ".csv";
+    write_split_csv(split->path, *split);
+  }
+}
+
+}  // namespace dc::io
