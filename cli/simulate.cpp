@@ -71,7 +71,7 @@ int cmd_simulate(const Args& args) {
   const std::string out = p.value("out").value_or("data/sim");
   const std::vector<std::string> cells = parse_cell_list(p.value("cells").value_or("S01"));
   io::SimulateOptions o;
-  o.genes = parse_int("genes", p.value("genes").value_or("19802"), 3, 10'000'000);
+  o.genes = parse_int("genes", p.value("genes").value_or("19802"), 3, 1'000'000);
   o.seed = static_cast<uint64_t>(parse_int("seed", p.value("seed").value_or("7"), 0, 2'000'000'000));
   for (const auto& cell : cells) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -29,8 +29,52 @@ void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const
   out.impl()->grad_fn = std::move(node);
 }
 
+namespace {
+void ensure_grad_buffer(TensorImpl* t) {
+  if (!t->grad || t->grad->shape != t->shape) {
+    auto g = std::make_shared<TensorImpl>();
+    g->shape = t->shape;
+    g->storage = std::make_shared<Storage>(shape_numel(t->shape), t->storage->device());
+    t->grad = std::move(g);
+  }
+}
+}  // namespace
+
+void materialize_grad(TensorImpl* t) {
+  if (!t->grad_valid || !t->grad_factored) return;
+  ensure_grad_buffer(t);
+  const FactoredGrad& f = *t->factored;
+  float* g = t->grad->storage->data();
+  for (int r = 0; r < f.rows; ++r) {
+    float* row = g + static_cast<int64_t>(r) * f.cols;
+    for (int c = 0; c < f.cols; ++c) row[c] = 0.0f;
+    for (int k = 0; k < f.n; ++k) {
+      const float a = f.u[static_cast<size_t>(k) * f.rows + r];
+      const float* v = f.v.data() + static_cast<size_t>(k) * f.cols;
+      for (int c = 0; c < f.cols; ++c) row[c] += a * v[c];
+    }
+  }
+  t->grad_factored = false;
+}
+
+bool factored_grad_sink(TensorImpl* t, int n, int rows, int cols, const float* u, const float* v) {
+  if (!t || !t->requires_grad || !t->factored_ok || t->grad_valid || n > kMaxFactoredRows) return false;
+  if (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols) return false;
+  if (!t->factored) t->factored = std::make_unique<FactoredGrad>();
+  FactoredGrad& f = *t->factored;
+  f.n = n;
+  f.rows = rows;
+  f.cols = cols;
+  f.u.assign(u, u + static_cast<size_t>(n) * rows);
+  f.v.assign(v, v + static_cast<size_t>(n) * cols);
+  t->grad_valid = true;
+  t->grad_factored = true;
+  return true;
+}
+
 GradSink grad_sink(TensorImpl* t) {
   if (!t || !t->requires_grad) return {};
+  if (t->grad_factored) materialize_grad(t);  // a second contribution: continue densely
   if (!t->grad || t->grad->shape != t->shape) {
     auto g = std::make_shared<TensorImpl>();
     g->shape = t->shape;

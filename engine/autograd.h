@@ -28,6 +28,17 @@ struct GradSink {
 };
 GradSink grad_sink(TensorImpl* t);
 
+// Largest batch for which a linear layer keeps its weight gradient factored.
+inline constexpr int kMaxFactoredRows = 4;
+
+// Offers the gradient sum_n u[n]^T v[n] (u (n, rows), v (n, cols)) of `t` in factored form.
+// Returns true when it was stored that way (t allows factors, n is small and t has no
+// gradient yet this step); false means the caller must write the dense gradient itself.
+bool factored_grad_sink(TensorImpl* t, int n, int rows, int cols, const float* u, const float* v);
+
+// Writes a factored gradient out as the dense buffer (no-op when the gradient is dense).
+void materialize_grad(TensorImpl* t);
+
 // Whether ops record the graph (false inside a NoGradGuard scope).
 bool grad_enabled();
 

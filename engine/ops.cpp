@@ -36,7 +36,11 @@ struct LinearNode : Node {
   cpu::LinearShape s;
   const char* name() const override { return "linear"; }
   void backward(TensorImpl& out) override {
-    GradSink dx = grad_sink(x.impl()), dw = grad_sink(w.impl()), db = b.defined() ? grad_sink(b.impl()) : GradSink{};
+    const float* dy = out.grad->storage->data();
+    // For a small batch the weight gradient dy^T x may stay factored (see FactoredGrad).
+    const bool dw_factored = factored_grad_sink(w.impl(), s.N, s.OUT, s.IN, dy, x.data());
+    GradSink dx = grad_sink(x.impl()), dw = dw_factored ? GradSink{} : grad_sink(w.impl()),
+             db = b.defined() ? grad_sink(b.impl()) : GradSink{};
     cpu::linear_backward(dx.data, dx.mode, dw.data, dw.mode, db.data, db.mode, out.grad->storage->data(), x.data(),
                          w.data(), s);
   }

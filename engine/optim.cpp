@@ -21,6 +21,8 @@ void Optimizer::zero_grad() {
 Sgd::Sgd(std::vector<Parameter> params, SgdOptions opt) : Optimizer(std::move(params)), opt_(opt) {
   if (opt_.momentum != 0)
     for (auto& p : params_) momentum_.push_back(Tensor::zeros(p.tensor.shape()));
+  else
+    for (auto& p : params_) p.tensor.impl()->factored_ok = true;  // plain SGD applies factors directly
 }
 
 double Sgd::current_lr() const { return opt_.lr / (1.0 + static_cast<double>(t_) * opt_.lr_decay); }
@@ -29,6 +31,13 @@ void Sgd::step() {
   const float lr = static_cast<float>(current_lr());
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
+    TensorImpl* impl = p.impl();
+    if (impl->grad_valid && impl->grad_factored && momentum_.empty()) {
+      const FactoredGrad& f = *impl->factored;
+      cpu::sgd_factored_update(p.data(), f.rows, f.cols, f.u.data(), f.v.data(), f.n, lr,
+                               static_cast<float>(opt_.weight_decay));
+      continue;
+    }
     const float* g = grad_data(p);
     if (!g && opt_.weight_decay == 0 && opt_.momentum == 0) continue;  // nothing moves
     cpu::sgd_update(p.data(), g, momentum_.empty() ? nullptr : momentum_[i].data(), p.numel(), lr,
@@ -54,9 +63,31 @@ void Adam::step() {
   }
 }
 
+namespace {
+// ||sum_k u_k^T v_k||_F^2 = sum_{a,b} (u_a . u_b)(v_a . v_b), in double.
+double factored_sum_squares(const FactoredGrad& f) {
+  auto dot = [](const float* a, const float* b, int n) {
+    double s = 0;
+    for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+    return s;
+  };
+  double s = 0;
+  for (int a = 0; a < f.n; ++a)
+    for (int b = 0; b < f.n; ++b)
+      s += dot(f.u.data() + static_cast<size_t>(a) * f.rows, f.u.data() + static_cast<size_t>(b) * f.rows, f.rows) *
+           dot(f.v.data() + static_cast<size_t>(a) * f.cols, f.v.data() + static_cast<size_t>(b) * f.cols, f.cols);
+  return s;
+}
+}  // namespace
+
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
   double total = 0;
   for (const auto& p : params) {
+    const TensorImpl* impl = p.tensor.impl();
+    if (impl->grad_valid && impl->grad_factored) {
+      total += factored_sum_squares(*impl->factored);
+      continue;
+    }
     Tensor g = p.tensor.grad();
     if (g.defined()) total += cpu::sum_squares(g.data(), g.numel());
   }
@@ -65,6 +96,11 @@ double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
   const double factor = max_norm / (norm + 1e-6);
   if (factor < 1.0)
     for (const auto& p : params) {
+      TensorImpl* impl = p.tensor.impl();
+      if (impl->grad_valid && impl->grad_factored) {  // scaling u scales the sum
+        cpu::scale_inplace(impl->factored->u.data(), static_cast<int64_t>(impl->factored->u.size()), static_cast<float>(factor));
+        continue;
+      }
       Tensor g = p.tensor.grad();
       if (g.defined()) cpu::scale_inplace(g.data(), g.numel(), static_cast<float>(factor));
     }

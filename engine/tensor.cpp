@@ -86,11 +86,15 @@ Tensor& Tensor::set_requires_grad(bool value) {
 }
 
 Tensor Tensor::grad() const {
-  if (!impl_->grad || !impl_->grad_valid) return Tensor();
+  if (!impl_->grad_valid) return Tensor();
+  if (impl_->grad_factored) materialize_grad(impl_.get());
   return Tensor(impl_->grad);
 }
 
-void Tensor::zero_grad() { impl_->grad_valid = false; }
+void Tensor::zero_grad() {
+  impl_->grad_valid = false;
+  impl_->grad_factored = false;
+}
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();

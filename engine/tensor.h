@@ -46,6 +46,17 @@ struct Node;
 // Accumulate for later ones, so no gradient buffer ever needs a memset.
 enum class GradMode { Overwrite, Accumulate };
 
+// A weight gradient held as factors instead of a dense matrix: grad = sum_n u[n]^T v[n]
+// with u (n, rows) and v (n, cols). A linear layer's weight gradient for a batch of one is
+// the outer product dy x^T; writing it out densely and reading it back in the optimizer
+// costs more than the rest of the step, so when the parameter's optimizer can apply the
+// factors directly (plain SGD) the engine keeps them and only materialises the dense
+// gradient when someone asks for it (Tensor::grad()).
+struct FactoredGrad {
+  std::vector<float> u, v;
+  int n = 0, rows = 0, cols = 0;
+};
+
 struct TensorImpl {
   Shape shape;
   std::shared_ptr<Storage> storage;
@@ -53,6 +64,11 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;       // the op that produced this tensor (null for leaves)
   std::shared_ptr<TensorImpl> grad;    // gradient buffer, same shape (allocated lazily)
   bool grad_valid = false;             // false: the buffer's contents are stale (= zero)
+  // Factored gradients (see FactoredGrad): allowed only when an optimizer asked for them;
+  // when grad_valid && grad_factored the gradient is `factored`, not the dense buffer.
+  bool factored_ok = false;
+  bool grad_factored = false;
+  std::unique_ptr<FactoredGrad> factored;
 };
 
 class Tensor {

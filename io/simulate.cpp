@@ -37,22 +37,64 @@ uint64_t cell_stream(uint64_t cell_hash, uint64_t what) { return splitmix64(cell
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
-// Negative binomial with mean `mu` and size `r` (variance mu + mu^2/r), by inverting the
+// Negative binomial with mean `mu` and size 1.5 (variance mu + mu^2/1.5), by inverting the
 // CDF with one uniform: P(0) = (r/(r+mu))^r, P(k+1) = P(k) (k+r)/(k+1) mu/(r+mu).
 // Equivalent to Poisson(mu * Gamma(r)/r), i.e. the gamma-Poisson mixture.
-float negative_binomial(CounterRng& rng, double mu, double r) {
-  const double u = rng.uniform();
-  const double q = mu / (r + mu);
-  double p = std::exp(r * std::log1p(-q));
+constexpr double kDispersion = 1.5;  // small size = strong overdispersion, many zeros
+
+// The count draws are most of the work: four uniforms per Philox call (32 bits each,
+// plenty for inverting a CDF), from a stream of their own.
+class CountUniforms {
+ public:
+  CountUniforms(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
+  double next() {
+    if (left_ == 0) {
+      const Philox4x32 r = philox4x32(static_cast<uint32_t>(block_), static_cast<uint32_t>(block_ >> 32),
+                                      static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32),
+                                      static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32));
+      ++block_;
+      for (int i = 0; i < 4; ++i) bits_[i] = r.v[i];
+      left_ = 4;
+    }
+    return (static_cast<double>(bits_[--left_]) + 0.5) * (1.0 / 4294967296.0);
+  }
+
+ private:
+  uint64_t seed_, stream_, block_ = 0;
+  uint32_t bits_[4] = {};
+  int left_ = 0;
+};
+
+// (k + r) / (k + 1) for the CDF recursion, tabulated for the common small k.
+struct RatioTable {
+  double v[256];
+  RatioTable() {
+    for (int k = 0; k < 256; ++k) v[k] = (k + kDispersion) / (k + 1);
+  }
+};
+
+float negative_binomial(CountUniforms& uniforms, double mu) {
+  static const RatioTable ratio;
+  constexpr double r = kDispersion;
+  const double u = uniforms.next();
+  const double t = r / (r + mu);
+  double p = t * std::sqrt(t);  // t^1.5
   double cdf = p;
+  const double q = 1.0 - t;
   int k = 0;
   while (u >= cdf && k < 100000) {
-    p *= (k + r) / (k + 1) * q;
+    p *= (k < 256 ? ratio.v[k] : (k + r) / (k + 1)) * q;
     cdf += p;
     ++k;
     if (p < 1e-300) break;  // numerically exhausted tail
   }
   return static_cast<float>(k);
+}
+
+// exp(-d^2 / (2 s2)), taken as 0 beyond 6 standard deviations (saves most exp calls).
+double bump(double d, double s2) {
+  const double e = d * d / (2 * s2);
+  return e > 18.0 ? 0.0 : std::exp(-e);
 }
 
 struct CellFactors {
@@ -71,7 +113,7 @@ CellFactors cell_factors(uint64_t seed, uint64_t cell_hash) {
 double chromatin_correlation(double difficulty) { return 0.88 - 0.36 * difficulty; }
 
 // Fills one gene's (5, 100) block of counts. `z` is the gene's latent expression.
-void simulate_gene(CounterRng& rng, double z, double rho, const CellFactors& cell, float* x) {
+void simulate_gene(CounterRng& rng, CountUniforms& counts, double z, double rho, const CellFactors& cell, float* x) {
   // The chromatin state: a noisy view of expression.
   const double a = rho * z + std::sqrt(1.0 - rho * rho) * rng.normal();
   const double act = sigmoid(2.2 * a);  // 0 (silent) .. 1 (highly active)
@@ -99,7 +141,7 @@ void simulate_gene(CounterRng& rng, double z, double rho, const CellFactors& cel
   // linearly interpolated (real coverage varies along the window).
   double knots[kMarks][11];
   for (auto& mark : knots)
-    for (double& k : mark) k = 0.35 * rng.normal();
+    for (double& k : mark) k = std::exp(0.35 * rng.normal());
 
   for (int m = 0; m < kMarks; ++m) {
     const double scale = depth * cell.mark_scale[m];
@@ -108,19 +150,16 @@ void simulate_gene(CounterRng& rng, double z, double rho, const CellFactors& cel
       double mu = 0;
       switch (m) {
         case kK4me3:  // +1 nucleosome peak just downstream of the TSS, a smaller -1 peak upstream
-          mu = 0.25 + a_k4me3 * (std::exp(-(t - 2.0) * (t - 2.0) / (2 * width * width)) +
-                                 0.5 * std::exp(-(t + 3.0) * (t + 3.0) / (2 * width * width)));
+          mu = 0.25 + a_k4me3 * (bump(t - 2.0, width * width) + 0.5 * bump(t + 3.0, width * width));
           break;
         case kK36:  // rises over the gene body towards the 3' end, nothing upstream
           mu = 0.35 + (t > 0 && t < body ? a_k36 * std::min(1.0, t / 20.0) : 0.0);
           break;
         case kK4me1:  // flanks the TSS, depleted at the promoter itself
-          mu = 0.4 + a_k4me1 * (std::exp(-(t - enhancer_at) * (t - enhancer_at) / 50.0) +
-                                std::exp(-(t + enhancer_at) * (t + enhancer_at) / 50.0)) *
-                         (1.0 - 0.7 * std::exp(-t * t / 8.0));
+          mu = 0.4 + a_k4me1 * (bump(t - enhancer_at, 25.0) + bump(t + enhancer_at, 25.0)) * (1.0 - 0.7 * bump(t, 4.0));
           break;
         case kK27:  // broad over the whole window, somewhat stronger near the promoter
-          mu = 0.4 + a_k27 * (0.6 + 0.4 * std::exp(-t * t / 800.0));
+          mu = 0.4 + a_k27 * (0.6 + 0.4 * bump(t, 400.0));
           break;
         case kK9:  // broad and flat
           mu = 0.35 + a_k9;
@@ -129,8 +168,8 @@ void simulate_gene(CounterRng& rng, double z, double rho, const CellFactors& cel
       const double pos = b / 10.0;
       const int k0 = std::min(static_cast<int>(pos), 9);
       const double frac = pos - k0;
-      const double wobble = std::exp(knots[m][k0] * (1 - frac) + knots[m][k0 + 1] * frac);
-      x[m * kBins + b] = negative_binomial(rng, mu * scale * wobble, 1.5);
+      const double wobble = knots[m][k0] * (1 - frac) + knots[m][k0 + 1] * frac;
+      x[m * kBins + b] = negative_binomial(counts, mu * scale * wobble);
     }
   }
 }
@@ -206,7 +245,8 @@ SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions&
     CounterRng rng(seed, gene_stream(cell_hash, gi));
     const double zg = rng.normal();  // the same draw as above
     float* x = splits[split_of[gi]]->x.data() + position[gi] * kValuesPerGene;
-    simulate_gene(rng, zg, rho, factors, x);
+    CountUniforms counts(seed, splitmix64(gene_stream(cell_hash, gi) ^ 0x636F756E7473ull));
+    simulate_gene(rng, counts, zg, rho, factors, x);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/scratch.h"
 
 namespace dc::cpu {
 namespace {
@@ -22,26 +23,36 @@ void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN,
 }
 
 // dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one. Threads split the
-// columns of w for dx (no reduction across threads) and its rows for dw.
+// rows of w, as in the forward pass, so each core streams the same rows (which stay in its
+// cache from step to step). dx is summed per fixed block of rows and the block sums are
+// added in block order: the result does not depend on the thread count.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
                     const float* x, const float* w, int IN, int OUT) {
+  constexpr int RB = 32;  // rows per block
+  const int nb = (OUT + RB - 1) / RB;
+  float* part = dx ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
 #pragma omp parallel if (1LL * IN * OUT > 100000)
   {
     if (dx) {
 #pragma omp for schedule(static)
-      for (int c0 = 0; c0 < IN; c0 += 64) {
-        const int c1 = std::min(IN, c0 + 64);
-        float acc[64];
-        for (int i = c0; i < c1; ++i) acc[i - c0] = 0.0f;
-        for (int o = 0; o < OUT; ++o) {
+      for (int blk = 0; blk < nb; ++blk) {
+        float* acc = part + static_cast<size_t>(blk) * IN;
+        for (int i = 0; i < IN; ++i) acc[i] = 0.0f;
+        const int o1 = std::min(OUT, (blk + 1) * RB);
+        for (int o = blk * RB; o < o1; ++o) {
           const float g = dy[o];
           if (g == 0.0f) continue;  // ReLU zeroes about half of dy
           const float* row = w + static_cast<size_t>(o) * IN;
 #pragma omp simd
-          for (int i = c0; i < c1; ++i) acc[i - c0] += g * row[i];
+          for (int i = 0; i < IN; ++i) acc[i] += g * row[i];
         }
-        for (int i = c0; i < c1; ++i) dx[i] = dx_mode == GradMode::Overwrite ? acc[i - c0] : dx[i] + acc[i - c0];
+      }
+#pragma omp for schedule(static)
+      for (int i = 0; i < IN; ++i) {
+        float sum = 0.0f;
+        for (int blk = 0; blk < nb; ++blk) sum += part[static_cast<size_t>(blk) * IN + i];
+        dx[i] = dx_mode == GradMode::Overwrite ? sum : dx[i] + sum;
       }
     }
     if (dw) {

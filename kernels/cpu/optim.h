@@ -38,6 +38,22 @@ void adam_update(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2
   }
 }
 
+// SGD step from a factored gradient g = sum_k u[k]^T v[k] (u (n, rows), v (n, cols)),
+// without momentum: p -= lr * (g + weight_decay * p). Rows split across threads; each
+// element's arithmetic is the same for any thread count. (Fast float version in optim.cpp.)
+void sgd_factored_update(float* p, int rows, int cols, const float* u, const float* v, int n, float lr, float weight_decay);
+
+// The same, plainly: the reference the fast version is tested against.
+template <class T>
+void sgd_factored_update_reference(T* p, int rows, int cols, const T* u, const T* v, int n, T lr, T weight_decay) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      T g = weight_decay * p[static_cast<int64_t>(r) * cols + c];
+      for (int k = 0; k < n; ++k) g += u[static_cast<int64_t>(k) * rows + r] * v[static_cast<int64_t>(k) * cols + c];
+      p[static_cast<int64_t>(r) * cols + c] -= lr * g;
+    }
+}
+
 // Sum of squares in double (sequential: thread-count independent).
 template <class T>
 double sum_squares(const T* g, int64_t n) {

@@ -427,7 +427,7 @@ TEST_CASE("damaged CSVs and caches never crash: the CSV loads or throws InputErr
         case 1: text.erase(at, 1 + rng.below(30)); break;
         default: text.resize(at); break;
       }
-      if (text.empty()) text = "\n";
+      if (text.empty()) text.push_back('\n');
     }
     write_text(dir + "/f.csv", text);
     try {
