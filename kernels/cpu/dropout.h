@@ -31,4 +31,9 @@ void dropout_backward(T* dx, GradMode dx_mode, const T* dy, int64_t n, float p, 
   for (int64_t i = 0; i < n; ++i) put(dx, i, dropout_keep(key, i, p) ? dy[i] * scale : T(0), dx_mode);
 }
 
+// Fast float versions (same masks, bit for bit): Philox evaluated for blocks of elements
+// in vector lanes. Non-template overloads, so float calls pick them.
+void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey key);
+void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p, DropoutKey key);
+
 }  // namespace dc::cpu

@@ -44,6 +44,10 @@ void activation_backward(T* dx, GradMode dx_mode, const T* dy, const T* y, int64
   for (int64_t i = 0; i < n; ++i) put(dx, i, dy[i] * activate_grad(a, y[i]), dx_mode);
 }
 
+// Fast float versions: the activation chosen once per call, not per element.
+void activation_forward(float* y, const float* x, int64_t n, Activation a);
+void activation_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int64_t n, Activation a);
+
 enum class Binary { Add, Mul };
 
 template <class T>

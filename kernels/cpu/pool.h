@@ -43,4 +43,7 @@ void maxpool1d_backward(T* dx, GradMode dx_mode, const T* dy, const int32_t* arg
   }
 }
 
+// Fast float forward: branch-free window maximum (same results and argmax as above).
+void maxpool1d_forward(float* y, int32_t* argmax, const float* x, Pool1dShape s);
+
 }  // namespace dc::cpu
