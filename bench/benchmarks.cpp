@@ -33,7 +33,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--out FILE]
+const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--batch N] [--out FILE]
 
 Prints one JSON document: CPU kernel timings (forward and backward, GFLOP/s or GB/s, the
 fraction of the measured FMA peak, and the speed-up over the plain reference kernel in the
@@ -44,6 +44,7 @@ epoch of DeepChrome (paper recipe: SGD) at batch 1 and 64 on a simulated full-si
   --threads N  CPU threads (default: all cores)
   --genes N    training genes for the end-to-end epochs (default 6601, a real cell's train split)
   --only PART  run one part: kernels, io or e2e
+  --batch N    end-to-end epochs at batch N only (default: 1 and 64)
   --out FILE   also write the JSON to FILE
 )";
 
@@ -285,7 +286,7 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
 
 int run_benchmarks(const std::vector<std::string>& args) {
   bool quick = false;
-  int threads = 0, genes = 6601;
+  int threads = 0, genes = 6601, only_batch = 0;
   std::string only, out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -314,6 +315,8 @@ int run_benchmarks(const std::vector<std::string>& args) {
     } else if (a == "--only") {
       only = next();
       if (only != "kernels" && only != "io" && only != "e2e") throw InputError("bench: --only expects kernels, io or e2e");
+    } else if (a == "--batch") {
+      only_batch = to_int(next());
     } else if (a == "--out") {
       out = next();
     } else {
@@ -358,8 +361,10 @@ int run_benchmarks(const std::vector<std::string>& args) {
     }
     if (only.empty() || only == "e2e") {
       json e2e = json::array();
-      e2e.push_back(bench_epoch(cell, "deepchrome", 1, quick ? 1 : 2));
-      e2e.push_back(bench_epoch(cell, "deepchrome", 64, quick ? 1 : 3));
+      for (int batch : {1, 64})
+        if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 ? 2 : 3));
+      if (only_batch != 0 && only_batch != 1 && only_batch != 64)
+        e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3));
       doc["end_to_end"] = e2e;
     }
   }

@@ -9,28 +9,30 @@ namespace dc::cpu {
 // Laying the batch along the columns turns the whole batch into one GEMM per direction.
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
-#pragma omp parallel for schedule(static) if (1LL * CK * NL > 50000)
-  for (int r = 0; r < CK; ++r) {
-    const int c = r / s.K, k = r % s.K;
-    float* dst = col + static_cast<size_t>(r) * NL;
-    for (int n = 0; n < s.N; ++n) {
-      const float* src = x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
-      for (int l = 0; l < LOUT; ++l) {
-        const int pos = l * s.stride + k - s.pad;
-        dst[n * LOUT + l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
+  parallel_for_if(1LL * CK * NL > 50000, CK, [&](int64_t lo_, int64_t hi_) {
+    for (int r = static_cast<int>(lo_); r < static_cast<int>(hi_); ++r) {
+      const int c = r / s.K, k = r % s.K;
+      float* dst = col + static_cast<size_t>(r) * NL;
+      for (int n = 0; n < s.N; ++n) {
+        const float* src = x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
+        for (int l = 0; l < LOUT; ++l) {
+          const int pos = l * s.stride + k - s.pad;
+          dst[n * LOUT + l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
+        }
       }
     }
-  }
+  });
   float* yp = scratch(0, static_cast<size_t>(s.COUT) * NL);  // (COUT, N*LOUT)
   sgemm(Trans::No, Trans::No, s.COUT, NL, CK, 1.0f, w, CK, col, NL, 0.0f, yp, NL);
-#pragma omp parallel for schedule(static) if (1LL * s.COUT * NL > 50000)
-  for (int no = 0; no < s.N * s.COUT; ++no) {
-    const int n = no / s.COUT, o = no % s.COUT;
-    const float bias = b ? b[o] : 0.0f;
-    const float* src = yp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT;
-    float* dst = y + static_cast<size_t>(no) * LOUT;
-    for (int l = 0; l < LOUT; ++l) dst[l] = src[l] + bias;
-  }
+  parallel_for_if(1LL * s.COUT * NL > 50000, s.N * s.COUT, [&](int64_t lo_, int64_t hi_) {
+    for (int no = static_cast<int>(lo_); no < static_cast<int>(hi_); ++no) {
+      const int n = no / s.COUT, o = no % s.COUT;
+      const float bias = b ? b[o] : 0.0f;
+      const float* src = yp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT;
+      float* dst = y + static_cast<size_t>(no) * LOUT;
+      for (int l = 0; l < LOUT; ++l) dst[l] = src[l] + bias;
+    }
+  });
 }
 
 void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
@@ -38,13 +40,14 @@ void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, f
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
   // dy (N, COUT, LOUT) -> dyp (COUT, N*LOUT), the layout of the forward GEMM's output.
   float* dyp = scratch(0, static_cast<size_t>(s.COUT) * NL);
-#pragma omp parallel for schedule(static) if (1LL * s.COUT * NL > 50000)
-  for (int no = 0; no < s.N * s.COUT; ++no) {
-    const int n = no / s.COUT, o = no % s.COUT;
-    const float* src = dy + static_cast<size_t>(no) * LOUT;
-    float* dst = dyp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT;
-    for (int l = 0; l < LOUT; ++l) dst[l] = src[l];
-  }
+  parallel_for_if(1LL * s.COUT * NL > 50000, s.N * s.COUT, [&](int64_t lo_, int64_t hi_) {
+    for (int no = static_cast<int>(lo_); no < static_cast<int>(hi_); ++no) {
+      const int n = no / s.COUT, o = no % s.COUT;
+      const float* src = dy + static_cast<size_t>(no) * LOUT;
+      float* dst = dyp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT;
+      for (int l = 0; l < LOUT; ++l) dst[l] = src[l];
+    }
+  });
   if (db)
     for (int o = 0; o < s.COUT; ++o) {
       float acc = 0.0f;
@@ -53,26 +56,27 @@ void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, f
       put(db, o, acc, db_mode);
     }
   if (dw)  // dw (COUT, CK) = dyp (COUT, NL) . col^T (NL, CK)
-    sgemm(Trans::No, Trans::Yes, s.COUT, CK, NL, 1.0f, dyp, NL, col, NL,
-          dw_mode == GradMode::Overwrite ? 0.0f : 1.0f, dw, CK);
+    sgemm(Trans::No, Trans::Yes, s.COUT, CK, NL, 1.0f, dyp, NL, col, NL, dw_mode == GradMode::Overwrite ? 0.0f : 1.0f,
+          dw, CK);
   if (dx) {
     // dcol (CK, NL) = w^T (CK, COUT) . dyp (COUT, NL), then scatter back (col2im).
     float* dcol = scratch(1, static_cast<size_t>(CK) * NL);
     sgemm(Trans::Yes, Trans::No, CK, NL, s.COUT, 1.0f, w, CK, dyp, NL, 0.0f, dcol, NL);
-#pragma omp parallel for schedule(static) if (1LL * CK * NL > 50000)
-    for (int nc = 0; nc < s.N * s.CIN; ++nc) {
-      const int n = nc / s.CIN, c = nc % s.CIN;
-      float* dst = dx + static_cast<size_t>(nc) * s.L;
-      if (dx_mode == GradMode::Overwrite)
-        for (int p = 0; p < s.L; ++p) dst[p] = 0.0f;
-      for (int k = 0; k < s.K; ++k) {
-        const float* src = dcol + static_cast<size_t>(c * s.K + k) * NL + static_cast<size_t>(n) * LOUT;
-        for (int l = 0; l < LOUT; ++l) {
-          const int pos = l * s.stride + k - s.pad;
-          if (pos >= 0 && pos < s.L) dst[pos] += src[l];
+    parallel_for_if(1LL * CK * NL > 50000, s.N * s.CIN, [&](int64_t lo_, int64_t hi_) {
+      for (int nc = static_cast<int>(lo_); nc < static_cast<int>(hi_); ++nc) {
+        const int n = nc / s.CIN, c = nc % s.CIN;
+        float* dst = dx + static_cast<size_t>(nc) * s.L;
+        if (dx_mode == GradMode::Overwrite)
+          for (int p = 0; p < s.L; ++p) dst[p] = 0.0f;
+        for (int k = 0; k < s.K; ++k) {
+          const float* src = dcol + static_cast<size_t>(c * s.K + k) * NL + static_cast<size_t>(n) * LOUT;
+          for (int l = 0; l < LOUT; ++l) {
+            const int pos = l * s.stride + k - s.pad;
+            if (pos >= 0 && pos < s.L) dst[pos] += src[l];
+          }
         }
       }
-    }
+    });
   }
 }
 

@@ -38,13 +38,11 @@ __attribute__((always_inline)) inline void philox_block(uint32_t* out, uint64_t 
   for (int j = 0; j < count; ++j) out[j] = c0[j];
 }
 
-}  // namespace
-
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey key) {
+// Blocks [b0, b1) of kBlock elements.
+__attribute__((always_inline)) inline void forward_blocks(float* y, const float* x, int64_t n, float p, DropoutKey key,
+                                                          int64_t b0, int64_t b1) {
   const float scale = 1.0f / (1.0f - p), threshold = p * 16777216.0f;  // keep <=> (bits >> 8) >= p * 2^24
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t b = 0; b < n; b += kBlock) {
+  for (int64_t b = b0 * kBlock; b < b1 * kBlock && b < n; b += kBlock) {
     const int count = static_cast<int>(std::min<int64_t>(kBlock, n - b));
     uint32_t bits[kBlock];
     philox_block(bits, static_cast<uint64_t>(b), count, key);
@@ -52,11 +50,10 @@ void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey ke
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p, DropoutKey key) {
+__attribute__((always_inline)) inline void backward_blocks(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p,
+                                                           DropoutKey key, int64_t b0, int64_t b1) {
   const float scale = 1.0f / (1.0f - p), threshold = p * 16777216.0f;
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t b = 0; b < n; b += kBlock) {
+  for (int64_t b = b0 * kBlock; b < b1 * kBlock && b < n; b += kBlock) {
     const int count = static_cast<int>(std::min<int64_t>(kBlock, n - b));
     uint32_t bits[kBlock];
     philox_block(bits, static_cast<uint64_t>(b), count, key);
@@ -64,6 +61,36 @@ void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, f
       const float g = static_cast<float>(bits[j] >> 8) >= threshold ? dy[b + j] * scale : 0.0f;
       dx[b + j] = dx_mode == GradMode::Overwrite ? g : dx[b + j] + g;
     }
+  }
+}
+
+}  // namespace
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey key) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  if (use_threads(n, 32768)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(blocks);
+      forward_blocks(y, x, n, p, key, r.begin, r.end);
+    }
+  } else {
+    forward_blocks(y, x, n, p, key, 0, blocks);
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p, DropoutKey key) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  if (use_threads(n, 32768)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(blocks);
+      backward_blocks(dx, dx_mode, dy, n, p, key, r.begin, r.end);
+    }
+  } else {
+    backward_blocks(dx, dx_mode, dy, n, p, key, 0, blocks);
   }
 }
 

@@ -20,15 +20,17 @@ inline bool dropout_keep(DropoutKey key, int64_t i, float p) { return uniform01(
 template <class T>
 void dropout_forward(T* y, const T* x, int64_t n, float p, DropoutKey key) {
   const T scale = T(1) / (T(1) - T(p));
-#pragma omp parallel for schedule(static) if (n > 100000)
-  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keep(key, i, p) ? x[i] * scale : T(0);
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = dropout_keep(key, i, p) ? x[i] * scale : T(0);
+  });
 }
 
 template <class T>
 void dropout_backward(T* dx, GradMode dx_mode, const T* dy, int64_t n, float p, DropoutKey key) {
   const T scale = T(1) / (T(1) - T(p));
-#pragma omp parallel for schedule(static) if (n > 100000)
-  for (int64_t i = 0; i < n; ++i) put(dx, i, dropout_keep(key, i, p) ? dy[i] * scale : T(0), dx_mode);
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) put(dx, i, dropout_keep(key, i, p) ? dy[i] * scale : T(0), dx_mode);
+  });
 }
 
 // Fast float versions (same masks, bit for bit): Philox evaluated for blocks of elements

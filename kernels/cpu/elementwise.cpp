@@ -3,20 +3,47 @@
 namespace dc::cpu {
 namespace {
 
+// The parallel regions sit directly in the target_clones functions below: an OpenMP
+// region's outlined body is cloned with its enclosing function only.
+
 template <Activation A>
-__attribute__((always_inline)) inline void forward_loop(float* y, const float* x, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 200000)
-  for (int64_t i = 0; i < n; ++i) y[i] = activate(A, x[i]);
+__attribute__((always_inline)) inline void forward_range(float* y, const float* x, int64_t b, int64_t e) {
+#pragma omp simd
+  for (int64_t i = b; i < e; ++i) y[i] = activate(A, x[i]);
 }
 
 template <Activation A>
-__attribute__((always_inline)) inline void backward_loop(float* dx, GradMode mode, const float* dy, const float* y, int64_t n) {
+__attribute__((always_inline)) inline float grad_of(float dy, float y) {
+  if constexpr (A == Activation::Relu) return y > 0.0f ? dy : 0.0f;  // a select, not a branch
+  else return dy * activate_grad(A, y);
+}
+
+template <Activation A>
+__attribute__((always_inline)) inline void backward_range(float* dx, GradMode mode, const float* dy, const float* y, int64_t b,
+                                                          int64_t e) {
   if (mode == GradMode::Overwrite) {
-#pragma omp parallel for simd schedule(static) if (n > 200000)
-    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * activate_grad(A, y[i]);
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) dx[i] = grad_of<A>(dy[i], y[i]);
   } else {
-#pragma omp parallel for simd schedule(static) if (n > 200000)
-    for (int64_t i = 0; i < n; ++i) dx[i] += dy[i] * activate_grad(A, y[i]);
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) dx[i] += grad_of<A>(dy[i], y[i]);
+  }
+}
+
+__attribute__((always_inline)) inline void forward_any(Activation a, float* y, const float* x, int64_t b, int64_t e) {
+  switch (a) {
+    case Activation::Relu: return forward_range<Activation::Relu>(y, x, b, e);
+    case Activation::Tanh: return forward_range<Activation::Tanh>(y, x, b, e);
+    case Activation::Sigmoid: return forward_range<Activation::Sigmoid>(y, x, b, e);
+  }
+}
+
+__attribute__((always_inline)) inline void backward_any(Activation a, float* dx, GradMode mode, const float* dy, const float* y,
+                                                        int64_t b, int64_t e) {
+  switch (a) {
+    case Activation::Relu: return backward_range<Activation::Relu>(dx, mode, dy, y, b, e);
+    case Activation::Tanh: return backward_range<Activation::Tanh>(dx, mode, dy, y, b, e);
+    case Activation::Sigmoid: return backward_range<Activation::Sigmoid>(dx, mode, dy, y, b, e);
   }
 }
 
@@ -24,19 +51,27 @@ __attribute__((always_inline)) inline void backward_loop(float* dx, GradMode mod
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void activation_forward(float* y, const float* x, int64_t n, Activation a) {
-  switch (a) {
-    case Activation::Relu: return forward_loop<Activation::Relu>(y, x, n);
-    case Activation::Tanh: return forward_loop<Activation::Tanh>(y, x, n);
-    case Activation::Sigmoid: return forward_loop<Activation::Sigmoid>(y, x, n);
+  if (use_threads(n, 200000)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(n);
+      forward_any(a, y, x, r.begin, r.end);
+    }
+  } else {
+    forward_any(a, y, x, 0, n);
   }
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void activation_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int64_t n, Activation a) {
-  switch (a) {
-    case Activation::Relu: return backward_loop<Activation::Relu>(dx, dx_mode, dy, y, n);
-    case Activation::Tanh: return backward_loop<Activation::Tanh>(dx, dx_mode, dy, y, n);
-    case Activation::Sigmoid: return backward_loop<Activation::Sigmoid>(dx, dx_mode, dy, y, n);
+  if (use_threads(n, 200000)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(n);
+      backward_any(a, dx, dx_mode, dy, y, r.begin, r.end);
+    }
+  } else {
+    backward_any(a, dx, dx_mode, dy, y, 0, n);
   }
 }
 

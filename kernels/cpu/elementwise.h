@@ -34,14 +34,16 @@ inline T activate_grad(Activation a, T y) {
 
 template <class T>
 void activation_forward(T* y, const T* x, int64_t n, Activation a) {
-#pragma omp parallel for schedule(static) if (n > 200000)
-  for (int64_t i = 0; i < n; ++i) y[i] = activate(a, x[i]);
+  parallel_for(n, 200000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = activate(a, x[i]);
+  });
 }
 
 template <class T>
 void activation_backward(T* dx, GradMode dx_mode, const T* dy, const T* y, int64_t n, Activation a) {
-#pragma omp parallel for schedule(static) if (n > 200000)
-  for (int64_t i = 0; i < n; ++i) put(dx, i, dy[i] * activate_grad(a, y[i]), dx_mode);
+  parallel_for(n, 200000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) put(dx, i, dy[i] * activate_grad(a, y[i]), dx_mode);
+  });
 }
 
 // Fast float versions: the activation chosen once per call, not per element.
@@ -52,19 +54,24 @@ enum class Binary { Add, Mul };
 
 template <class T>
 void binary_forward(T* y, const T* a, const T* b, int64_t n, Binary op) {
-#pragma omp parallel for schedule(static) if (n > 200000)
-  for (int64_t i = 0; i < n; ++i) y[i] = op == Binary::Add ? a[i] + b[i] : a[i] * b[i];
+  parallel_for(n, 200000, [&](int64_t lo, int64_t hi) {
+    if (op == Binary::Add)
+      for (int64_t i = lo; i < hi; ++i) y[i] = a[i] + b[i];
+    else
+      for (int64_t i = lo; i < hi; ++i) y[i] = a[i] * b[i];
+  });
 }
 
 // da = dy (add) or dy * b (mul); db = dy (add) or dy * a (mul).
 template <class T>
 void binary_backward(T* da, GradMode da_mode, T* db, GradMode db_mode, const T* dy, const T* a, const T* b,
                      int64_t n, Binary op) {
-#pragma omp parallel for schedule(static) if (n > 200000)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(n, 200000, [&](int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) {
     if (da) put(da, i, op == Binary::Add ? dy[i] : dy[i] * b[i], da_mode);
     if (db) put(db, i, op == Binary::Add ? dy[i] : dy[i] * a[i], db_mode);
   }
+  });
 }
 
 }  // namespace dc::cpu

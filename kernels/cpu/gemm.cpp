@@ -7,6 +7,8 @@
 // the binary stays portable without -march=native.
 #include "kernels/cpu/gemm.h"
 
+#include "kernels/cpu/common.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -98,6 +100,38 @@ __attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap,
   }
 }
 
+// The K-block loop; run by every thread of a team (`team`: split the packing and the
+// tiles with barriers between) or by the calling thread alone.
+__attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+                                                       const float* B, int ldb, float beta, float* C, int ldc, float* apack,
+                                                       float* bpack, int mpanels, int npanels, bool team) {
+  const int tiles = mpanels * npanels;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    const float beta_k = k0 == 0 ? beta : 1.0f;
+    const Range pk = team ? thread_range(mpanels + npanels) : Range{0, mpanels + npanels};
+    for (int64_t p = pk.begin; p < pk.end; ++p) {
+      if (p < mpanels) pack_a(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, static_cast<int>(p) * MR, k0, kc);
+      else pack_b(bpack + static_cast<size_t>(p - mpanels) * NR * kc, tb, B, ldb, N, static_cast<int>(p - mpanels) * NR, k0, kc);
+    }
+    if (team) {
+#pragma omp barrier
+    }
+    // Tiles walk down a column of A panels for each B panel: the B panel stays in L1.
+    const Range tr = team ? thread_range(tiles) : Range{0, tiles};
+    for (int64_t t = tr.begin; t < tr.end; ++t) {
+      const int jp = static_cast<int>(t / mpanels), ip = static_cast<int>(t % mpanels);
+      const int i0 = ip * MR, j0 = jp * NR;
+      micro_kernel(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
+                   C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
+                   alpha, beta_k);
+    }
+    if (team) {
+#pragma omp barrier  // the packed panels are rewritten by the next K block
+    }
+  }
+}
+
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void sgemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                   const float* B, int ldb, float beta, float* C, int ldc) {
@@ -109,24 +143,11 @@ void sgemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const fl
   const long long flops = 2LL * M * N * K;
   const int tiles = mpanels * npanels;
 
-#pragma omp parallel if (flops > 400000 && tiles > 1)
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int kc = std::min(KC, K - k0);
-    const float beta_k = k0 == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-    for (int p = 0; p < mpanels + npanels; ++p) {
-      if (p < mpanels) pack_a(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, p * MR, k0, kc);
-      else pack_b(bpack + static_cast<size_t>(p - mpanels) * NR * kc, tb, B, ldb, N, (p - mpanels) * NR, k0, kc);
-    }
-    // Tiles walk down a column of A panels for each B panel: the B panel stays in L1.
-#pragma omp for schedule(static)
-    for (int t = 0; t < tiles; ++t) {
-      const int jp = t / mpanels, ip = t % mpanels;
-      const int i0 = ip * MR, j0 = jp * NR;
-      micro_kernel(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
-                   C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
-                   alpha, beta_k);
-    }
+  if (use_threads(flops, 400000) && tiles > 1) {
+#pragma omp parallel
+    gemm_blocks(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true);
+  } else {
+    gemm_blocks(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false);
   }
 }
 

@@ -10,11 +10,10 @@ namespace {
 
 // A batch of one is matrix-vector work, bound by streaming w: no GEMM packing, each
 // weight row read once, rows split across threads.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN, int OUT) {
-#pragma omp parallel for schedule(static) if (1LL * IN * OUT > 100000)
-  for (int o = 0; o < OUT; ++o) {
-    const float* row = w + static_cast<size_t>(o) * IN;
+__attribute__((always_inline)) inline void gemv_range(float* y, const float* x, const float* w, const float* b, int IN, int64_t o0,
+                                                      int64_t o1) {
+  for (int64_t o = o0; o < o1; ++o) {
+    const float* row = w + o * IN;
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
     for (int i = 0; i < IN; ++i) acc += row[i] * x[i];
@@ -22,43 +21,43 @@ void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN,
   }
 }
 
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN, int OUT) {
+  if (use_threads(1LL * IN * OUT, 100000)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(OUT);
+      gemv_range(y, x, w, b, IN, r.begin, r.end);
+    }
+  } else {
+    gemv_range(y, x, w, b, IN, 0, OUT);
+  }
+}
+
 // dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one. Threads split the
 // rows of w, as in the forward pass, so each core streams the same rows (which stay in its
 // cache from step to step). dx is summed per fixed block of rows and the block sums are
 // added in block order: the result does not depend on the thread count.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
-                    const float* x, const float* w, int IN, int OUT) {
+// Rows [o0, o1) of w: the block sums of dx for the blocks starting there, and dw's rows.
+__attribute__((always_inline)) inline void rank1_rows(float* part, float* dw, GradMode dw_mode, const float* dy, const float* x,
+                                                      const float* w, int IN, int OUT, int64_t blk0, int64_t blk1) {
   constexpr int RB = 32;  // rows per block
-  const int nb = (OUT + RB - 1) / RB;
-  float* part = dx ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
-#pragma omp parallel if (1LL * IN * OUT > 100000)
-  {
-    if (dx) {
-#pragma omp for schedule(static)
-      for (int blk = 0; blk < nb; ++blk) {
-        float* acc = part + static_cast<size_t>(blk) * IN;
-        for (int i = 0; i < IN; ++i) acc[i] = 0.0f;
-        const int o1 = std::min(OUT, (blk + 1) * RB);
-        for (int o = blk * RB; o < o1; ++o) {
-          const float g = dy[o];
-          if (g == 0.0f) continue;  // ReLU zeroes about half of dy
-          const float* row = w + static_cast<size_t>(o) * IN;
+  for (int64_t blk = blk0; blk < blk1; ++blk) {
+    const int64_t o0 = blk * RB, o1 = std::min<int64_t>(OUT, o0 + RB);
+    if (part) {
+      float* acc = part + blk * IN;
+      for (int i = 0; i < IN; ++i) acc[i] = 0.0f;
+      for (int64_t o = o0; o < o1; ++o) {
+        const float g = dy[o];
+        if (g == 0.0f) continue;  // ReLU zeroes about half of dy
+        const float* row = w + o * IN;
 #pragma omp simd
-          for (int i = 0; i < IN; ++i) acc[i] += g * row[i];
-        }
-      }
-#pragma omp for schedule(static)
-      for (int i = 0; i < IN; ++i) {
-        float sum = 0.0f;
-        for (int blk = 0; blk < nb; ++blk) sum += part[static_cast<size_t>(blk) * IN + i];
-        dx[i] = dx_mode == GradMode::Overwrite ? sum : dx[i] + sum;
+        for (int i = 0; i < IN; ++i) acc[i] += g * row[i];
       }
     }
-    if (dw) {
-#pragma omp for schedule(static)
-      for (int o = 0; o < OUT; ++o) {
-        float* row = dw + static_cast<size_t>(o) * IN;
+    if (dw)
+      for (int64_t o = o0; o < o1; ++o) {
+        float* row = dw + o * IN;
         const float g = dy[o];
         if (dw_mode == GradMode::Overwrite) {
 #pragma omp simd
@@ -68,7 +67,41 @@ void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, co
           for (int i = 0; i < IN; ++i) row[i] += g * x[i];
         }
       }
+  }
+}
+
+__attribute__((always_inline)) inline void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
+                                                         int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    float sum = 0.0f;
+    for (int blk = 0; blk < nb; ++blk) sum += part[static_cast<int64_t>(blk) * IN + i];
+    dx[i] = dx_mode == GradMode::Overwrite ? sum : dx[i] + sum;
+  }
+}
+
+// dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one. Threads split the
+// rows of w, as in the forward pass, so each core streams the same rows (which stay in its
+// cache from step to step). dx is summed per fixed block of 32 rows and the block sums are
+// added in block order: the result does not depend on the thread count.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
+                    const float* x, const float* w, int IN, int OUT) {
+  const int nb = (OUT + 31) / 32;
+  float* part = dx ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
+  if (use_threads(1LL * IN * OUT, 100000)) {
+#pragma omp parallel
+    {
+      const Range r = thread_range(nb);
+      rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, r.begin, r.end);
+      if (dx) {
+#pragma omp barrier
+        const Range c = thread_range(IN);
+        reduce_blocks(dx, dx_mode, part, nb, IN, c.begin, c.end);
+      }
     }
+  } else {
+    rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, 0, nb);
+    if (dx) reduce_blocks(dx, dx_mode, part, nb, IN, 0, IN);
   }
 }
 

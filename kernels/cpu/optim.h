@@ -9,19 +9,22 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/common.h"
+
 namespace dc::cpu {
 
 template <class T>
 void sgd_update(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first_step) {
-#pragma omp parallel for schedule(static) if (n > 100000)
-  for (int64_t i = 0; i < n; ++i) {
-    T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
-    if (buf) {
-      buf[i] = first_step ? gi : momentum * buf[i] + gi;
-      gi = buf[i];
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
+      if (buf) {
+        buf[i] = first_step ? gi : momentum * buf[i] + gi;
+        gi = buf[i];
+      }
+      p[i] -= lr * gi;
     }
-    p[i] -= lr * gi;
-  }
+  });
 }
 
 template <class T>
@@ -29,13 +32,14 @@ void adam_update(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2
                  int64_t step) {
   const T bc1 = T(1) - std::pow(beta1, T(step)), bc2 = T(1) - std::pow(beta2, T(step));
   const T step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
-#pragma omp parallel for schedule(static) if (n > 100000)
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
-    m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
-    v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-    p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
-  }
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T gi = (g ? g[i] : T(0)) + weight_decay * p[i];
+      m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+      v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+    }
+  });
 }
 
 // SGD step from a factored gradient g = sum_k u[k]^T v[k] (u (n, rows), v (n, cols)),

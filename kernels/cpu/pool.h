@@ -19,8 +19,8 @@ struct Pool1dShape {
 template <class T>
 void maxpool1d_forward(T* y, int32_t* argmax, const T* x, Pool1dShape s) {
   const int LOUT = s.LOUT();
-#pragma omp parallel for schedule(static) if (1LL * s.R * s.L > 50000)
-  for (int r = 0; r < s.R; ++r)
+  parallel_for(s.R, 50000 / (s.L > 0 ? s.L : 1), [&](int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r)
     for (int l = 0; l < LOUT; ++l) {
       const T* win = x + static_cast<int64_t>(r) * s.L + l * s.stride;
       int best = 0;
@@ -29,18 +29,20 @@ void maxpool1d_forward(T* y, int32_t* argmax, const T* x, Pool1dShape s) {
       y[static_cast<int64_t>(r) * LOUT + l] = win[best];
       argmax[static_cast<int64_t>(r) * LOUT + l] = l * s.stride + best;
     }
+  });
 }
 
 template <class T>
 void maxpool1d_backward(T* dx, GradMode dx_mode, const T* dy, const int32_t* argmax, Pool1dShape s) {
   const int LOUT = s.LOUT();
-#pragma omp parallel for schedule(static) if (1LL * s.R * s.L > 50000)
-  for (int r = 0; r < s.R; ++r) {
+  parallel_for(s.R, 50000 / (s.L > 0 ? s.L : 1), [&](int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
     T* row = dx + static_cast<int64_t>(r) * s.L;
     if (dx_mode == GradMode::Overwrite)
       for (int p = 0; p < s.L; ++p) row[p] = T(0);
     for (int l = 0; l < LOUT; ++l) row[argmax[static_cast<int64_t>(r) * LOUT + l]] += dy[static_cast<int64_t>(r) * LOUT + l];
   }
+  });
 }
 
 // Fast float forward: branch-free window maximum (same results and argmax as above).
