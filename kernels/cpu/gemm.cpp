@@ -22,7 +22,7 @@
 namespace dc::cpu {
 namespace {
 
-constexpr int MR = 6;    // rows of a C tile
+constexpr int MR = 6;    // rows of a C tile (6 x 16 keeps AVX2 within its 16 registers)
 constexpr int NR = 16;   // columns of a C tile (one 512-bit vector)
 constexpr int KC = 256;  // depth of a K block
 
@@ -77,21 +77,18 @@ __attribute__((always_inline)) inline void pack_b(float* bp, Trans tb, const flo
 // C tile (mr x nr at c, leading dim ldc) = alpha * ap.bp + beta * C (beta == 0: no read).
 __attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap, const float* bp, float* c, int ldc, int mr, int nr,
                          float alpha, float beta) {
-  vf acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, acc4 = {}, acc5 = {};
+  vf acc[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) acc[r] = vf{};
   for (int k = 0; k < kc; ++k) {
     const vf b = *reinterpret_cast<const vf*>(bp + k * NR);
     const float* a = ap + k * MR;
-    acc0 += a[0] * b;
-    acc1 += a[1] * b;
-    acc2 += a[2] * b;
-    acc3 += a[3] * b;
-    acc4 += a[4] * b;
-    acc5 += a[5] * b;
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) acc[r] += a[r] * b;
   }
-  const vf* acc[MR] = {&acc0, &acc1, &acc2, &acc3, &acc4, &acc5};
   for (int r = 0; r < mr; ++r) {
     float* crow = c + static_cast<size_t>(r) * ldc;
-    const vf& v = *acc[r];
+    const vf v = acc[r];
     if (beta == 0.0f) {
       for (int j = 0; j < nr; ++j) crow[j] = alpha * v[j];
     } else {
