@@ -22,7 +22,9 @@
 namespace dc::cpu {
 namespace {
 
-constexpr int MR = 6;    // rows of a C tile (6 x 16 keeps AVX2 within its 16 registers)
+// MR, the rows of a C tile, is a template parameter: 12 with AVX-512 (12 of its 32 vector
+// registers hold the tile, enough independent FMAs to cover their latency), 6 with AVX2
+// (6 x 16 floats = 12 of its 16 registers).
 constexpr int NR = 16;   // columns of a C tile (one 512-bit vector)
 constexpr int KC = 256;  // depth of a K block
 
@@ -52,6 +54,7 @@ __attribute__((always_inline)) inline float b_at(Trans tb, const float* B, int l
 }
 
 // Packs rows [i0, i0+MR) x k in [k0, k0+kc) of op(A) as ap[k*MR + r], zero-padding rows past M.
+template <int MR>
 __attribute__((always_inline)) inline void pack_a(float* ap, Trans ta, const float* A, int lda, int M, int i0, int k0, int kc) {
   const int mr = std::min(MR, M - i0);
   for (int k = 0; k < kc; ++k) {
@@ -75,6 +78,7 @@ __attribute__((always_inline)) inline void pack_b(float* bp, Trans tb, const flo
 }
 
 // C tile (mr x nr at c, leading dim ldc) = alpha * ap.bp + beta * C (beta == 0: no read).
+template <int MR>
 __attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap, const float* bp, float* c, int ldc, int mr, int nr,
                          float alpha, float beta) {
   vf acc[MR];
@@ -99,6 +103,7 @@ __attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap,
 
 // The K-block loop; run by every thread of a team (`team`: split the packing and the
 // tiles with barriers between) or by the calling thread alone.
+template <int MR>
 __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                                                        const float* B, int ldb, float beta, float* C, int ldc, float* apack,
                                                        float* bpack, int mpanels, int npanels, bool team) {
@@ -108,7 +113,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
     const float beta_k = k0 == 0 ? beta : 1.0f;
     const Range pk = team ? thread_range(mpanels + npanels) : Range{0, mpanels + npanels};
     for (int64_t p = pk.begin; p < pk.end; ++p) {
-      if (p < mpanels) pack_a(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, static_cast<int>(p) * MR, k0, kc);
+      if (p < mpanels) pack_a<MR>(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, static_cast<int>(p) * MR, k0, kc);
       else pack_b(bpack + static_cast<size_t>(p - mpanels) * NR * kc, tb, B, ldb, N, static_cast<int>(p - mpanels) * NR, k0, kc);
     }
     if (team) {
@@ -119,7 +124,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
     for (int64_t t = tr.begin; t < tr.end; ++t) {
       const int jp = static_cast<int>(t / mpanels), ip = static_cast<int>(t % mpanels);
       const int i0 = ip * MR, j0 = jp * NR;
-      micro_kernel(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
+      micro_kernel<MR>(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
                    C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
                    alpha, beta_k);
     }
@@ -129,23 +134,39 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void sgemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
-                  const float* B, int ldb, float beta, float* C, int ldc) {
-  const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;
-  static thread_local Scratch a_scratch, b_scratch;
-  // Packed panels are shared by all threads of the team: allocate on the calling thread.
-  float* apack = a_scratch.get(static_cast<size_t>(mpanels) * MR * KC);
-  float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);
-  const long long flops = 2LL * M * N * K;
-  const int tiles = mpanels * npanels;
-
-  if (use_threads(flops, 400000) && tiles > 1) {
-#pragma omp parallel
-    gemm_blocks(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true);
-  } else {
-    gemm_blocks(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false);
+// The driver, instantiated once per instruction set. The OpenMP region must sit in the
+// function that carries the target attribute, or its outlined body would lose it.
+#define DC_SGEMM_DRIVER(NAME, MRV)                                                                                  \
+  void NAME(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, \
+            float beta, float* C, int ldc) {                                                                        \
+    constexpr int MR = MRV;                                                                                         \
+    const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;                                             \
+    static thread_local Scratch a_scratch, b_scratch;                                                               \
+    /* Packed panels are shared by all threads of the team: allocate on the calling thread. */                      \
+    float* apack = a_scratch.get(static_cast<size_t>(mpanels) * MR * KC);                                           \
+    float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);                                           \
+    if (use_threads(2LL * M * N * K, 400000) && mpanels * npanels > 1) {                                            \
+      _Pragma("omp parallel")                                                                                       \
+      gemm_blocks<MR>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true);  \
+    } else {                                                                                                        \
+      gemm_blocks<MR>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false); \
+    }                                                                                                               \
   }
+
+__attribute__((target("arch=x86-64-v4"))) DC_SGEMM_DRIVER(sgemm_avx512, 12)
+__attribute__((target("arch=x86-64-v3"))) DC_SGEMM_DRIVER(sgemm_avx2, 6)
+DC_SGEMM_DRIVER(sgemm_baseline, 6)
+#undef DC_SGEMM_DRIVER
+
+using SgemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+
+SgemmFn pick_sgemm() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    return sgemm_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return sgemm_avx2;
+  return sgemm_baseline;
 }
 
 }  // namespace
@@ -158,7 +179,8 @@ void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
       for (int j = 0; j < N; ++j) C[static_cast<size_t>(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[static_cast<size_t>(i) * ldc + j];
     return;
   }
-  sgemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  static const SgemmFn impl = pick_sgemm();
+  impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace dc::cpu
