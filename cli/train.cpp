@@ -97,8 +97,12 @@ int cmd_train(const Args& args) {
     info.device = c.device;
     info.threads = num_threads();
     const std::string out = c.output_dir + "/" + cell + "/" + model_name;
-    io::write_run_outputs(out, info, *model, r, data.test);
-    if (!quiet) std::printf("%s: wrote %s/{metrics.json,model.safetensors,config.json,predictions.csv}\n", cell.c_str(), out.c_str());
+    // The best epoch's weights are back in the model: export its attention on the test genes.
+    const AttentionExport attention = collect_attention(*model, data.test.view());
+    io::write_run_outputs(out, info, *model, r, data.test, &attention);
+    if (!quiet)
+      std::printf("%s: wrote %s/{metrics.json,model.safetensors,config.json,predictions.csv%s}\n", cell.c_str(), out.c_str(),
+                  !attention.available ? "" : attention.marks.empty() ? ",attention_bins.csv" : ",attention_bins.csv,attention_marks.csv");
     rows.push_back({cell, std::move(r)});
   }
 

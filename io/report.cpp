@@ -62,9 +62,60 @@ std::string predictions_csv(const Split& split, const std::vector<float>& prob_h
   return out;
 }
 
+namespace {
+void append_float(std::string& out, float v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+  out.append(buf, res.ptr);
+}
+}  // namespace
+
+std::string attention_bins_csv(const Split& split, const AttentionExport& a) {
+  if (!a.available || a.bins.size() != split.size() * static_cast<size_t>(a.rows) * kBins)
+    throw Error("attention export: " + std::to_string(a.bins.size()) + " values for " + std::to_string(split.size()) + " genes");
+  std::string out = "gene_id,mark";
+  for (int t = 1; t <= kBins; ++t) out += ",a" + std::to_string(t);
+  out += '\n';
+  out.reserve(out.size() + a.bins.size() * 10);
+  const float* p = a.bins.data();
+  for (size_t g = 0; g < split.size(); ++g)
+    for (int r = 0; r < a.rows; ++r) {
+      out += split.gene_ids[g];
+      out += ',';
+      out += a.rows == kMarks ? kMarkNames[r] : "all";
+      for (int t = 0; t < kBins; ++t) {
+        out += ',';
+        append_float(out, *p++);
+      }
+      out += '\n';
+    }
+  return out;
+}
+
+std::string attention_marks_csv(const Split& split, const AttentionExport& a) {
+  if (a.marks.size() != split.size() * static_cast<size_t>(kMarks))
+    throw Error("attention export: " + std::to_string(a.marks.size()) + " mark weights for " + std::to_string(split.size()) + " genes");
+  std::string out = "gene_id";
+  for (const char* m : kMarkNames) out += std::string(",") + m;
+  out += '\n';
+  for (size_t g = 0; g < split.size(); ++g) {
+    out += split.gene_ids[g];
+    for (int m = 0; m < kMarks; ++m) {
+      out += ',';
+      append_float(out, a.marks[g * kMarks + m]);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
 void write_run_outputs(const std::string& dir, const RunInfo& info, const Model& model, const TrainResult& result,
-                       const Split& test) {
+                       const Split& test, const AttentionExport* attention) {
   ensure_directory(dir);
+  if (attention && attention->available) {
+    write_file_atomic(dir + "/attention_bins.csv", attention_bins_csv(test, *attention));
+    if (!attention->marks.empty()) write_file_atomic(dir + "/attention_marks.csv", attention_marks_csv(test, *attention));
+  }
   write_file_atomic(dir + "/config.json", info.resolved_config.dump(2) + "\n");
   save_model_weights(dir + "/model.safetensors", model,
                      {{"deepchrome.cell", info.cell}, {"deepchrome.best_epoch", std::to_string(result.best_epoch)}});

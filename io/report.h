@@ -28,8 +28,14 @@ struct RunInfo {
 
 nlohmann::json metrics_json(const RunInfo& info, const TrainResult& result, int64_t parameter_count);
 
+// `attention` (optional) adds attention_bins.csv / attention_marks.csv for the test genes.
 void write_run_outputs(const std::string& dir, const RunInfo& info, const Model& model, const TrainResult& result,
-                       const Split& test);
+                       const Split& test, const AttentionExport* attention = nullptr);
+
+// attention_bins.csv: gene_id,mark,a1..a100 (one row per mark, or mark "all" for one
+// attention over every mark); attention_marks.csv: gene_id,<the 5 mark names>.
+std::string attention_bins_csv(const Split& split, const AttentionExport& a);
+std::string attention_marks_csv(const Split& split, const AttentionExport& a);
 
 // gene_id,label,prob_high (label column omitted when the split has none).
 std::string predictions_csv(const Split& split, const std::vector<float>& prob_high);

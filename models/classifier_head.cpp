@@ -14,4 +14,17 @@ std::vector<float> two_class_prob_high(const Tensor& logp) {
   return p;
 }
 
+Tensor logit_bce(const Tensor& logit, const Tensor& labels, bool double_sigmoid) {
+  return bce_with_logits(double_sigmoid ? sigmoid(logit) : logit, labels);
+}
+
+std::vector<float> logit_prob_high(const Tensor& logit) {
+  std::vector<float> p(static_cast<size_t>(logit.size(0)));
+  for (size_t i = 0; i < p.size(); ++i) {
+    const float z = logit.data()[i];
+    p[i] = z >= 0 ? 1.0f / (1.0f + std::exp(-z)) : std::exp(z) / (1.0f + std::exp(z));
+  }
+  return p;
+}
+
 }  // namespace dc

@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/init.h"
+#include "models/attentivechrome.h"
 #include "models/baselines.h"
 #include "models/deepchrome.h"
 
@@ -28,12 +29,15 @@ Tensor Model::add_fan_in_parameter(const std::string& name, const Shape& shape, 
   return add_parameter(name, shape, -bound, bound, seed);
 }
 
-std::vector<std::string> model_names() { return {"deepchrome", "linear", "mlp"}; }
+std::vector<std::string> model_names() { return {"deepchrome", "linear", "mlp", "attentivechrome", "lstm", "lstm-attn"}; }
 
 nlohmann::json model_defaults(const std::string& name) {
   if (name == "deepchrome") return DeepChrome::defaults();
   if (name == "linear") return LinearBaseline::defaults();
   if (name == "mlp") return MlpBaseline::defaults();
+  if (name == "attentivechrome") return AttentiveChrome::defaults();
+  if (name == "lstm") return LstmBaseline::defaults(false);
+  if (name == "lstm-attn") return LstmBaseline::defaults(true);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
   throw InputError("unknown model '" + name + "' (known models: " + known + ")");
@@ -44,6 +48,9 @@ std::unique_ptr<Model> create_model(const nlohmann::json& config, uint64_t seed)
   if (name == "deepchrome") return std::make_unique<DeepChrome>(config, seed);
   if (name == "linear") return std::make_unique<LinearBaseline>(config, seed);
   if (name == "mlp") return std::make_unique<MlpBaseline>(config, seed);
+  if (name == "attentivechrome") return std::make_unique<AttentiveChrome>(config, seed);
+  if (name == "lstm") return std::make_unique<LstmBaseline>(config, seed, false);
+  if (name == "lstm-attn") return std::make_unique<LstmBaseline>(config, seed, true);
   model_defaults(name);  // throws the "unknown model" error
   return nullptr;
 }

@@ -35,6 +35,14 @@ class Model {
   // P(high) per example from a forward output.
   virtual std::vector<float> prob_high(const Tensor& output) const = 0;
 
+  // Attention weights of the last forward() call, for models that have them:
+  // bins (B, 5, 100) — per mark, over the bins (or (B, 1, 100) for one attention over
+  // all marks) — and marks (B, 5). Undefined tensors for models without attention.
+  struct AttentionMaps {
+    Tensor bins, marks;
+  };
+  virtual AttentionMaps last_attention() const { return {}; }
+
  protected:
   Model(std::string name, nlohmann::json config) : name_(std::move(name)), config_(std::move(config)) {}
   // Registers a parameter of `shape` initialised U(lo, hi) from (seed, name).

@@ -68,6 +68,26 @@ std::vector<float> predict(Model& model, const DataView& data, int batch_size) {
   return out;
 }
 
+AttentionExport collect_attention(Model& model, const DataView& data, int batch_size) {
+  NoGradGuard no_grad;
+  AttentionExport out;
+  std::vector<size_t> index(data.n);
+  std::iota(index.begin(), index.end(), size_t{0});
+  Tensor x, labels;
+  for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
+    const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
+    gather_batch(data, index.data() + b, count, x, labels);
+    model.forward(x, false, 0);
+    const Model::AttentionMaps maps = model.last_attention();
+    if (!maps.bins.defined()) return {};
+    out.available = true;
+    out.rows = static_cast<int>(maps.bins.size(1));
+    out.bins.insert(out.bins.end(), maps.bins.data(), maps.bins.data() + maps.bins.numel());
+    if (maps.marks.defined()) out.marks.insert(out.marks.end(), maps.marks.data(), maps.marks.data() + maps.marks.numel());
+  }
+  return out;
+}
+
 TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
                         const TrainOptions& o, const TrainCallbacks& callbacks) {
   if (train.n == 0) throw InputError("training split is empty");

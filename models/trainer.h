@@ -55,6 +55,17 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
 // P(high) for every example, in batches, without recording a graph.
 std::vector<float> predict(Model& model, const DataView& data, int batch_size = 256);
 
+// The attention a model pays on each example of `data` (eval mode, no graph), for models
+// that have attention (Model::last_attention); `available` is false otherwise.
+//   bins : n * rows * 100 values — rows = 5 (one distribution per mark) or 1
+//   marks: n * 5 values, empty when the model has no mark-level attention
+struct AttentionExport {
+  bool available = false;
+  int rows = 0;
+  std::vector<float> bins, marks;
+};
+AttentionExport collect_attention(Model& model, const DataView& data, int batch_size = 256);
+
 // Copies examples `index[0..count)` of `data` into x (count, 5, 100) and labels (count).
 void gather_batch(const DataView& data, const size_t* index, size_t count, Tensor& x, Tensor& labels);
 

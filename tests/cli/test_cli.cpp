@@ -249,3 +249,51 @@ TEST_CASE("bench --quick prints JSON with kernels, io and end-to-end sections") 
   CHECK(b["end_to_end"].size() == 2);
   CHECK(sh(kBin + " bench --bogus").code == 2);
 }
+
+TEST_CASE("attentivechrome runs write the attention the best model paid to every test gene") {
+  world();
+  Result r = sh(kBin +
+                " train small.json --quiet --set model.name=attentivechrome --set train.optimizer=adam --set train.lr=1e-3"
+                " --set train.batch_size=16 --set train.clip_grad_norm=1.0 --set train.epochs=1");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const fs::path dir = kWork / "runs/small/C1/attentivechrome";
+  for (const char* f : {"metrics.json", "model.safetensors", "config.json", "predictions.csv", "attention_bins.csv", "attention_marks.csv"})
+    CHECK_MESSAGE(fs::exists(dir / f), f);
+  std::istringstream bins(slurp(dir / "attention_bins.csv"));
+  std::string line;
+  std::getline(bins, line);
+  CHECK(line.rfind("gene_id,mark,a1,a2,", 0) == 0);
+  CHECK(line.size() > 6 && line.substr(line.size() - 5) == ",a100");
+  int rows = 0;
+  while (std::getline(bins, line)) {
+    ++rows;
+    std::istringstream cells(line);
+    std::string cell;
+    std::getline(cells, cell, ',');  // gene id
+    std::getline(cells, cell, ',');  // mark
+    double sum = 0;
+    int n = 0;
+    while (std::getline(cells, cell, ',')) {
+      sum += std::stod(cell);
+      ++n;
+    }
+    CHECK(n == 100);
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-4));
+  }
+  CHECK(rows == 30 * 5);
+  std::istringstream marks(slurp(dir / "attention_marks.csv"));
+  std::getline(marks, line);
+  CHECK(line == "gene_id,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3");
+  rows = 0;
+  while (std::getline(marks, line)) ++rows;
+  CHECK(rows == 30);
+
+  // lstm-attn has one attention over the bins and none over marks.
+  r = sh(kBin + " train small.json --quiet --set model.name=lstm-attn --set train.optimizer=adam --set train.epochs=1");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  CHECK(fs::exists(kWork / "runs/small/C1/lstm-attn/attention_bins.csv"));
+  CHECK(!fs::exists(kWork / "runs/small/C1/lstm-attn/attention_marks.csv"));
+  // The eval command reloads an AttentiveChrome checkpoint.
+  r = sh(kBin + " eval --checkpoint runs/small/C1/attentivechrome --data sim/C1 --split test");
+  CHECK(r.code == 0);
+}
