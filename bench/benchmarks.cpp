@@ -1,5 +1,8 @@
 #include "bench/benchmarks.h"
 
+#include "bench/attention_benchmarks.h"
+#include "bench/rnn_benchmarks.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +36,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--batch N] [--out FILE]
+const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--batch N] [--model M] [--out FILE]
 
 Prints one JSON document: CPU kernel timings (forward and backward, GFLOP/s or GB/s, the
 fraction of the measured FMA peak, and the speed-up over the plain reference kernel in the
@@ -44,7 +47,9 @@ epoch of DeepChrome (paper recipe: SGD) at batch 1 and 64 on a simulated full-si
   --threads N  CPU threads (default: all cores)
   --genes N    training genes for the end-to-end epochs (default 6601, a real cell's train split)
   --only PART  run one part: kernels, io or e2e
-  --batch N    end-to-end epochs at batch N only (default: 1 and 64)
+  --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
+               AttentiveChrome 16 and 256)
+  --model M    end-to-end epochs of deepchrome or attentivechrome only
   --out FILE   also write the JSON to FILE
 )";
 
@@ -258,6 +263,8 @@ json bench_io(const io::SimulatedCell& cell, const std::string& tmp) {
           {"csv_parse_s", parse[parse.size() / 2]}, {"cache_load_s", cached[cached.size() / 2]}};
 }
 
+// One recipe per model: the papers' optimisers (DeepChrome: SGD; AttentiveChrome: Adam
+// with gradient-norm clipping at 1.0).
 json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, int batch, int epochs) {
   // Valid/test evaluation is not part of the timed epoch; keep it small.
   auto small = [](const io::Split& s) {
@@ -268,16 +275,18 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
   nlohmann::json config = model_defaults(model_name);
   std::unique_ptr<Model> model = create_model(config, 1);
   TrainOptions o;
-  o.optimizer = "sgd";
-  o.lr = 1e-3;
-  o.lr_decay = 1e-7;
+  const bool deepchrome = model_name == "deepchrome";
+  o.optimizer = deepchrome ? "sgd" : "adam";
+  o.lr = deepchrome ? 1e-3 : 1e-4;
+  o.lr_decay = deepchrome ? 1e-7 : 0;
+  o.clip_grad_norm = deepchrome ? 0 : 1.0;
   o.batch_size = batch;
   o.epochs = epochs;
   const TrainResult r = train_model(*model, cell.train.view(), small(cell.valid), small(cell.test), o);
   std::vector<double> secs;
   for (const auto& e : r.epochs) secs.push_back(e.seconds);
   std::sort(secs.begin(), secs.end());
-  return {{"model", model_name}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", "sgd"},
+  return {{"model", model_name}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", o.optimizer},
           {"epochs_timed", epochs}, {"epoch_seconds", secs[secs.size() / 2]}, {"epoch_seconds_min", secs.front()},
           {"genes_per_second", cell.train.size() / secs[secs.size() / 2]}};
 }
@@ -287,7 +296,7 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
 int run_benchmarks(const std::vector<std::string>& args) {
   bool quick = false;
   int threads = 0, genes = 6601, only_batch = 0;
-  std::string only, out;
+  std::string only, out, only_model;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto next = [&]() -> std::string {
@@ -315,6 +324,10 @@ int run_benchmarks(const std::vector<std::string>& args) {
     } else if (a == "--only") {
       only = next();
       if (only != "kernels" && only != "io" && only != "e2e") throw InputError("bench: --only expects kernels, io or e2e");
+    } else if (a == "--model") {
+      only_model = next();
+      if (only_model != "deepchrome" && only_model != "attentivechrome")
+        throw InputError("bench: --model expects deepchrome or attentivechrome");
     } else if (a == "--batch") {
       only_batch = to_int(next());
     } else if (a == "--out") {
@@ -344,6 +357,8 @@ int run_benchmarks(const std::vector<std::string>& args) {
       bench_dropout(c, N);
     }
     bench_gemm(c, quick ? 64 : 512, quick ? 64 : 512, quick ? 64 : 512);
+    for (const auto& e : bench_lstm(c.sample_s, c.peak)) c.kernels.push_back(e);
+    for (const auto& e : bench_attention(c.sample_s)) c.kernels.push_back(e);
     doc["kernels"] = c.kernels;
   }
   if (only.empty() || only == "io" || only == "e2e") {
@@ -362,9 +377,12 @@ int run_benchmarks(const std::vector<std::string>& args) {
     if (only.empty() || only == "e2e") {
       json e2e = json::array();
       for (int batch : {1, 64})
-        if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 ? 2 : 3));
+        if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 ? 2 : 3));
       if (only_batch != 0 && only_batch != 1 && only_batch != 64)
         e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3));
+      if (only_model.empty() || only_model == "attentivechrome")
+        for (int batch : {16, 256})
+          if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "attentivechrome", batch, 1));
       doc["end_to_end"] = e2e;
     }
   }

@@ -246,7 +246,12 @@ TEST_CASE("bench --quick prints JSON with kernels, io and end-to-end sections") 
   CHECK(b["kernels"].size() >= 12);
   for (const auto& k : b["kernels"]) CHECK(k.contains("op"));
   CHECK(b["io"]["csv_parse_s"].get<double>() > 0);
-  CHECK(b["end_to_end"].size() == 2);
+  REQUIRE(b["end_to_end"].size() == 4);
+  CHECK(b["end_to_end"][0]["model"] == "deepchrome");
+  CHECK(b["end_to_end"][3]["model"] == "attentivechrome");
+  bool lstm = false;
+  for (const auto& k : b["kernels"]) lstm = lstm || k["op"] == "lstm";
+  CHECK(lstm);
   CHECK(sh(kBin + " bench --bogus").code == 2);
 }
 
