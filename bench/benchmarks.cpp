@@ -378,7 +378,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
       json e2e = json::array();
       for (int batch : {1, 64})
         if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 ? 2 : 3));
-      if (only_batch != 0 && only_batch != 1 && only_batch != 64)
+      if ((only_model.empty() || only_model == "deepchrome") && only_batch != 0 && only_batch != 1 && only_batch != 64)
         e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3));
       if (only_model.empty() || only_model == "attentivechrome")
         for (int batch : {16, 256})
