@@ -71,6 +71,17 @@ __attribute__((always_inline)) inline void pack_b(float* bp, Trans tb, const flo
       std::memcpy(bp + k * NR, B + static_cast<size_t>(k0 + k) * ldb + j0, NR * sizeof(float));
     return;
   }
+  if (tb == Trans::Yes) {
+    // op(B) = B^T: column c of the panel is row j0 + c of B, contiguous in k. Read each
+    // row once, in order (the other loop order would touch nr cache lines per k).
+    for (int c = 0; c < nr; ++c) {
+      const float* row = B + static_cast<size_t>(j0 + c) * ldb + k0;
+      for (int k = 0; k < kc; ++k) bp[k * NR + c] = row[k];
+    }
+    for (int c = nr; c < NR; ++c)
+      for (int k = 0; k < kc; ++k) bp[k * NR + c] = 0.0f;
+    return;
+  }
   for (int k = 0; k < kc; ++k) {
     for (int c = 0; c < nr; ++c) bp[k * NR + c] = b_at(tb, B, ldb, k0 + k, j0 + c);
     for (int c = nr; c < NR; ++c) bp[k * NR + c] = 0.0f;
