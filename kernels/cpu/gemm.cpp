@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -171,6 +173,15 @@ DC_SGEMM_DRIVER(sgemm_baseline, 6)
 
 using SgemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
+bool cpu_has(const char* isa) {
+  __builtin_cpu_init();
+  if (std::strcmp(isa, "avx512") == 0)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+  if (std::strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return true;
+}
+
 SgemmFn pick_sgemm() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
@@ -181,6 +192,22 @@ SgemmFn pick_sgemm() {
 }
 
 }  // namespace
+
+std::vector<std::string> sgemm_variants() {
+  std::vector<std::string> v;
+  for (const char* isa : {"avx512", "avx2", "baseline"})
+    if (cpu_has(isa)) v.push_back(isa);
+  return v;
+}
+
+void sgemm_variant(const std::string& variant, Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+                   const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0 || K <= 0) return sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (variant == "avx512" && cpu_has("avx512")) return sgemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (variant == "avx2" && cpu_has("avx2")) return sgemm_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (variant == "baseline") return sgemm_baseline(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  throw std::invalid_argument("sgemm_variant: '" + variant + "' is not available on this CPU");
+}
 
 void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {

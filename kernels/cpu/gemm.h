@@ -5,12 +5,22 @@
 // order and threads split only M and N, so results do not depend on the thread count.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace dc::cpu {
 
 enum class Trans { No, Yes };
 
 void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc);
+
+// The instruction-set variants of sgemm this CPU can run ("avx512", "avx2", "baseline"),
+// and a call to one of them, so tests exercise every variant the machine supports (sgemm
+// itself picks the best one once).
+std::vector<std::string> sgemm_variants();
+void sgemm_variant(const std::string& variant, Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+                   const float* B, int ldb, float beta, float* C, int ldc);
 
 // The plain triple loop, templated: the reference the fast path is tested against, and
 // the GEMM used by the double-precision gradient checks.

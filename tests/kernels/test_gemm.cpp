@@ -187,3 +187,27 @@ TEST_CASE("gemm: results are bit-identical for 1 and 2 threads") {
         CHECK(bit_identical(c1, c2));
       }
 }
+
+TEST_CASE("gemm: every instruction-set variant this CPU runs matches the reference") {
+  const std::vector<std::string> variants = dc::cpu::sgemm_variants();
+  CHECK(!variants.empty());
+  MESSAGE("sgemm variants tested on this CPU: " << variants.size());
+  struct Case {
+    int M, N, K;
+    dc::cpu::Trans ta, tb;
+  };
+  for (const Case c : {Case{7, 13, 5, dc::cpu::Trans::No, dc::cpu::Trans::No}, Case{65, 33, 300, dc::cpu::Trans::Yes, dc::cpu::Trans::No},
+                       Case{50, 50, 600, dc::cpu::Trans::No, dc::cpu::Trans::Yes}, Case{13, 40, 17, dc::cpu::Trans::Yes, dc::cpu::Trans::Yes}}) {
+    const int lda = c.ta == dc::cpu::Trans::No ? c.K : c.M, ldb = c.tb == dc::cpu::Trans::No ? c.N : c.K;
+    const auto a = dc::test::random_vector<float>(static_cast<size_t>(c.M) * c.K, 21);
+    const auto b = dc::test::random_vector<float>(static_cast<size_t>(c.K) * c.N, 22);
+    std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end()), ref(static_cast<size_t>(c.M) * c.N);
+    dc::cpu::gemm_reference<double>(c.ta, c.tb, c.M, c.N, c.K, 1.0, ad.data(), lda, bd.data(), ldb, 0.0, ref.data(), c.N);
+    for (const auto& v : variants) {
+      CAPTURE(v);
+      std::vector<float> out(ref.size(), NAN);
+      dc::cpu::sgemm_variant(v, c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
+      dc::test::expect_close(out.data(), ref.data(), ref.size(), 1e-4, 1e-4, "sgemm " + v);
+    }
+  }
+}
