@@ -30,7 +30,9 @@ namespace {
 constexpr int NR = 16;   // columns of a C tile (one 512-bit vector)
 constexpr int KC = 256;  // depth of a K block
 
-using vf = float __attribute__((vector_size(64)));
+using vf16 = float __attribute__((vector_size(64)));
+using vf8 = float __attribute__((vector_size(32)));
+using vf4 = float __attribute__((vector_size(16)));
 
 // Aligned scratch that grows and is reused (one per thread via thread_local).
 struct Scratch {
@@ -91,32 +93,44 @@ __attribute__((always_inline)) inline void pack_b(float* bp, Trans tb, const flo
 }
 
 // C tile (mr x nr at c, leading dim ldc) = alpha * ap.bp + beta * C (beta == 0: no read).
-template <int MR>
+// V is the vector type of the instruction set (16, 8 or 4 floats): a row of the tile is
+// NR / lanes vectors, so the tile lives in registers on every ISA (a 64-byte vector type
+// on AVX2 would be split through the stack).
+template <int MR, class V>
 __attribute__((always_inline)) inline void micro_kernel(int kc, const float* ap, const float* bp, float* c, int ldc, int mr, int nr,
                          float alpha, float beta) {
-  vf acc[MR];
+  constexpr int W = static_cast<int>(sizeof(V) / sizeof(float)), NV = NR / W;
+  V acc[MR][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) acc[r] = vf{};
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
   for (int k = 0; k < kc; ++k) {
-    const vf b = *reinterpret_cast<const vf*>(bp + k * NR);
+    V b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = *reinterpret_cast<const V*>(bp + k * NR + v * W);
     const float* a = ap + k * MR;
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) acc[r] += a[r] * b;
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += a[r] * b[v];
   }
   for (int r = 0; r < mr; ++r) {
     float* crow = c + static_cast<size_t>(r) * ldc;
-    const vf v = acc[r];
+    float row[NR];
+    for (int v = 0; v < NV; ++v)
+      for (int j = 0; j < W; ++j) row[v * W + j] = acc[r][v][j];
     if (beta == 0.0f) {
-      for (int j = 0; j < nr; ++j) crow[j] = alpha * v[j];
+      for (int j = 0; j < nr; ++j) crow[j] = alpha * row[j];
     } else {
-      for (int j = 0; j < nr; ++j) crow[j] = alpha * v[j] + beta * crow[j];
+      for (int j = 0; j < nr; ++j) crow[j] = alpha * row[j] + beta * crow[j];
     }
   }
 }
 
 // The K-block loop; run by every thread of a team (`team`: split the packing and the
 // tiles with barriers between) or by the calling thread alone.
-template <int MR>
+template <int MR, class V>
 __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                                                        const float* B, int ldb, float beta, float* C, int ldc, float* apack,
                                                        float* bpack, int mpanels, int npanels, bool team) {
@@ -137,7 +151,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
     for (int64_t t = tr.begin; t < tr.end; ++t) {
       const int jp = static_cast<int>(t / mpanels), ip = static_cast<int>(t % mpanels);
       const int i0 = ip * MR, j0 = jp * NR;
-      micro_kernel<MR>(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
+      micro_kernel<MR, V>(kc, apack + static_cast<size_t>(ip) * MR * kc, bpack + static_cast<size_t>(jp) * NR * kc,
                    C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
                    alpha, beta_k);
     }
@@ -149,7 +163,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
 
 // The driver, instantiated once per instruction set. The OpenMP region must sit in the
 // function that carries the target attribute, or its outlined body would lose it.
-#define DC_SGEMM_DRIVER(NAME, MRV)                                                                                  \
+#define DC_SGEMM_DRIVER(NAME, MRV, VT)                                                                                \
   void NAME(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, \
             float beta, float* C, int ldc) {                                                                        \
     constexpr int MR = MRV;                                                                                         \
@@ -160,15 +174,15 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
     float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);                                           \
     if (use_threads(2LL * M * N * K, 400000) && mpanels * npanels > 1) {                                            \
       _Pragma("omp parallel")                                                                                       \
-      gemm_blocks<MR>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true);  \
+      gemm_blocks<MR, VT>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true); \
     } else {                                                                                                        \
-      gemm_blocks<MR>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false); \
+      gemm_blocks<MR, VT>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false); \
     }                                                                                                               \
   }
 
-__attribute__((target("arch=x86-64-v4"))) DC_SGEMM_DRIVER(sgemm_avx512, 12)
-__attribute__((target("arch=x86-64-v3"))) DC_SGEMM_DRIVER(sgemm_avx2, 6)
-DC_SGEMM_DRIVER(sgemm_baseline, 6)
+__attribute__((target("arch=x86-64-v4"))) DC_SGEMM_DRIVER(sgemm_avx512, 12, vf16)
+__attribute__((target("arch=x86-64-v3"))) DC_SGEMM_DRIVER(sgemm_avx2, 6, vf8)
+DC_SGEMM_DRIVER(sgemm_baseline, 3, vf4)
 #undef DC_SGEMM_DRIVER
 
 using SgemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);
