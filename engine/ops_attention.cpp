@@ -1,5 +1,6 @@
 #include "engine/ops_attention.h"
 
+#include <memory>
 #include <string>
 
 #include "engine/autograd.h"
@@ -10,140 +11,117 @@
 namespace dc {
 namespace {
 
+void require_cpu(const char* op, const Tensor& t) {
+  if (t.device() != Device::CPU) throw Error(std::string(op) + ": the CUDA backend is not available in this build");
+}
+
+std::string shape_or_undefined(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("undefined"); }
+
+// Python-style axis: -1 is the last one.
+int normalize_dim(const char* op, int dim, const Shape& shape) {
+  const int n = static_cast<int>(shape.size());
+  const int d = dim < 0 ? dim + n : dim;
+  check_shape(d >= 0 && d < n, std::string(op) + ": dim " + std::to_string(dim) + " is out of range for shape " + shape_str(shape));
+  return d;
+}
+
+cpu::AxisView axis_view(const Shape& shape, int d) {
+  cpu::AxisView v{1, shape[static_cast<size_t>(d)], 1};
+  for (int i = 0; i < d; ++i) v.outer *= shape[static_cast<size_t>(i)];
+  for (size_t i = static_cast<size_t>(d) + 1; i < shape.size(); ++i) v.inner *= shape[i];
+  return v;
+}
+
+// ---- attention_pool ---------------------------------------------------------------------
 struct AttentionNode : Node {
-  Tensor h, alpha;
+  Tensor h;
   std::vector<Tensor> ctx;
+  std::shared_ptr<Storage> alpha;  // the weights output's data (not the tensor)
   cpu::AttentionShape s;
   const char* name() const override { return "attention_pool"; }
   void backward(TensorImpl& out) override {
-    std::vector<const float*> cp;
-    for (const Tensor& c : ctx) cp.push_back(c.data());
-    // Every context receives a gradient of its own; a context passed for several groups
-    // accumulates (the second sink of the same tensor is in Accumulate mode).
-    std::vector<float*> dctx(ctx.size(), nullptr);
-    GradMode dctx_mode = GradMode::Overwrite;
-    bool shared = false;
-    for (size_t i = 0; i < ctx.size(); ++i)
-      for (size_t j = 0; j < i; ++j) shared = shared || ctx[i].impl() == ctx[j].impl();
-    std::vector<float> scratch(static_cast<size_t>(s.G) * s.B * s.T);
-    GradSink dh = grad_sink(h.impl());
-    if (!shared) {
-      bool any = false;
-      std::vector<GradMode> modes;
-      for (size_t g = 0; g < ctx.size(); ++g) {
-        GradSink k = grad_sink(ctx[g].impl());
-        dctx[g] = k.data;
-        modes.push_back(k.mode);
-        any = any || k;
-      }
-      // Modes can differ per context; run the context part once per mode class.
-      bool uniform = true;
-      for (auto m : modes) uniform = uniform && m == modes.front();
-      if (uniform || !any) {
-        if (!modes.empty()) dctx_mode = modes.front();
-        cpu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, dctx_mode, out.grad->storage->data(), h.data(),
-                                alpha.data(), cp.data(), scratch.data(), s);
-        return;
-      }
-      // Mixed modes (rare): compute into private buffers, then put with each mode.
-      std::vector<std::vector<float>> priv(ctx.size(), std::vector<float>(static_cast<size_t>(s.F)));
-      std::vector<float*> pp;
-      for (auto& v : priv) pp.push_back(v.data());
-      cpu::attention_backward(dh.data, dh.mode, pp.data(), GradMode::Overwrite, out.grad->storage->data(), h.data(), alpha.data(),
-                              cp.data(), scratch.data(), s);
-      for (size_t g = 0; g < ctx.size(); ++g)
-        if (dctx[g])
-          for (int f = 0; f < s.F; ++f) cpu::put(dctx[g], f, priv[g][f], modes[g]);
-      return;
+    const size_t G = ctx.size();
+    std::vector<const float*> cp(G);
+    std::vector<float*> dctx(G, nullptr);
+    std::vector<GradMode> modes(G, GradMode::Overwrite);
+    bool any = false;
+    // In group order: a context tensor passed for several groups gets Overwrite for its
+    // first group and Accumulate for the later ones (the kernel writes groups in order).
+    for (size_t g = 0; g < G; ++g) {
+      cp[g] = ctx[g].data();
+      const GradSink k = grad_sink(ctx[g].impl());
+      dctx[g] = k.data;
+      modes[g] = k.mode;
+      any = any || k;
     }
-    // Shared context tensors: private buffers summed into each tensor's gradient in group order.
-    std::vector<std::vector<float>> priv(ctx.size(), std::vector<float>(static_cast<size_t>(s.F)));
-    std::vector<float*> pp;
-    for (auto& v : priv) pp.push_back(v.data());
-    cpu::attention_backward(dh.data, dh.mode, pp.data(), GradMode::Overwrite, out.grad->storage->data(), h.data(), alpha.data(),
-                            cp.data(), scratch.data(), s);
-    for (size_t g = 0; g < ctx.size(); ++g) {
-      GradSink k = grad_sink(ctx[g].impl());
-      if (k)
-        for (int f = 0; f < s.F; ++f) cpu::put(k.data, f, priv[g][f], k.mode);
-    }
+    const GradSink dh = grad_sink(h.impl());
+    cpu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, modes.data(), out.grad->storage->data(), h.data(),
+                            alpha->data(), cp.data(), s);
   }
 };
 
+// ---- slice / concat ---------------------------------------------------------------------
 struct SliceNode : Node {
   Tensor x;
-  int64_t outer, len, inner, start, end;
+  cpu::AxisView v;
+  int64_t start, end;
   const char* name() const override { return "slice"; }
   void backward(TensorImpl& out) override {
-    GradSink dx = grad_sink(x.impl());
-    if (!dx) return;
-    if (dx.mode == GradMode::Overwrite) cpu::zero_outside(dx.data, outer, len, inner, start, end);
-    cpu::slice_place(dx.data, dx.mode, out.grad->storage->data(), outer, len, inner, start, end);
+    const GradSink dx = grad_sink(x.impl());
+    if (dx) cpu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
   }
 };
 
 struct ConcatNode : Node {
   std::vector<Tensor> xs;
-  std::vector<int64_t> starts;  // band of each input along the axis
-  int64_t outer, len, inner;
+  std::vector<int64_t> lens;
+  int64_t outer, inner;
   const char* name() const override { return "concat"; }
   void backward(TensorImpl& out) override {
-    for (size_t i = 0; i < xs.size(); ++i) {
-      GradSink dx = grad_sink(xs[i].impl());
-      if (!dx) continue;
-      const int64_t s0 = starts[i], s1 = starts[i] + xs[i].size(dim_index());
-      const int64_t w = (s1 - s0) * inner;
-      const float* g = out.grad->storage->data();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t k = 0; k < w; ++k) cpu::put(dx.data, o * w + k, g[(o * len + s0) * inner + k], dx.mode);
+    const size_t n = xs.size();
+    std::vector<float*> dxs(n, nullptr);
+    std::vector<GradMode> modes(n, GradMode::Overwrite);
+    for (size_t i = 0; i < n; ++i) {
+      const GradSink k = grad_sink(xs[i].impl());
+      dxs[i] = k.data;
+      modes[i] = k.mode;
     }
+    cpu::concat_backward(dxs.data(), modes.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer, inner);
   }
-  int dim = 0;
-  int dim_index() const { return dim; }
 };
-
-int normalize_dim(const char* op, int dim, int n, const Shape& shape) {
-  const int d = dim < 0 ? dim + n : dim;
-  check_shape(d >= 0 && d < n, std::string(op) + ": dim " + std::to_string(dim) + " out of range for shape " + shape_str(shape));
-  return d;
-}
-
-void outer_inner(const Shape& shape, int d, int64_t& outer, int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int i = 0; i < d; ++i) outer *= shape[i];
-  for (size_t i = static_cast<size_t>(d) + 1; i < shape.size(); ++i) inner *= shape[i];
-}
 
 }  // namespace
 
 AttentionResult attention_pool(const Tensor& h, const std::vector<Tensor>& context) {
-  check_shape(h.defined() && h.dim() == 4, "attention_pool: expected h (G, B, T, F), got " + (h.defined() ? shape_str(h.shape()) : "undefined"));
-  const int G = static_cast<int>(h.size(0)), B = static_cast<int>(h.size(1)), T = static_cast<int>(h.size(2)),
-            F = static_cast<int>(h.size(3));
-  check_shape(T >= 1 && F >= 1, "attention_pool: h " + shape_str(h.shape()) + " has no steps or features");
-  check_shape(static_cast<int>(context.size()) == G, "attention_pool: h " + shape_str(h.shape()) + " has " + std::to_string(G) +
-                                                         " groups but " + std::to_string(context.size()) + " context vectors were given");
+  check_shape(h.defined() && h.dim() == 4, "attention_pool: expected h (G, B, T, F), got h " + shape_or_undefined(h));
+  const Shape& hs = h.shape();
+  check_shape(hs[0] >= 1 && hs[1] >= 1 && hs[2] >= 1 && hs[3] >= 1,
+              "attention_pool: h " + shape_str(hs) + " has an empty dimension");
+  check_shape(static_cast<int64_t>(context.size()) == hs[0],
+              "attention_pool: h " + shape_str(hs) + " has " + std::to_string(hs[0]) + " groups but " +
+                  std::to_string(context.size()) + " context vectors were given");
+  for (size_t g = 0; g < context.size(); ++g)
+    check_shape(context[g].defined() && context[g].dim() == 1 && context[g].size(0) == hs[3],
+                "attention_pool: context " + std::to_string(g) + " must have shape (" + std::to_string(hs[3]) + ",) for h " +
+                    shape_str(hs) + ", got " + shape_or_undefined(context[g]));
+  require_cpu("attention_pool", h);
+  for (const Tensor& c : context) require_cpu("attention_pool", c);
+
+  const cpu::AttentionShape s{static_cast<int>(hs[0]), static_cast<int>(hs[1]), static_cast<int>(hs[2]), static_cast<int>(hs[3])};
   std::vector<const float*> cp;
-  for (size_t g = 0; g < context.size(); ++g) {
-    check_shape(context[g].defined() && context[g].dim() == 1 && context[g].size(0) == F,
-                "attention_pool: context " + std::to_string(g) + " must have shape (" + std::to_string(F) + ",), got " +
-                    (context[g].defined() ? shape_str(context[g].shape()) : "undefined"));
-    cp.push_back(context[g].data());
-  }
-  const cpu::AttentionShape s{G, B, T, F};
+  for (const Tensor& c : context) cp.push_back(c.data());
   AttentionResult r;
-  r.pooled = Tensor::empty({G, B, F});
-  r.weights = Tensor::empty({G, B, T});
+  r.pooled = Tensor::empty({s.G, s.B, s.F});
+  r.weights = Tensor::empty({s.G, s.B, s.T});
   cpu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
-  std::vector<const Tensor*> inputs{&h};
+
   bool needs = any_requires_grad({&h});
   for (const Tensor& c : context) needs = needs || any_requires_grad({&c});
   if (needs) {
     auto node = std::make_shared<AttentionNode>();
     node->h = h;
-    node->alpha = r.weights;
     node->ctx = context;
+    node->alpha = r.weights.impl()->storage;
     node->s = s;
     record(r.pooled, node, {&h});
     for (const Tensor& c : context)
@@ -154,22 +132,21 @@ AttentionResult attention_pool(const Tensor& h, const std::vector<Tensor>& conte
 
 Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   check_shape(x.defined(), "slice: the input is an undefined tensor");
-  const int d = normalize_dim("slice", dim, x.dim(), x.shape());
+  const int d = normalize_dim("slice", dim, x.shape());
   const int64_t len = x.size(d);
   check_shape(0 <= start && start < end && end <= len, "slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
-                                                           ") invalid for dim " + std::to_string(dim) + " of shape " + shape_str(x.shape()));
-  int64_t outer, inner;
-  outer_inner(x.shape(), d, outer, inner);
+                                                           ") is not a non-empty part of dim " + std::to_string(dim) +
+                                                           " (size " + std::to_string(len) + ") of shape " + shape_str(x.shape()));
+  require_cpu("slice", x);
+  const cpu::AxisView v = axis_view(x.shape(), d);
   Shape out = x.shape();
-  out[d] = end - start;
+  out[static_cast<size_t>(d)] = end - start;
   Tensor y = Tensor::empty(out);
-  cpu::slice_copy(y.data(), x.data(), outer, len, inner, start, end);
+  cpu::slice_forward(y.data(), x.data(), v, start, end);
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<SliceNode>();
     node->x = x;
-    node->outer = outer;
-    node->len = len;
-    node->inner = inner;
+    node->v = v;
     node->start = start;
     node->end = end;
     record(y, node, {&x});
@@ -179,35 +156,37 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
 
 Tensor concat(const std::vector<Tensor>& xs, int dim) {
   check_shape(!xs.empty(), "concat: no tensors given");
-  for (const Tensor& t : xs) check_shape(t.defined(), "concat: an input is an undefined tensor");
-  const int d = normalize_dim("concat", dim, xs[0].dim(), xs[0].shape());
-  Shape out = xs[0].shape();
-  int64_t len = 0;
-  std::vector<int64_t> starts;
-  for (const Tensor& t : xs) {
-    bool same = t.dim() == xs[0].dim();
-    for (int i = 0; same && i < t.dim(); ++i) same = i == d || t.size(i) == xs[0].size(i);
-    check_shape(same, "concat: shapes " + shape_str(xs[0].shape()) + " and " + shape_str(t.shape()) + " differ outside dim " +
-                          std::to_string(dim));
-    starts.push_back(len);
-    len += t.size(d);
-  }
-  out[d] = len;
-  int64_t outer, inner;
-  outer_inner(out, d, outer, inner);
-  Tensor y = Tensor::empty(out);
   for (size_t i = 0; i < xs.size(); ++i)
-    cpu::slice_place(y.data(), GradMode::Overwrite, xs[i].data(), outer, len, inner, starts[i], starts[i] + xs[i].size(d));
+    check_shape(xs[i].defined(), "concat: input " + std::to_string(i) + " is an undefined tensor");
+  const Shape& first = xs[0].shape();
+  const int d = normalize_dim("concat", dim, first);
+  std::vector<int64_t> lens;
+  Shape out = first;
+  out[static_cast<size_t>(d)] = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Shape& si = xs[i].shape();
+    bool same = si.size() == first.size();
+    for (size_t k = 0; same && k < si.size(); ++k) same = static_cast<int>(k) == d || si[k] == first[k];
+    check_shape(same, "concat: input " + std::to_string(i) + " has shape " + shape_str(si) + ", input 0 has " + shape_str(first) +
+                          "; they must agree outside dim " + std::to_string(dim));
+    require_cpu("concat", xs[i]);
+    lens.push_back(si[static_cast<size_t>(d)]);
+    out[static_cast<size_t>(d)] += si[static_cast<size_t>(d)];
+  }
+  const cpu::AxisView v = axis_view(out, d);
+  std::vector<const float*> ptrs;
+  for (const Tensor& t : xs) ptrs.push_back(t.data());
+  Tensor y = Tensor::empty(out);
+  cpu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
+
   bool needs = false;
   for (const Tensor& t : xs) needs = needs || any_requires_grad({&t});
   if (needs) {
     auto node = std::make_shared<ConcatNode>();
     node->xs = xs;
-    node->starts = starts;
-    node->outer = outer;
-    node->len = len;
-    node->inner = inner;
-    node->dim = d;
+    node->lens = lens;
+    node->outer = v.outer;
+    node->inner = v.inner;
     record(y, node, {});
     for (const Tensor& t : xs)
       if (t.requires_grad()) node->inputs.push_back(t.impl_ptr());
