@@ -3,109 +3,63 @@
 
   /usr/bin/python3 tools/make_attention_fixtures.py [--out tests/data/fixtures]
 
-writes attentivechrome.safetensors, lstm.safetensors and lstm_attn.safetensors (float32,
-deterministic). Each holds:
+writes attentivechrome.safetensors, lstm.safetensors and lstm_attn.safetensors (the models
+of tools/torch_attentivechrome.py, whose parameter names are the C++ models'). Everything
+is float32 and deterministic (seed SEED for the parameters, SEED + 1 for the batch; one
+thread). Each file holds:
 
-  param.<name>     initial parameters, U(-0.1, 0.1) (torch.manual_seed(SEED))
-  input.x          (3, 5, 100) non-negative integer counts
-  input.labels     (3,) float 0/1
-  output.logit     (3, 1)
-  output.loss      (1,) BCE-with-logits, mean
-  output.alpha     attention over bins: (3, 5, 100) attentivechrome, (3, 1, 100) lstm-attn
-  output.beta      (3, 5) attention over marks (attentivechrome)
+  param.<name>     initial parameters, U(-0.1, 0.1) (torch.manual_seed(SEED), then
+                   uniform_ over named_parameters() in order)
+  input.x          (3, 5, 100) non-negative integer counts, torch.poisson(rand * 3)
+  input.labels     (3,) float32 0/1 = [1, 0, 1]
+  output.logit     (3, 1) at the initial parameters
+  output.loss      (1,) BCE-with-logits(logit.squeeze(1), labels), mean
+  output.alpha     attention over bins: (3, 5, 100) attentivechrome, (3, 100) lstm-attn
+  output.beta      (3, 5) attention over marks (attentivechrome only)
   grad.<name>      d loss / d parameter at the initial parameters
-  adam.<name>      parameters after 2 Adam steps (lr 1e-3) with clip_grad_norm_(params, 1.0)
-  clipnorm.adam    (2,) the pre-clip gradient norms
-The C++ models use the same parameter names (torch.nn.LSTM's, per mark for the bin level).
+  adam.<name>      parameters after 2 Adam steps (lr 1e-3, betas (0.9, 0.999), eps 1e-8,
+                   no weight decay) on the same batch with clip_grad_norm_(params, 1.0)
+                   before each step, from the initial parameters
+  clipnorm.adam    (2,) the pre-clip total gradient norms returned by clip_grad_norm_
+metadata: model, batch, torch, generated_by.
 """
 
 import argparse
 import os
 import sys
 
+import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_io import load_file, save_file  # noqa: E402
+from safetensors_io import load_file, load_metadata, save_file  # noqa: E402
+from torch_attentivechrome import MODELS, N_BINS, N_MARKS, build, loss_fn  # noqa: E402
 
 SEED = 4321
 BATCH = 3
-MARKS, BINS = 5, 100
-
-
-def attention(h, context):
-    """h (B, T, F), context (F) -> pooled (B, F), alpha (B, T)."""
-    alpha = torch.softmax(h @ context, dim=1)
-    return (alpha.unsqueeze(-1) * h).sum(dim=1), alpha
-
-
-class AttentiveChrome(nn.Module):
-    def __init__(self, bin_hidden=32, mark_hidden=16):
-        super().__init__()
-        self.bin_lstm = nn.ModuleList([nn.LSTM(1, bin_hidden, batch_first=True, bidirectional=True) for _ in range(MARKS)])
-        self.bin_attention = nn.ModuleList([nn.ParameterDict({"context": nn.Parameter(torch.empty(2 * bin_hidden))})
-                                            for _ in range(MARKS)])
-        self.mark_lstm = nn.LSTM(2 * bin_hidden, mark_hidden, batch_first=True, bidirectional=True)
-        self.mark_attention = nn.ParameterDict({"context": nn.Parameter(torch.empty(2 * mark_hidden))})
-        self.out = nn.Linear(2 * mark_hidden, 1)
-
-    def forward(self, x):
-        reps, alphas = [], []
-        for m in range(MARKS):
-            h, _ = self.bin_lstm[m](x[:, m, :].unsqueeze(-1))
-            rep, alpha = attention(h, self.bin_attention[m]["context"])
-            reps.append(rep)
-            alphas.append(alpha)
-        s, _ = self.mark_lstm(torch.stack(reps, dim=1))
-        final, beta = attention(s, self.mark_attention["context"])
-        return self.out(final), torch.stack(alphas, dim=1), beta
-
-
-class LstmBaseline(nn.Module):
-    def __init__(self, attend, hidden=32):
-        super().__init__()
-        self.attend = attend
-        self.hidden = hidden
-        self.lstm = nn.LSTM(MARKS, hidden, batch_first=True, bidirectional=True)
-        if attend:
-            self.attention = nn.ParameterDict({"context": nn.Parameter(torch.empty(2 * hidden))})
-        self.out = nn.Linear(2 * hidden, 1)
-
-    def forward(self, x):
-        h, _ = self.lstm(x.transpose(1, 2))
-        if self.attend:
-            rep, alpha = attention(h, self.attention["context"])
-            return self.out(rep), alpha.unsqueeze(1), None
-        rep = torch.cat([h[:, -1, :self.hidden], h[:, 0, self.hidden:]], dim=1)
-        return self.out(rep), None, None
-
-
-MODELS = {"attentivechrome": AttentiveChrome, "lstm": lambda: LstmBaseline(False),
-          "lstm-attn": lambda: LstmBaseline(True)}
+ADAM_LR, ADAM_BETAS, ADAM_EPS, CLIP = 1e-3, (0.9, 0.999), 1e-8, 1.0
+STEPS = 2
 FILES = {"attentivechrome": "attentivechrome", "lstm": "lstm", "lstm-attn": "lstm_attn"}
 
 
-def build(name):
-    torch.manual_seed(SEED)
-    model = MODELS[name]()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.uniform_(-0.1, 0.1)
-    return model
-
-
-def make(name):
+def make_batch():
     g = torch.Generator().manual_seed(SEED + 1)
-    x = torch.poisson(torch.rand(BATCH, MARKS, BINS, generator=g) * 3, generator=g).float()
+    x = torch.poisson(torch.rand(BATCH, N_MARKS, N_BINS, generator=g) * 3, generator=g).float()
     labels = torch.tensor([1, 0, 1], dtype=torch.float32)
-    model = build(name)
+    return x, labels
+
+
+def make(name, x, labels):
+    model = build(name, seed=SEED)
     init = {k: v.detach().clone() for k, v in model.named_parameters()}
     t = {"param." + k: v for k, v in init.items()}
-    t["input.x"], t["input.labels"] = x, labels
+    t["input.x"] = x.clone()
+    t["input.labels"] = labels.clone()
+
+    # forward / backward at the initial parameters
     logit, alpha, beta = model(x)
-    loss = F.binary_cross_entropy_with_logits(logit.squeeze(1), labels)
+    loss = loss_fn(logit, labels)
+    model.zero_grad()
     loss.backward()
     t["output.logit"] = logit.detach().clone()
     t["output.loss"] = loss.detach().reshape(1).clone()
@@ -116,37 +70,61 @@ def make(name):
     for k, p in model.named_parameters():
         t["grad." + k] = p.grad.detach().clone()
 
-    model = build(name)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # Adam with gradient-norm clipping, from the initial parameters
+    model = build(name, seed=SEED)
+    for k, p in model.named_parameters():
+        assert torch.equal(p.detach(), init[k]), k
+    opt = torch.optim.Adam(model.parameters(), lr=ADAM_LR, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=0.0)
     norms = []
-    for _ in range(2):
+    for _ in range(STEPS):
         opt.zero_grad()
-        logit, _, _ = model(x)
-        F.binary_cross_entropy_with_logits(logit.squeeze(1), labels).backward()
-        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)))
+        loss_fn(model(x)[0], labels).backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)))
         opt.step()
     for k, p in model.named_parameters():
         t["adam." + k] = p.detach().clone()
     t["clipnorm.adam"] = torch.tensor(norms, dtype=torch.float32)
-    return t, float(loss)
+
+    for k, v in t.items():
+        assert v.dtype == torch.float32, (k, v.dtype)
+    return t
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "fixtures"))
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    torch.set_default_dtype(torch.float32)
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "fixtures"))
+    args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(1)  # deterministic summation order
+    torch.set_default_dtype(torch.float32)
+
+    x, labels = make_batch()
     for name in MODELS:
-        tensors, loss = make(name)
+        tensors = make(name, x, labels)
+        meta = {"model": name, "batch": str(BATCH), "torch": torch.__version__,
+                "generated_by": "tools/make_attention_fixtures.py"}
         path = os.path.join(args.out, FILES[name] + ".safetensors")
-        save_file(tensors, path, metadata={"model": name, "batch": str(BATCH), "torch": torch.__version__,
-                                           "generated_by": "tools/make_attention_fixtures.py"})
+        save_file(tensors, path, metadata=meta)
+
         back = load_file(path)
-        assert set(back) == set(tensors) and all(torch.equal(back[k], tensors[k]) for k in tensors)
-        print(f"{path}: {len(tensors)} tensors, loss {loss:.6f}")
+        assert set(back) == set(tensors), (set(back) ^ set(tensors))
+        for k, v in tensors.items():
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape, k
+            assert torch.equal(back[k], v), k
+        assert load_metadata(path) == meta
+
+        nparams = sum(v.numel() for k, v in tensors.items() if k.startswith("param."))
+        print("%s: %d tensors, %d parameters, %d bytes" % (os.path.normpath(path), len(tensors), nparams,
+                                                          os.path.getsize(path)))
+        print("  loss %.6f  logit %s  clipnorms %s" % (
+            tensors["output.loss"].item(),
+            np.array2string(tensors["output.logit"][:, 0].numpy(), precision=6),
+            np.array2string(tensors["clipnorm.adam"].numpy(), precision=6)))
+        for k in sorted(tensors):
+            print("  %-38s %s" % (k, list(tensors[k].shape)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
