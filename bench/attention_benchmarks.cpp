@@ -7,63 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "engine/rng.h"
+#include "bench/timing.h"
 #include "kernels/cpu/attention.h"
 
 namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Median seconds per call of f: calls are grouped so one sample lasts >= sample_s.
-double time_call(const std::function<void()>& f, double sample_s, int samples = 7) {
-  f();  // warm-up (allocations, caches)
-  int inner = 1;
-  while (true) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    const double t = since(t0);
-    if (t >= sample_s || inner >= (1 << 20)) break;
-    inner = std::max(inner * 2, static_cast<int>(inner * sample_s / std::max(t, 1e-9) * 1.2));
-  }
-  std::vector<double> v;
-  for (int s = 0; s < samples; ++s) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    v.push_back(since(t0) / inner);
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// One timed call, for the slow reference in a --quick run.
-double time_once(const std::function<void()>& f) {
-  const auto t0 = Clock::now();
-  f();
-  return since(t0);
-}
-
-std::vector<float> uniform(size_t n, uint64_t seed, double lo, double hi) {
-  std::vector<float> v(n);
-  CounterRng rng(seed, 5);
-  for (auto& x : v) x = static_cast<float>(lo + (hi - lo) * rng.uniform());
-  return v;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, static_cast<double>(std::fabs(a[i] - b[i])));
-  return m;
-}
 
 json bench_one(const char* level, cpu::AttentionShape s, double sample_s) {
   const size_t nh = static_cast<size_t>(s.rows()) * s.T * s.F, np = static_cast<size_t>(s.rows()) * s.F,
                na = static_cast<size_t>(s.rows()) * s.T;
   // h like bi-LSTM outputs in (-1, 1); contexts like AttentiveChrome's init U(-0.1, 0.1).
-  const auto h = uniform(nh, 1, -1.0, 1.0), dp = uniform(np, 2, -1.0, 1.0), ctx = uniform(static_cast<size_t>(s.G) * s.F, 3, -0.1, 0.1);
+  const auto h = uniform_floats(nh, 1, -1.0, 1.0), dp = uniform_floats(np, 2, -1.0, 1.0), ctx = uniform_floats(static_cast<size_t>(s.G) * s.F, 3, -0.1, 0.1);
   std::vector<float> dctx(ctx.size()), pooled(np), alpha(na), dh(nh), pooled_ref(np), alpha_ref(na);
   std::vector<const float*> cp;
   std::vector<float*> dcp;

@@ -2,6 +2,7 @@
 
 #include "bench/attention_benchmarks.h"
 #include "bench/rnn_benchmarks.h"
+#include "bench/timing.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,8 +35,6 @@ namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
 const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--batch N] [--model M] [--out FILE]
 
 Prints one JSON document: CPU kernel timings (forward and backward, GFLOP/s or GB/s, the
@@ -52,29 +51,6 @@ epoch of DeepChrome (paper recipe: SGD) at batch 1 and 64 on a simulated full-si
   --model M    end-to-end epochs of deepchrome or attentivechrome only
   --out FILE   also write the JSON to FILE
 )";
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Median seconds per call of f: calls are grouped so one sample lasts >= sample_s.
-double time_call(const std::function<void()>& f, double sample_s, int samples = 7) {
-  f();  // warm-up (allocations, caches)
-  int inner = 1;
-  while (true) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    const double t = since(t0);
-    if (t >= sample_s || inner >= (1 << 20)) break;
-    inner = std::max(inner * 2, static_cast<int>(inner * sample_s / std::max(t, 1e-9) * 1.2));
-  }
-  std::vector<double> v;
-  for (int s = 0; s < samples; ++s) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    v.push_back(since(t0) / inner);
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 using vf = float __attribute__((vector_size(64)));
 
@@ -116,13 +92,6 @@ double measure_peak_gflops(int threads, double seconds) {
   return best;
 }
 
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  CounterRng rng(seed, 1);
-  for (auto& x : v) x = static_cast<float>(rng.uniform() * 2 - 1);
-  return v;
-}
-
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -157,8 +126,8 @@ void add_compute(Ctx& c, json entry, double flops_fwd, double flops_bwd, double 
 void bench_conv(Ctx& c, int N) {
   const cpu::Conv1dShape s{N, kInputMarks, kInputBins, 50, 10, 1, 0};
   const int LOUT = s.LOUT();
-  auto x = random_floats(static_cast<size_t>(N) * s.CIN * s.L, 1), w = random_floats(50 * 5 * 10, 2), b = random_floats(50, 3);
-  auto dy = random_floats(static_cast<size_t>(N) * s.COUT * LOUT, 4);
+  auto x = uniform_floats(static_cast<size_t>(N) * s.CIN * s.L, 1), w = uniform_floats(50 * 5 * 10, 2), b = uniform_floats(50, 3);
+  auto dy = uniform_floats(static_cast<size_t>(N) * s.COUT * LOUT, 4);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size()), col(cpu::conv1d_col_size(s));
   const double f = 2.0 * N * s.COUT * LOUT * s.CIN * s.K;
   const double fwd = time_call([&] { cpu::conv1d_forward(y.data(), col.data(), x.data(), w.data(), b.data(), s); }, c.sample_s);
@@ -176,8 +145,8 @@ void bench_conv(Ctx& c, int N) {
 
 void bench_linear(Ctx& c, int N, int IN, int OUT) {
   const cpu::LinearShape s{N, IN, OUT};
-  auto x = random_floats(static_cast<size_t>(N) * IN, 5), w = random_floats(static_cast<size_t>(IN) * OUT, 6), b = random_floats(OUT, 7);
-  auto dy = random_floats(static_cast<size_t>(N) * OUT, 8);
+  auto x = uniform_floats(static_cast<size_t>(N) * IN, 5), w = uniform_floats(static_cast<size_t>(IN) * OUT, 6), b = uniform_floats(OUT, 7);
+  auto dy = uniform_floats(static_cast<size_t>(N) * OUT, 8);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
   const double f = 2.0 * N * IN * OUT;
   const double fwd = time_call([&] { cpu::linear_forward(y.data(), x.data(), w.data(), b.data(), s); }, c.sample_s);
@@ -197,7 +166,7 @@ void bench_linear(Ctx& c, int N, int IN, int OUT) {
 void bench_pool(Ctx& c, int N) {
   const cpu::Pool1dShape s{N * 50, 91, 5, 5};
   const int LOUT = s.LOUT();
-  auto x = random_floats(static_cast<size_t>(s.R) * s.L, 9), dy = random_floats(static_cast<size_t>(s.R) * LOUT, 10);
+  auto x = uniform_floats(static_cast<size_t>(s.R) * s.L, 9), dy = uniform_floats(static_cast<size_t>(s.R) * LOUT, 10);
   std::vector<float> y(dy.size()), dx(x.size());
   std::vector<int32_t> arg(dy.size());
   const double fwd = time_call([&] { cpu::maxpool1d_forward(y.data(), arg.data(), x.data(), s); }, c.sample_s);
@@ -211,7 +180,7 @@ void bench_pool(Ctx& c, int N) {
 
 void bench_dropout(Ctx& c, int N) {
   const int64_t n = static_cast<int64_t>(N) * 900;
-  auto x = random_floats(static_cast<size_t>(n), 11), dy = random_floats(static_cast<size_t>(n), 12);
+  auto x = uniform_floats(static_cast<size_t>(n), 11), dy = uniform_floats(static_cast<size_t>(n), 12);
   std::vector<float> y(x.size()), dx(x.size());
   const cpu::DropoutKey key{1, 2};
   const double fwd = time_call([&] { cpu::dropout_forward(y.data(), x.data(), n, 0.5f, key); }, c.sample_s);
@@ -223,7 +192,7 @@ void bench_dropout(Ctx& c, int N) {
 }
 
 void bench_gemm(Ctx& c, int M, int N, int K) {
-  auto a = random_floats(static_cast<size_t>(M) * K, 13), b = random_floats(static_cast<size_t>(K) * N, 14);
+  auto a = uniform_floats(static_cast<size_t>(M) * K, 13), b = uniform_floats(static_cast<size_t>(K) * N, 14);
   std::vector<float> out(static_cast<size_t>(M) * N);
   const double f = 2.0 * M * N * K;
   const double t = time_call([&] { cpu::sgemm(cpu::Trans::No, cpu::Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, out.data(), N); },

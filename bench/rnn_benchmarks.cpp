@@ -7,61 +7,23 @@
 #include <string>
 #include <vector>
 
-#include "engine/rng.h"
+#include "bench/timing.h"
 #include "kernels/cpu/lstm.h"
 
 namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Median seconds per call of f: calls are grouped so one sample lasts >= sample_s.
-double time_call(const std::function<void()>& f, double sample_s, int samples = 7) {
-  f();  // warm-up (allocations, caches)
-  int inner = 1;
-  while (true) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    const double t = since(t0);
-    if (t >= sample_s || inner >= (1 << 20)) break;
-    inner = std::max(inner * 2, static_cast<int>(inner * sample_s / std::max(t, 1e-9) * 1.2));
-  }
-  std::vector<double> v;
-  for (int s = 0; s < samples; ++s) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    v.push_back(since(t0) / inner);
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// One timed call, for the slow reference in a --quick run.
-double time_once(const std::function<void()>& f) {
-  const auto t0 = Clock::now();
-  f();
-  return since(t0);
-}
-
-std::vector<float> uniform(size_t n, uint64_t seed, double lo, double hi) {
-  std::vector<float> v(n);
-  CounterRng rng(seed, 3);
-  for (auto& x : v) x = static_cast<float>(lo + (hi - lo) * rng.uniform());
-  return v;
-}
 
 json bench_one(const std::string& name, cpu::LstmShape s, double sample_s, double peak) {
   const int G4 = 4 * s.H, P = s.P();
   const int64_t BT = s.BT();
   // AttentiveChrome's init U(-0.1, 0.1); inputs like log counts.
-  const auto x = uniform(static_cast<size_t>(s.G) * BT * s.I, 1, 0.0, 3.0);
-  const auto w_ih = uniform(static_cast<size_t>(P) * G4 * s.I, 2, -0.1, 0.1);
-  const auto w_hh = uniform(static_cast<size_t>(P) * G4 * s.H, 3, -0.1, 0.1);
-  const auto b = uniform(static_cast<size_t>(P) * G4 * 2, 4, -0.1, 0.1);
-  const auto dy = uniform(static_cast<size_t>(s.G) * BT * s.D * s.H, 5, -1.0, 1.0);
+  const auto x = uniform_floats(static_cast<size_t>(s.G) * BT * s.I, 1, 0.0, 3.0);
+  const auto w_ih = uniform_floats(static_cast<size_t>(P) * G4 * s.I, 2, -0.1, 0.1);
+  const auto w_hh = uniform_floats(static_cast<size_t>(P) * G4 * s.H, 3, -0.1, 0.1);
+  const auto b = uniform_floats(static_cast<size_t>(P) * G4 * 2, 4, -0.1, 0.1);
+  const auto dy = uniform_floats(static_cast<size_t>(s.G) * BT * s.D * s.H, 5, -1.0, 1.0);
   cpu::LstmParams<float> w;
   for (int p = 0; p < P; ++p) {
     w.w_ih.push_back(w_ih.data() + static_cast<size_t>(p) * G4 * s.I);
@@ -82,8 +44,7 @@ json bench_one(const std::string& name, cpu::LstmShape s, double sample_s, doubl
   // Validate before timing: the fast forward against the float reference.
   cpu::lstm_forward(y.data(), ws.data(), x.data(), w, s);
   cpu::lstm_forward_reference<float>(y_ref.data(), nullptr, x.data(), w, s);
-  double max_diff = 0;
-  for (size_t i = 0; i < y.size(); ++i) max_diff = std::max(max_diff, static_cast<double>(std::fabs(y[i] - y_ref[i])));
+  const double max_diff = max_abs_diff(y, y_ref);
 
   const double fwd = time_call([&] { cpu::lstm_forward(y.data(), ws.data(), x.data(), w, s); }, sample_s);
   const double bwd = time_call([&] {
