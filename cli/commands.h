@@ -17,5 +17,6 @@ int cmd_train(const Args& args);
 int cmd_eval(const Args& args);
 int cmd_predict(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_sweep(const Args& args);
 
 }  // namespace dc::cli

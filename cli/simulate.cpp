@@ -5,20 +5,27 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "io/paper.h"
 #include "io/simulate.h"
 
 namespace dc::cli {
 namespace {
 
-const char* kHelp = R"(usage: deepchrome simulate [--out DIR] [--cells LIST|N] [--genes N] [--seed S]
+const char* kHelp = R"(usage: deepchrome simulate [--out DIR] [--cells LIST|N] [--genes N] [--seed S] [--difficulty D]
 
 Writes DIR/<cell>/classification/{train,valid,test}.csv for each cell type, in the
-DeepChrome data layout, with plausible histone-mark biology (see SPEC.md).
+DeepChrome data layout, with plausible histone-mark biology (see SPEC.md), and
+DIR/<cell>/simulated.json, which tells `deepchrome sweep` the data are simulated.
 
-  --out DIR      output root (default data/sim)
-  --cells LIST   comma-separated cell names, e.g. S01,S02; or a count N for S01..SN (default S01)
-  --genes N      genes per cell type, split 1/3 train/valid/test (default 19802, as a real cell)
-  --seed S       random seed (default 7); the same seed gives the same files
+  --out DIR        output root (default data/sim)
+  --cells LIST     comma-separated cell names, e.g. S01,S02 (default S01); or a count N (1..56)
+                   for stand-ins of the first N of the paper's 56 REMC cell types, under their
+                   ids: --cells 56 writes E003, E004, ..., E128
+  --genes N        genes per cell type, split 1/3 train/valid/test (default 19802, as a real cell)
+  --seed S         random seed (default 7); the same seed gives the same files
+  --difficulty D   in [0, 1]: 0 easy (DeepChrome test AUROC ~0.9), 1 hard (~0.7). Default: the
+                   paper's cell ids get stand-ins of varying difficulty (0.1 .. 0.9, spread by a
+                   hash of the id, unrelated to the paper's figures); other names get 0.5
 )";
 
 int parse_int(const std::string& option, const std::string& text, long long lo, long long hi) {
@@ -40,12 +47,9 @@ int parse_int(const std::string& option, const std::string& text, long long lo, 
 std::vector<std::string> parse_cell_list(const std::string& text) {
   std::vector<std::string> cells;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    const int n = parse_int("cells", text, 1, 999);
-    for (int i = 1; i <= n; ++i) {
-      char name[16];
-      std::snprintf(name, sizeof name, "S%02d", i);
-      cells.push_back(name);
-    }
+    const auto& paper = io::paper_cells();
+    const int n = parse_int("cells", text, 1, static_cast<long long>(paper.size()));
+    for (int i = 0; i < n; ++i) cells.push_back(paper[i].id);
     return cells;
   }
   size_t start = 0;
@@ -62,7 +66,7 @@ std::vector<std::string> parse_cell_list(const std::string& text) {
 }
 
 int cmd_simulate(const Args& args) {
-  ArgParser p("simulate", args, {"out", "cells", "genes", "seed"}, {"help"});
+  ArgParser p("simulate", args, {"out", "cells", "genes", "seed", "difficulty"}, {"help"});
   if (p.flag("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -73,11 +77,24 @@ int cmd_simulate(const Args& args) {
   io::SimulateOptions o;
   o.genes = parse_int("genes", p.value("genes").value_or("19802"), 3, 1'000'000);
   o.seed = static_cast<uint64_t>(parse_int("seed", p.value("seed").value_or("7"), 0, 2'000'000'000));
+  double difficulty = -1;  // per cell default
+  if (auto d = p.value("difficulty")) {
+    size_t used = 0;
+    try {
+      difficulty = std::stod(*d, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != d->size() || !(difficulty >= 0.0 && difficulty <= 1.0))
+      throw InputError("simulate: --difficulty expects a number in [0, 1], got '" + *d + "'");
+  }
   for (const auto& cell : cells) {
     const auto t0 = std::chrono::steady_clock::now();
-    io::simulate_cell(out, cell, o);
+    const double cell_difficulty = difficulty >= 0 ? difficulty : io::default_difficulty(cell);
+    io::simulate_cell(out, cell, o, cell_difficulty);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("wrote %s/%s/classification/{train,valid,test}.csv (%d genes, %.1f s)\n", out.c_str(), cell.c_str(), o.genes, s);
+    std::printf("wrote %s/%s/classification/{train,valid,test}.csv (%d genes, difficulty %.2f, %.1f s)\n", out.c_str(),
+                cell.c_str(), o.genes, cell_difficulty, s);
     std::fflush(stdout);
   }
   return 0;

@@ -10,6 +10,10 @@
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "io/atomic_file.h"
+#include "io/paper.h"
+
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 namespace dc::io {
 
@@ -260,6 +264,29 @@ void simulate_cell(const std::string& root, const std::string& cell, const Simul
     split->path = dir + "/" + name + ".csv";
     write_split_csv(split->path, *split);
   }
+  const nlohmann::json marker = {{"generator", "deepchrome simulate"},
+                                 {"seed", options.seed},
+                                 {"genes", options.genes},
+                                 {"difficulty", difficulty}};
+  write_file_atomic(cell_dir(root, cell) + "/simulated.json", marker.dump(2) + "\n");
+}
+
+double default_difficulty(const std::string& cell) {
+  const auto& cells = paper_cells();
+  size_t index = cells.size();
+  for (size_t i = 0; i < cells.size(); ++i)
+    if (cells[i].id == cell) index = i;
+  if (index == cells.size()) return 0.5;
+  // Rank of this id's hash among all ids' hashes: an even spread in a scrambled order.
+  const uint64_t h = hash_name(cell);
+  size_t rank = 0;
+  for (const auto& c : cells) rank += hash_name(c.id) < h;
+  return 0.1 + 0.8 * static_cast<double>(rank) / static_cast<double>(cells.size() - 1);
+}
+
+bool is_simulated_cell(const std::string& root, const std::string& cell) {
+  struct stat st {};
+  return ::stat((cell_dir(root, cell) + "/simulated.json").c_str(), &st) == 0;
 }
 
 }  // namespace dc::io

@@ -38,8 +38,17 @@ struct SimulatedCell {
 SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions& options, double difficulty = 0.5);
 
 // Writes root/<cell>/classification/{train,valid,test}.csv for one cell type (each file
-// atomically; directories created as needed).
+// atomically; directories created as needed), then root/<cell>/simulated.json (generator,
+// seed, genes, difficulty), which marks the cell type as simulated for `deepchrome sweep`.
 void simulate_cell(const std::string& root, const std::string& cell, const SimulateOptions& options,
                    double difficulty = 0.5);
+
+// The default difficulty of a simulated cell type. The 56 REMC ids of the paper (E003,
+// E004, ...) get stand-ins of varying difficulty, spread evenly over [0.1, 0.9] in an order
+// fixed by a hash of the id (independent of the paper's figures); any other name gets 0.5.
+double default_difficulty(const std::string& cell);
+
+// Whether root/<cell> holds a simulated cell type (simulated.json present).
+bool is_simulated_cell(const std::string& root, const std::string& cell);
 
 }  // namespace dc::io

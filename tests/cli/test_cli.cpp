@@ -103,7 +103,12 @@ TEST_CASE("simulate writes the DeepChrome layout, deterministically") {
   CHECK(slurp(kWork / "sim/C1/classification/train.csv") == slurp(kWork / "sim2/C1/classification/train.csv"));
   const Result r = sh(kBin + " simulate --out sim3 --cells 2 --genes 30");
   CHECK(r.code == 0);
-  CHECK(fs::exists(kWork / "sim3/S02/classification/test.csv"));
+  // A count names stand-ins of the paper's cell types, in the table's order.
+  CHECK(fs::exists(kWork / "sim3/E003/classification/test.csv"));
+  CHECK(fs::exists(kWork / "sim3/E004/simulated.json"));
+  CHECK(!fs::exists(kWork / "sim3/E005"));
+  CHECK(sh(kBin + " simulate --out sim3 --cells 57 --genes 30").code == 2);
+  CHECK(sh(kBin + " simulate --out sim3 --cells C1 --genes 30 --difficulty 1.5").code == 2);
   CHECK(sh(kBin + " simulate --genes abc").code == 2);
 }
 

@@ -1,0 +1,352 @@
+// `deepchrome sweep CONFIG`: trains every (cell type x model) of a sweep config (see
+// io/sweep.h), each run a `deepchrome train` child process with its own log, up to
+// sweep.parallel_runs at once with the threads split between them, and keeps
+// summary.csv / summary.md / auroc_vs_paper.svg up to date in the output dir.
+//
+// Resumable: finished runs (metrics.json present) are skipped, a folder without one is an
+// interrupted run and is restarted from scratch. Children die with the sweep (Linux
+// PR_SET_PDEATHSIG), so after kill -9 nothing keeps writing; a lock file keeps two sweeps
+// off one output dir.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "io/atomic_file.h"
+#include "io/config.h"
+#include "io/dataset.h"
+#include "io/simulate.h"
+#include "io/sweep.h"
+
+namespace dc::cli {
+
+void apply_device_and_threads(const io::ExperimentConfig& c);  // cli/train.cpp
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kHelp = R"(usage: deepchrome sweep CONFIG [--set KEY=VALUE]... [--status]
+
+Trains every (cell type x model) of the sweep config CONFIG and writes, in its output_dir:
+  <cell>/<model>/...   each run's outputs, as `deepchrome train` writes them, plus train.log
+  summary.csv          cell, cell name, model, best epoch, valid/test AUROC, test AUPR, the
+                       DeepChrome paper's AUROC for the cell and the difference; mean and median rows
+  summary.md           the same with the models side by side, and the published summaries
+  auroc_vs_paper.svg   our test AUROC against the paper's, one point per cell type and model
+  sweep_config.json    the resolved sweep
+The summary is rewritten after every finished run. With simulated data (cells written by
+`deepchrome simulate`) the paper columns are left empty.
+
+Interrupted sweeps (Ctrl-C, kill -9, power loss) resume when the same command is run again:
+finished runs are skipped and interrupted ones restart from scratch.
+
+A sweep config is an experiment config (see `deepchrome train --help`) with a "sweep" section:
+  "sweep": {"parallel_runs": 1,
+            "models": [{"model": {...}, "train": {...}}, ...]}
+Each models entry replaces the top-level "model" and "train" sections for its runs; with no
+entries the top-level model is swept. "parallel_runs" runs that many cell types at once,
+splitting "threads" between them (or sharing the GPU with "device": "cuda").
+
+  --set KEY=VALUE  override a config key (as for train), e.g. --set sweep.parallel_runs=2
+  --status         list each run's state (finished / interrupted / to do) and exit
+)";
+
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error("sweep: cannot find the deepchrome executable (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string duration_text(double s) {
+  char buf[64];
+  const long long t = static_cast<long long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+// The last `lines` lines of a file (for a failed run's message).
+std::string tail(const std::string& path, int lines) {
+  std::string text;
+  try {
+    text = io::read_file(path);
+  } catch (const std::exception&) {
+    return "";
+  }
+  size_t pos = text.size();
+  if (pos && text[pos - 1] == '\n') --pos;
+  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
+  return text.substr(pos == std::string::npos ? 0 : pos + 1);
+}
+
+// Holds <out>/.sweep/lock for the life of the sweep and its children (they inherit it).
+int take_lock(const std::string& dir) {
+  const std::string path = dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd < 0) throw Error(path + ": cannot open the lock file: " + std::strerror(errno));
+  // Children of a sweep killed a moment ago may take a few milliseconds to die.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::close(fd);
+  throw InputError("another `deepchrome sweep` is running on " + fs::path(dir).parent_path().string() + " (lock " + path + ")");
+}
+
+struct Running {
+  pid_t pid;
+  size_t job;
+  std::chrono::steady_clock::time_point start;
+};
+
+pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file) {
+  std::error_code ec;
+  fs::remove_all(job.run_dir, ec);  // an interrupted run restarts from scratch
+  if (ec) throw Error(job.run_dir + ": cannot remove the interrupted run: " + ec.message());
+  io::ensure_directory(job.run_dir);
+  io::write_file_atomic(job_file, job.config.dump(2) + "\n");
+  const std::string log = job.run_dir + "/train.log";
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw Error(log + ": cannot create the log: " + std::strerror(errno));
+  const pid_t parent = ::getpid();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    throw Error(std::string("sweep: fork failed: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    const char* argv[] = {exe.c_str(), "train", job_file.c_str(), nullptr};
+    ::execv(exe.c_str(), const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+}  // namespace
+
+int cmd_sweep(const Args& args) {
+  ArgParser p("sweep", args, {"set"}, {"help", "status"});
+  if (p.flag("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (p.positionals().size() != 1) throw InputError("sweep: expected one CONFIG file (see deepchrome sweep --help)");
+  const std::string config_path = p.positionals()[0];
+  const io::SweepConfig s = io::load_sweep_config(config_path, p.all("set"), num_threads());
+
+  // Everything a run needs is checked before the first one starts.
+  apply_device_and_threads(io::resolve_config(s.jobs.front().config, config_path));
+  std::vector<std::string> missing;
+  for (const auto& cell : s.cells)
+    for (const char* split : {"train", "valid", "test"}) {
+      const std::string path = io::cell_dir(s.data_root, cell) + "/classification/" + split + ".csv";
+      if (::access(path.c_str(), R_OK) != 0) missing.push_back(path);
+    }
+  if (!missing.empty()) {
+    std::string msg = missing.front() + ": cannot open the file";
+    if (missing.size() > 1) msg += " (and " + std::to_string(missing.size() - 1) + " more of the sweep's data files)";
+    msg += "; data.root is \"" + s.data_root + "\". Get the real data with `scripts/download_data.sh " + s.data_root +
+           "`, or simulate stand-ins with `deepchrome simulate --out " + s.data_root + " --cells " +
+           std::to_string(s.cells.size()) + "`";
+    throw InputError(msg);
+  }
+
+  const std::string state_dir = s.output_dir + "/.sweep";
+  io::ensure_directory(state_dir);
+  const int lock_fd = take_lock(state_dir);
+  io::write_file_atomic(s.output_dir + "/sweep_config.json", s.resolved.dump(2) + "\n");
+
+  io::SweepSummary summary;
+  summary.cells = s.cells;
+  summary.models = s.models;
+  summary.source = config_path;
+  summary.data_root = s.data_root;
+  for (const auto& cell : s.cells) summary.simulated.push_back(io::is_simulated_cell(s.data_root, cell));
+  std::vector<size_t> todo;
+  size_t finished_before = 0, interrupted = 0;
+  for (size_t i = 0; i < s.jobs.size(); ++i) {
+    const io::SweepJob& job = s.jobs[i];
+    const io::RunState st = io::run_state(job);
+    io::RunResult r;
+    r.cell = job.cell;
+    r.model = job.model;
+    if (st == io::RunState::Finished) {
+      r = io::read_run_result(job);
+      ++finished_before;
+    } else {
+      if (st == io::RunState::Partial) ++interrupted;
+      todo.push_back(i);
+    }
+    summary.results.push_back(r);
+  }
+
+  if (p.flag("status")) {
+    std::printf("%-12s %-16s %s\n", "cell", "model", "state");
+    for (size_t i = 0; i < s.jobs.size(); ++i) {
+      const io::RunState st = io::run_state(s.jobs[i]);
+      std::printf("%-12s %-16s %s\n", s.jobs[i].cell.c_str(), s.jobs[i].model.c_str(),
+                  st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (restarts)" : "to do");
+    }
+    std::printf("%zu of %zu runs finished\n", finished_before, s.jobs.size());
+    ::close(lock_fd);
+    return 0;
+  }
+
+  auto write_summary = [&] {
+    io::write_file_atomic(s.output_dir + "/summary.csv", io::summary_csv(summary));
+    io::write_file_atomic(s.output_dir + "/summary.md", io::summary_md(summary));
+    io::write_file_atomic(s.output_dir + "/auroc_vs_paper.svg", io::auroc_vs_paper_svg(summary));
+  };
+
+  size_t n_sim = 0;
+  for (bool b : summary.simulated) n_sim += b;
+  std::printf("sweep %s: %zu runs (%zu cell types x %zu models) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
+              s.models.size(), s.output_dir.c_str());
+  std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d threads each%s\n", finished_before, todo.size(),
+              interrupted ? (" (" + std::to_string(interrupted) + " interrupted, restarting)").c_str() : "", s.parallel_runs,
+              s.threads_per_run, n_sim == s.cells.size() ? "; data are simulated" : "");
+  std::fflush(stdout);
+  write_summary();
+
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: waitpid returns on a signal
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  const std::string exe = self_exe();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Running> running;
+  std::vector<std::string> failures;
+  size_t next = 0, done_now = 0;
+  const size_t total = s.jobs.size();
+  auto progress_prefix = [&] {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "[%*zu/%zu]", static_cast<int>(std::to_string(total).size()), finished_before + done_now, total);
+    return std::string(buf);
+  };
+
+  while ((next < todo.size() || !running.empty()) && !g_interrupted) {
+    while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
+      const size_t j = todo[next++];
+      const io::SweepJob& job = s.jobs[j];
+      const pid_t pid = start_run(exe, job, state_dir + "/" + job.cell + "." + job.model + ".json");
+      running.push_back({pid, j, std::chrono::steady_clock::now()});
+      std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.model.c_str(),
+                  job.run_dir.c_str());
+      std::fflush(stdout);
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("sweep: waitpid failed: ") + std::strerror(errno));
+    }
+    size_t k = 0;
+    while (k < running.size() && running[k].pid != pid) ++k;
+    if (k == running.size()) continue;
+    const Running run = running[k];
+    running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
+    const io::SweepJob& job = s.jobs[run.job];
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
+    ++done_now;
+    io::RunResult& r = summary.results[run.job];
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && io::run_state(job) == io::RunState::Finished;
+    if (ok) {
+      r = io::read_run_result(job);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const size_t left = todo.size() - next + running.size();
+      const double eta = left == 0 ? 0 : elapsed / static_cast<double>(done_now) * static_cast<double>(left);
+      std::printf("%s %s %s: test AUROC %.4f (best epoch %d) in %s%s\n", progress_prefix().c_str(), job.cell.c_str(),
+                  job.model.c_str(), r.test_auroc, r.best_epoch, duration_text(wall).c_str(),
+                  left ? (", about " + duration_text(eta) + " left").c_str() : "");
+    } else {
+      if (g_interrupted) {
+        --done_now;  // killed by the interrupt: not a failure, it restarts on resume
+        continue;
+      }
+      r.status = "failed";
+      const std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                              : WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
+                                                    : "unknown status";
+      failures.push_back(job.cell + " " + job.model + " (" + why + ", log " + job.run_dir + "/train.log)");
+      std::printf("%s %s %s: FAILED (%s); last lines of %s/train.log:\n%s\n", progress_prefix().c_str(), job.cell.c_str(),
+                  job.model.c_str(), why.c_str(), job.run_dir.c_str(), tail(job.run_dir + "/train.log", 3).c_str());
+    }
+    std::fflush(stdout);
+    write_summary();
+  }
+
+  if (g_interrupted) {
+    for (const auto& run : running) ::kill(run.pid, SIGTERM);
+    for (const auto& run : running) {
+      int st = 0;
+      while (::waitpid(run.pid, &st, 0) < 0 && errno == EINTR) {
+      }
+    }
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    std::printf("\nsweep interrupted: %zu of %zu runs finished; run the same command again to resume\n", finished_before + done_now,
+                total);
+    ::close(lock_fd);
+    return 130;
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  write_summary();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("\nsweep finished in %s: %s/{summary.csv,summary.md,auroc_vs_paper.svg}\n", duration_text(wall).c_str(),
+              s.output_dir.c_str());
+  for (size_t m = 0; m < s.models.size(); ++m) {
+    std::vector<double> v;
+    for (size_t c = 0; c < s.cells.size(); ++c)
+      if (summary.results[c * s.models.size() + m].status == "done") v.push_back(summary.results[c * s.models.size() + m].test_auroc);
+    double mean = 0;
+    for (double x : v) mean += x;
+    if (!v.empty()) std::printf("  %-16s mean test AUROC %.4f over %zu cell types\n", s.models[m].c_str(), mean / v.size(), v.size());
+  }
+  ::close(lock_fd);
+  if (!failures.empty()) {
+    std::string msg = std::to_string(failures.size()) + " run(s) failed:";
+    for (const auto& f : failures) msg += "\n  " + f;
+    msg += "\nfix the cause and run the same command again: finished runs are kept";
+    throw Error(msg);
+  }
+  return 0;
+}
+
+}  // namespace dc::cli

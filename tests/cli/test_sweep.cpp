@@ -1,0 +1,198 @@
+// `deepchrome sweep` as a user runs it: a small two-model sweep over simulated stand-ins of
+// three paper cell types, killed with SIGKILL mid-way and resumed, must end with the same
+// summary as an uninterrupted run; bad sweep configs and a failing run are reported.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
+const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_sweep_work";
+
+struct Out {
+  int code;
+  std::string text;
+};
+
+Out run(const std::string& cmd) {
+  const std::string full = "cd '" + kDir.string() + "' && " + cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void put(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+const char* kConfig = R"({
+  "data": {"root": "sim", "cells": ["E003", "E004", "E005"]},
+  "model": {"name": "deepchrome"},
+  "train": {"optimizer": "sgd", "lr": 0.01, "batch_size": 8, "epochs": 6, "seed": 3},
+  "sweep": {"parallel_runs": 2,
+            "models": [{},
+                       {"model": {"name": "attentivechrome"},
+                        "train": {"optimizer": "adam", "lr": 0.001, "batch_size": 16, "epochs": 2,
+                                  "clip_grad_norm": 1.0, "seed": 3}}]},
+  "threads": 2,
+  "output_dir": "out"
+})";
+
+// Simulated stand-ins of the first three paper cell types, shared by the cases below.
+void setup() {
+  static bool done = false;
+  if (done) return;
+  fs::remove_all(kDir);
+  fs::create_directories(kDir);
+  const Out sim = run(kExe + " simulate --out sim --cells 3 --genes 600 --seed 5");
+  REQUIRE_MESSAGE(sim.code == 0, sim.text);
+  put(kDir / "sweep.json", kConfig);
+  done = true;
+}
+
+int count_finished(const fs::path& out) {
+  int n = 0;
+  for (const char* cell : {"E003", "E004", "E005"})
+    for (const char* model : {"deepchrome", "attentivechrome"}) n += fs::exists(out / cell / model / "metrics.json");
+  return n;
+}
+
+bool any_run_in_progress(const fs::path& out) {
+  for (const char* cell : {"E003", "E004", "E005"})
+    for (const char* model : {"deepchrome", "attentivechrome"}) {
+      const fs::path d = out / cell / model;
+      if (fs::exists(d / "train.log") && !fs::exists(d / "metrics.json")) return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the uninterrupted summary") {
+  setup();
+  const Out a = run(kExe + " sweep sweep.json --set output_dir=out_a");
+  REQUIRE_MESSAGE(a.code == 0, a.text);
+  CHECK(contains(a.text, "6 runs (3 cell types x 2 models)"));
+  CHECK(count_finished(kDir / "out_a") == 6);
+  const std::string csv = read(kDir / "out_a/summary.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 6 + 4);  // header, runs, mean + median per model
+  CHECK(contains(csv, "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,attentivechrome,done,"));
+  CHECK(!contains(csv, "pending"));
+  CHECK(contains(read(kDir / "out_a/summary.md"), "The data are simulated"));
+  CHECK(contains(read(kDir / "out_a/auroc_vs_paper.svg"), "simulated data"));
+
+  // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (chdir(kDir.c_str()) != 0) _exit(126);
+    if (!freopen("/dev/null", "w", stdout)) _exit(126);
+    execl(kExe.c_str(), kExe.c_str(), "sweep", "sweep.json", "--set", "output_dir=out_b", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool killed_mid_run = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
+      kill(pid, SIGKILL);
+      killed_mid_run = true;
+      break;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) break;  // finished before we could interrupt it
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE_MESSAGE(killed_mid_run, "the sweep finished before it could be interrupted");
+  const int finished_at_kill = count_finished(kDir / "out_b");
+  CHECK(finished_at_kill < 6);
+
+  const Out st = run(kExe + " sweep sweep.json --set output_dir=out_b --status");
+  REQUIRE_MESSAGE(st.code == 0, st.text);
+  CHECK(contains(st.text, "interrupted (restarts)"));
+
+  const Out b = run(kExe + " sweep sweep.json --set output_dir=out_b");
+  REQUIRE_MESSAGE(b.code == 0, b.text);
+  CHECK(contains(b.text, "interrupted, restarting"));
+  CHECK(count_finished(kDir / "out_b") == 6);
+  for (const char* f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
+    CHECK_MESSAGE(read(kDir / "out_a" / f) == read(kDir / "out_b" / f), f);
+  // No temporary files anywhere in the resumed output.
+  for (const auto& e : fs::recursive_directory_iterator(kDir / "out_b"))
+    CHECK_MESSAGE(!contains(e.path().filename().string(), ".tmp"), e.path());
+
+  // A finished sweep run again has nothing to do.
+  const Out again = run(kExe + " sweep sweep.json --set output_dir=out_b");
+  CHECK(again.code == 0);
+  CHECK(contains(again.text, "6 finished earlier, 0 to run"));
+}
+
+TEST_CASE("sweep: bad configs and missing data are input errors naming the key or file") {
+  setup();
+  Out r = run(kExe + " sweep sweep.json --set sweep.parallel_runs=0");
+  CHECK(r.code == 2);
+  CHECK(contains(r.text, "sweep.parallel_runs"));
+  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{\"model\": {\"name\": \"mlp\"}, \"optim\": {}}]'");
+  CHECK(r.code == 2);
+  CHECK(contains(r.text, "sweep.models[0].optim: unknown key"));
+  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{}, {}]'");
+  CHECK(r.code == 2);
+  CHECK(contains(r.text, "listed twice"));
+  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{\"train\": {\"lr\": -1}}]'");
+  CHECK(r.code == 2);
+  CHECK(contains(r.text, "sweep.models[0]: train.lr"));
+  r = run(kExe + " sweep sweep.json --set 'data.cells=[\"E003\", \"E999\"]'");
+  CHECK(r.code == 2);
+  CHECK(contains(r.text, "sim/E999/classification/train.csv"));
+  CHECK(contains(r.text, "download_data.sh"));
+}
+
+TEST_CASE("sweep: a run that fails is reported, the others finish, and it reruns on resume") {
+  setup();
+  fs::remove_all(kDir / "sim_bad");
+  fs::create_directories(kDir / "sim_bad");
+  fs::copy(kDir / "sim/E003", kDir / "sim_bad/E003", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::copy(kDir / "sim/E004", kDir / "sim_bad/E004", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  put(kDir / "sim_bad/E004/classification/valid.csv", "000001,1,0,0,0,0,0,1\nnot,a,row\n");
+  const std::string set = " --set data.root=sim_bad --set 'data.cells=[\"E003\",\"E004\"]' --set output_dir=out_bad";
+  const Out r = run(kExe + " sweep sweep.json" + set);
+  CHECK(r.code == 1);
+  CHECK(contains(r.text, "E004 deepchrome: FAILED"));
+  CHECK(contains(r.text, "valid.csv"));  // the run's own error, from its log
+  CHECK(count_finished(kDir / "out_bad") == 2);
+  CHECK(contains(read(kDir / "out_bad/summary.csv"), "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,deepchrome,failed"));
+  // Same output dir, different recipe: refused rather than mixing two experiments.
+  const Out other = run(kExe + " sweep sweep.json" + set + " --set train.lr=0.5");
+  CHECK(other.code == 2);
+  CHECK(contains(other.text, "different \"train\" section"));
+}
