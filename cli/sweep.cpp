@@ -234,9 +234,9 @@ int cmd_sweep(const Args& args) {
   for (bool b : summary.simulated) n_sim += b;
   std::printf("sweep %s: %zu runs (%zu cell types x %zu models) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
               s.models.size(), s.output_dir.c_str());
-  std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d threads each%s\n", finished_before, todo.size(),
+  std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d thread%s each%s\n", finished_before, todo.size(),
               interrupted ? (" (" + std::to_string(interrupted) + " interrupted, restarting)").c_str() : "", s.parallel_runs,
-              s.threads_per_run, n_sim == s.cells.size() ? "; data are simulated" : "");
+              s.threads_per_run, s.threads_per_run == 1 ? "" : "s", n_sim == s.cells.size() ? "; data are simulated" : "");
   std::fflush(stdout);
   write_summary();
 
