@@ -31,11 +31,17 @@
 #include "models/model.h"
 #include "models/trainer.h"
 
+#if DEEPCHROME_HAS_CUDA
+#include "bench/cuda_bench.h"
+#include "kernels/cuda/runtime.h"
+#endif
+
 namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e] [--batch N] [--model M] [--out FILE]
+const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda] [--batch N] [--model M]
+                       [--device cpu|cuda] [--out FILE]
 
 Prints one JSON document: CPU kernel timings (forward and backward, GFLOP/s or GB/s, the
 fraction of the measured FMA peak, and the speed-up over the plain reference kernel in the
@@ -45,10 +51,12 @@ epoch of DeepChrome (paper recipe: SGD) at batch 1 and 64 on a simulated full-si
   --quick      small sizes and short timings (a smoke run, not a measurement)
   --threads N  CPU threads (default: all cores)
   --genes N    training genes for the end-to-end epochs (default 6601, a real cell's train split)
-  --only PART  run one part: kernels, io or e2e
+  --only PART  run one part: kernels, io, e2e, or cuda (the CUDA kernels next to cuDNN /
+               cuBLAS; needs a build with the CUDA backend and a GPU)
   --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
                AttentiveChrome 16 and 256)
   --model M    end-to-end epochs of deepchrome or attentivechrome only
+  --device D   where the end-to-end epochs train: cpu (default) or cuda
   --out FILE   also write the JSON to FILE
 )";
 
@@ -234,7 +242,7 @@ json bench_io(const io::SimulatedCell& cell, const std::string& tmp) {
 
 // One recipe per model: the papers' optimisers (DeepChrome: SGD; AttentiveChrome: Adam
 // with gradient-norm clipping at 1.0).
-json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, int batch, int epochs) {
+json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, int batch, int epochs, Device device) {
   // Valid/test evaluation is not part of the timed epoch; keep it small.
   auto small = [](const io::Split& s) {
     DataView v = s.view();
@@ -251,21 +259,69 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
   o.clip_grad_norm = deepchrome ? 0 : 1.0;
   o.batch_size = batch;
   o.epochs = epochs;
+  o.device = device;
   const TrainResult r = train_model(*model, cell.train.view(), small(cell.valid), small(cell.test), o);
   std::vector<double> secs;
   for (const auto& e : r.epochs) secs.push_back(e.seconds);
   std::sort(secs.begin(), secs.end());
-  return {{"model", model_name}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", o.optimizer},
+  return {{"model", model_name}, {"device", device_name(device)}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", o.optimizer},
           {"epochs_timed", epochs}, {"epoch_seconds", secs[secs.size() / 2]}, {"epoch_seconds_min", secs.front()},
           {"genes_per_second", cell.train.size() / secs[secs.size() / 2]}};
 }
+
+// Throws a clear error unless this build has the CUDA backend and a usable GPU.
+void require_cuda(const std::string& what) {
+#if DEEPCHROME_HAS_CUDA
+  std::string why;
+  if (!kernels::cuda::available(&why)) throw InputError("bench: " + what + ": no usable CUDA device (" + why + ")");
+#else
+  throw InputError("bench: " + what + ": this build of deepchrome has no CUDA backend (rebuild with -DDEEPCHROME_CUDA=ON on a "
+                   "machine with the CUDA toolkit)");
+#endif
+}
+
+#if DEEPCHROME_HAS_CUDA
+json gpu_json() {
+  const kernels::cuda::DeviceInfo d = kernels::cuda::device_info();
+  return {{"name", d.name},
+          {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+          {"sm_count", d.sm_count},
+          {"clock_ghz", d.clock_ghz},
+          {"memory_gb", d.memory_gb},
+          {"peak_fp32_tflops", d.peak_fp32_tflops},
+          {"peak_bandwidth_gbs", d.peak_bandwidth_gbs}};
+}
+
+// Every CUDA kernel benchmark (bench/*.cu) as JSON records.
+json cuda_kernels_json(bool quick) {
+  json out = json::array();
+  std::vector<CudaBenchRecord> records;
+  for (auto* family : {&cuda_conv_gemm_benchmarks, &cuda_rnn_benchmarks, &cuda_pointwise_benchmarks}) {
+    std::vector<CudaBenchRecord> r = (*family)(quick);
+    records.insert(records.end(), r.begin(), r.end());
+  }
+  for (const CudaBenchRecord& r : records) {
+    json e = {{"op", r.kernel}, {"shape", r.shape}, {"ms", r.ms}, {"peak_fraction", r.peak_fraction}};
+    if (r.gflops > 0) e["gflops"] = r.gflops;
+    if (r.gbs > 0) e["gbs"] = r.gbs;
+    if (!r.reference.empty()) {
+      e["reference"] = r.reference;
+      e["reference_ms"] = r.reference_ms;
+      if (r.ms > 0) e["speedup_vs_reference"] = r.reference_ms / r.ms;
+    }
+    if (!r.note.empty()) e["note"] = r.note;
+    out.push_back(e);
+  }
+  return out;
+}
+#endif
 
 }  // namespace
 
 int run_benchmarks(const std::vector<std::string>& args) {
   bool quick = false;
   int threads = 0, genes = 6601, only_batch = 0;
-  std::string only, out, only_model;
+  std::string only, out, only_model, device_arg = "cpu";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto next = [&]() -> std::string {
@@ -292,7 +348,11 @@ int run_benchmarks(const std::vector<std::string>& args) {
       genes = to_int(next());
     } else if (a == "--only") {
       only = next();
-      if (only != "kernels" && only != "io" && only != "e2e") throw InputError("bench: --only expects kernels, io or e2e");
+      if (only != "kernels" && only != "io" && only != "e2e" && only != "cuda")
+        throw InputError("bench: --only expects kernels, io, e2e or cuda");
+    } else if (a == "--device") {
+      device_arg = next();
+      if (device_arg != "cpu" && device_arg != "cuda") throw InputError("bench: --device expects cpu or cuda");
     } else if (a == "--model") {
       only_model = next();
       if (only_model != "deepchrome" && only_model != "attentivechrome")
@@ -308,12 +368,19 @@ int run_benchmarks(const std::vector<std::string>& args) {
   if (threads > 0) set_num_threads(threads);
   if (quick) genes = std::min(genes, 300);
   const int nthreads = num_threads();
+  const Device device = device_arg == "cuda" ? Device::CUDA : Device::CPU;
+  if (only == "cuda") require_cuda("--only cuda");
+  if (device == Device::CUDA) require_cuda("--device cuda");
 
   Ctx c;
   c.sample_s = quick ? 0.002 : 0.05;
   json doc;
   doc["machine"] = {{"cpu", cpu_model()}, {"threads", nthreads}};
   doc["quick"] = quick;
+#if DEEPCHROME_HAS_CUDA
+  if (only == "cuda" || device == Device::CUDA) doc["machine"]["gpu"] = gpu_json();
+  if (only == "cuda") doc["cuda_kernels"] = cuda_kernels_json(quick);
+#endif
   if (only.empty() || only == "kernels") {
     c.peak = measure_peak_gflops(nthreads, quick ? 0.05 : 0.6);
     doc["machine"]["peak_gflops_measured"] = c.peak;
@@ -346,12 +413,14 @@ int run_benchmarks(const std::vector<std::string>& args) {
     if (only.empty() || only == "e2e") {
       json e2e = json::array();
       for (int batch : {1, 64})
-        if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 ? 2 : 3));
+        if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 && device == Device::CPU ? 2 : 3, device));
       if ((only_model.empty() || only_model == "deepchrome") && only_batch != 0 && only_batch != 1 && only_batch != 64)
-        e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3));
+        e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3, device));
+      // On the GPU an epoch is short: time 3 (the first includes the kernels' warm-up).
+      const int att_epochs = device == Device::CUDA && !quick ? 3 : 1;
       if (only_model.empty() || only_model == "attentivechrome")
         for (int batch : {16, 256})
-          if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "attentivechrome", batch, 1));
+          if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "attentivechrome", batch, att_epochs, device));
       doc["end_to_end"] = e2e;
     }
   }

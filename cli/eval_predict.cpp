@@ -18,9 +18,12 @@
 #include "models/metrics.h"
 
 namespace dc::cli {
+
+void require_device(const std::string& device);  // cli/train.cpp
+
 namespace {
 
-const char* kEvalHelp = R"(usage: deepchrome eval --checkpoint DIR --data PATH [--split NAME] [--json] [--threads N]
+const char* kEvalHelp = R"(usage: deepchrome eval --checkpoint DIR --data PATH [--split NAME] [--json] [--threads N] [--device D]
 
 Evaluates the model saved in DIR (a run folder: config.json + model.safetensors) and prints
 AUROC and AUPR.
@@ -30,12 +33,14 @@ AUROC and AUPR.
   --split NAME      train, valid, test or all (default all; ignored for a CSV file)
   --json            print the metrics as JSON
   --threads N       CPU threads (default: all cores)
+  --device D        cpu (default) or cuda
 )";
 
-const char* kPredictHelp = R"(usage: deepchrome predict --checkpoint DIR --csv FILE --out FILE [--threads N]
+const char* kPredictHelp = R"(usage: deepchrome predict --checkpoint DIR --csv FILE --out FILE [--threads N] [--device D]
 
 Scores every gene of FILE (DeepChrome CSV layout; the Label column is optional) with the
 model saved in DIR and writes gene_id[,label],prob_high to --out (atomically).
+--device D runs the model on cpu (default) or cuda.
 )";
 
 bool is_directory(const std::string& path) {
@@ -56,21 +61,32 @@ void apply_threads(const ArgParser& p) {
   }
 }
 
+// --device: "cpu" (default) or "cuda" (checked like the config's device key); the model
+// is moved there after loading.
+Device apply_device(const ArgParser& p) {
+  const std::string d = p.value("device").value_or("cpu");
+  if (d != "cpu" && d != "cuda") throw InputError("--device expects cpu or cuda, got '" + d + "'");
+  require_device(d);
+  return d == "cuda" ? Device::CUDA : Device::CPU;
+}
+
 }  // namespace
 
 int cmd_eval(const Args& args) {
-  ArgParser p("eval", args, {"checkpoint", "data", "split", "threads"}, {"help", "json"});
+  ArgParser p("eval", args, {"checkpoint", "data", "split", "threads", "device"}, {"help", "json"});
   if (p.flag("help")) {
     std::fputs(kEvalHelp, stdout);
     return 0;
   }
   if (!p.positionals().empty()) throw InputError("eval: unexpected argument '" + p.positionals()[0] + "'");
   apply_threads(p);
+  const Device device = apply_device(p);
   const std::string checkpoint = p.required("checkpoint"), data = p.required("data");
   const std::string split_name = p.value("split").value_or("all");
   if (split_name != "all" && split_name != "train" && split_name != "valid" && split_name != "test")
     throw InputError("eval: --split expects train, valid, test or all, got '" + split_name + "'");
   io::Checkpoint ck = io::load_checkpoint(checkpoint);
+  ck.model->to(device);
 
   std::vector<std::pair<std::string, io::Split>> splits;
   if (is_directory(data)) {
@@ -99,15 +115,17 @@ int cmd_eval(const Args& args) {
 }
 
 int cmd_predict(const Args& args) {
-  ArgParser p("predict", args, {"checkpoint", "csv", "out", "threads"}, {"help"});
+  ArgParser p("predict", args, {"checkpoint", "csv", "out", "threads", "device"}, {"help"});
   if (p.flag("help")) {
     std::fputs(kPredictHelp, stdout);
     return 0;
   }
   if (!p.positionals().empty()) throw InputError("predict: unexpected argument '" + p.positionals()[0] + "'");
   apply_threads(p);
+  const Device device = apply_device(p);
   const std::string checkpoint = p.required("checkpoint"), csv = p.required("csv"), out = p.required("out");
   io::Checkpoint ck = io::load_checkpoint(checkpoint);
+  ck.model->to(device);
   io::LoadOptions load;
   load.allow_unlabeled = true;
   load.use_cache = false;  // new genes are usually scored once

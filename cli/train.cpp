@@ -13,6 +13,10 @@
 #include "io/dataset.h"
 #include "io/report.h"
 
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
+
 namespace dc::cli {
 namespace {
 
@@ -31,14 +35,26 @@ Config keys (defaults):
   train.optimizer "sgd" | "adam", lr 1e-3, lr_decay 0, momentum 0, weight_decay 0,
         beta1 0.9, beta2 0.999, eps 1e-8, clip_grad_norm 0 (off), batch_size 1, epochs 100,
         patience 0 (off), seed 1
-  device "cpu", threads 0 (all cores), output_dir "runs/default"
+  device "cpu" | "cuda" (one NVIDIA GPU; needs a build with the CUDA backend),
+  threads 0 (all cores), output_dir "runs/default"
 )";
 
 }  // namespace
 
+void require_device(const std::string& device) {
+  if (device != "cuda") return;
+#if DEEPCHROME_HAS_CUDA
+  std::string why;
+  if (!kernels::cuda::available(&why)) throw InputError("device \"cuda\": no usable CUDA device (" + why + ")");
+#else
+  throw InputError(
+      "device \"cuda\": this build of deepchrome has no CUDA backend (rebuild with -DDEEPCHROME_CUDA=ON on a machine with "
+      "the CUDA toolkit)");
+#endif
+}
+
 void apply_device_and_threads(const io::ExperimentConfig& c) {
-  if (c.device == "cuda")
-    throw InputError("device \"cuda\": this build of deepchrome has no CUDA backend yet; use \"device\": \"cpu\"");
+  require_device(c.device);
   if (c.threads > 0) set_num_threads(c.threads);
 }
 
@@ -80,9 +96,9 @@ int cmd_train(const Args& args) {
     const io::CellData data = io::load_cell(io::cell_dir(c.data.root, cell), load);
     std::unique_ptr<Model> model = create_model(c.model, c.train.seed);
     if (!quiet)
-      std::printf("%s: %s (%lld parameters), %zu / %zu / %zu train / valid / test genes, %d threads\n", cell.c_str(),
+      std::printf("%s: %s (%lld parameters), %zu / %zu / %zu train / valid / test genes, %d threads%s\n", cell.c_str(),
                   model_name.c_str(), static_cast<long long>(model->parameter_count()), data.train.size(), data.valid.size(),
-                  data.test.size(), num_threads());
+                  data.test.size(), num_threads(), c.device == "cuda" ? ", device cuda" : "");
     Progress progress(cell + " " + model_name, c.train.epochs, quiet);
     TrainCallbacks cb;
     cb.on_batch = [&](int e, int done, int total, double loss) { progress.batch(e, done, total, loss); };

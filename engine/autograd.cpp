@@ -4,6 +4,10 @@
 
 #include "engine/error.h"
 
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/tensor_ops.h"
+#endif
+
 namespace dc {
 
 namespace {
@@ -59,6 +63,7 @@ void materialize_grad(TensorImpl* t) {
 
 bool factored_grad_sink(TensorImpl* t, int n, int rows, int cols, const float* u, const float* v) {
   if (!t || !t->requires_grad || !t->factored_ok || t->grad_valid || n > kMaxFactoredRows) return false;
+  if (t->storage->device() != Device::CPU) return false;  // factors are a CPU-only optimisation
   if (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols) return false;
   if (!t->factored) t->factored = std::make_unique<FactoredGrad>();
   FactoredGrad& f = *t->factored;
@@ -109,7 +114,11 @@ void Tensor::backward() const {
 
   GradSink root = grad_sink(impl());
   // A leaf root (a parameter that is itself the scalar) accumulates like any leaf.
-  root.data[0] = root.mode == GradMode::Accumulate ? root.data[0] + 1.0f : 1.0f;
+#if DEEPCHROME_HAS_CUDA
+  if (device() == Device::CUDA) kernels::cuda::put_scalar(root.data, root.mode, 1.0f);
+  else
+#endif
+    root.data[0] = root.mode == GradMode::Accumulate ? root.data[0] + 1.0f : 1.0f;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     if (!t->grad_fn) continue;

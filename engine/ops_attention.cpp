@@ -4,16 +4,23 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "engine/device_check.h"
 #include "engine/error.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/slice.h"
 
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/slice.h"
+#endif
+
 namespace dc {
 namespace {
 
-void require_cpu(const char* op, const Tensor& t) {
-  if (t.device() != Device::CPU) throw Error(std::string(op) + ": the CUDA backend is not available in this build");
-}
+#if DEEPCHROME_HAS_CUDA
+namespace cu = kernels::cuda;
+inline bool on_cuda(const Tensor& t) { return t.device() == Device::CUDA; }
+#endif
 
 std::string shape_or_undefined(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("undefined"); }
 
@@ -55,6 +62,13 @@ struct AttentionNode : Node {
       any = any || k;
     }
     const GradSink dh = grad_sink(h.impl());
+#if DEEPCHROME_HAS_CUDA
+    if (on_cuda(h)) {  // host arrays of device pointers, as on the CPU
+      cu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, modes.data(), out.grad->storage->data(), h.data(),
+                             alpha->data(), cp.data(), s);
+      return;
+    }
+#endif
     cpu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, modes.data(), out.grad->storage->data(), h.data(),
                             alpha->data(), cp.data(), s);
   }
@@ -68,7 +82,14 @@ struct SliceNode : Node {
   const char* name() const override { return "slice"; }
   void backward(TensorImpl& out) override {
     const GradSink dx = grad_sink(x.impl());
-    if (dx) cpu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
+    if (!dx) return;
+#if DEEPCHROME_HAS_CUDA
+    if (on_cuda(x)) {
+      cu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
+      return;
+    }
+#endif
+    cpu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
   }
 };
 
@@ -86,6 +107,12 @@ struct ConcatNode : Node {
       dxs[i] = k.data;
       modes[i] = k.mode;
     }
+#if DEEPCHROME_HAS_CUDA
+    if (on_cuda(xs[0])) {
+      cu::concat_backward(dxs.data(), modes.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer, inner);
+      return;
+    }
+#endif
     cpu::concat_backward(dxs.data(), modes.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer, inner);
   }
 };
@@ -104,16 +131,20 @@ AttentionResult attention_pool(const Tensor& h, const std::vector<Tensor>& conte
     check_shape(context[g].defined() && context[g].dim() == 1 && context[g].size(0) == hs[3],
                 "attention_pool: context " + std::to_string(g) + " must have shape (" + std::to_string(hs[3]) + ",) for h " +
                     shape_str(hs) + ", got " + shape_or_undefined(context[g]));
-  require_cpu("attention_pool", h);
-  for (const Tensor& c : context) require_cpu("attention_pool", c);
+  const Device dev = h.device();
+  check_devices("attention_pool", context, dev);
 
   const cpu::AttentionShape s{static_cast<int>(hs[0]), static_cast<int>(hs[1]), static_cast<int>(hs[2]), static_cast<int>(hs[3])};
   std::vector<const float*> cp;
   for (const Tensor& c : context) cp.push_back(c.data());
   AttentionResult r;
-  r.pooled = Tensor::empty({s.G, s.B, s.F});
-  r.weights = Tensor::empty({s.G, s.B, s.T});
-  cpu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
+  r.pooled = Tensor::empty({s.G, s.B, s.F}, dev);
+  r.weights = Tensor::empty({s.G, s.B, s.T}, dev);
+#if DEEPCHROME_HAS_CUDA
+  if (dev == Device::CUDA) cu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
+  else
+#endif
+    cpu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
 
   bool needs = any_requires_grad({&h});
   for (const Tensor& c : context) needs = needs || any_requires_grad({&c});
@@ -137,12 +168,15 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   check_shape(0 <= start && start < end && end <= len, "slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
                                                            ") is not a non-empty part of dim " + std::to_string(dim) +
                                                            " (size " + std::to_string(len) + ") of shape " + shape_str(x.shape()));
-  require_cpu("slice", x);
   const cpu::AxisView v = axis_view(x.shape(), d);
   Shape out = x.shape();
   out[static_cast<size_t>(d)] = end - start;
-  Tensor y = Tensor::empty(out);
-  cpu::slice_forward(y.data(), x.data(), v, start, end);
+  Tensor y = Tensor::empty(out, x.device());
+#if DEEPCHROME_HAS_CUDA
+  if (on_cuda(x)) cu::slice_forward(y.data(), x.data(), v, start, end);
+  else
+#endif
+    cpu::slice_forward(y.data(), x.data(), v, start, end);
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<SliceNode>();
     node->x = x;
@@ -169,15 +203,19 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
     for (size_t k = 0; same && k < si.size(); ++k) same = static_cast<int>(k) == d || si[k] == first[k];
     check_shape(same, "concat: input " + std::to_string(i) + " has shape " + shape_str(si) + ", input 0 has " + shape_str(first) +
                           "; they must agree outside dim " + std::to_string(dim));
-    require_cpu("concat", xs[i]);
+    check_device("concat", xs[i], xs[0].device());
     lens.push_back(si[static_cast<size_t>(d)]);
     out[static_cast<size_t>(d)] += si[static_cast<size_t>(d)];
   }
   const cpu::AxisView v = axis_view(out, d);
   std::vector<const float*> ptrs;
   for (const Tensor& t : xs) ptrs.push_back(t.data());
-  Tensor y = Tensor::empty(out);
-  cpu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
+  Tensor y = Tensor::empty(out, xs[0].device());
+#if DEEPCHROME_HAS_CUDA
+  if (on_cuda(xs[0])) cu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
+  else
+#endif
+    cpu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
 
   bool needs = false;
   for (const Tensor& t : xs) needs = needs || any_requires_grad({&t});

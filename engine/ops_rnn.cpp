@@ -9,11 +9,21 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/device_check.h"
 #include "engine/error.h"
 #include "kernels/cpu/lstm.h"
 
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/lstm.h"
+#include "kernels/cuda/tensor_ops.h"
+#endif
+
 namespace dc {
 namespace {
+
+#if DEEPCHROME_HAS_CUDA
+namespace cu = kernels::cuda;
+#endif
 
 constexpr const char* kKinds[4] = {"w_ih", "w_hh", "b_ih", "b_hh"};
 
@@ -85,11 +95,18 @@ struct LstmNode : Node {
   Tensor x;
   LstmWeights w;
   std::shared_ptr<Storage> y;  // the output's data (not the output tensor: no cycle)
-  std::shared_ptr<float> ws;   // the forward's workspace (gates, c, tanh c of every step)
+  std::shared_ptr<float> ws;   // the forward's workspace (gates, c, tanh c of every step), CPU
+  std::shared_ptr<Storage> ws_device;  // the same on CUDA (from the caching allocator)
   cpu::LstmShape s;
   const char* name() const override { return "lstm"; }
 
   void backward(TensorImpl& out) override {
+#if DEEPCHROME_HAS_CUDA
+    if (x.device() == Device::CUDA) {
+      backward_cuda(out);
+      return;
+    }
+#endif
     const int P = s.P();
     const auto lists = weight_lists(w);
     // A tensor passed in more than one slot (shared weights) gets each slot's gradient in a
@@ -132,6 +149,50 @@ struct LstmNode : Node {
         }
     }
   }
+
+#if DEEPCHROME_HAS_CUDA
+  // As the CPU path, with the private buffers of shared weights on the device.
+  void backward_cuda(TensorImpl& out) {
+    const int P = s.P();
+    const auto lists = weight_lists(w);
+    std::unordered_map<TensorImpl*, int> uses;
+    for (const auto* list : lists)
+      for (const Tensor& t : *list)
+        if (t.requires_grad()) ++uses[t.impl()];
+    cpu::LstmParamGrads<float> g;
+    std::vector<cpu::GradOut<float>>* outs[4] = {&g.w_ih, &g.w_hh, &g.b_ih, &g.b_hh};
+    std::vector<Tensor> priv(static_cast<size_t>(4 * P));
+    for (int kind = 0; kind < 4; ++kind) {
+      outs[kind]->resize(P);
+      for (int p = 0; p < P; ++p) {
+        const Tensor& t = (*lists[kind])[p];
+        if (!t.requires_grad()) continue;
+        if (uses[t.impl()] == 1) {
+          const GradSink sink = grad_sink(t.impl());
+          (*outs[kind])[p] = {sink.data, sink.mode};
+        } else {
+          Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
+          buf = Tensor::empty(t.shape(), Device::CUDA);
+          (*outs[kind])[p] = {buf.data(), GradMode::Overwrite};
+        }
+      }
+    }
+    const GradSink dx = grad_sink(x.impl());
+    cu::lstm_backward(dx.data, dx.mode, g, out.grad->storage->data(), x.data(), y->data(), params_of(w), ws_device->data(), s);
+    for (auto& [impl, n] : uses) {
+      if (n == 1) continue;
+      const GradSink sink = grad_sink(impl);
+      bool first = true;
+      for (int kind = 0; kind < 4; ++kind)
+        for (int p = 0; p < P; ++p) {
+          if ((*lists[kind])[p].impl() != impl) continue;
+          const Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
+          cu::put(sink.data, first ? sink.mode : GradMode::Accumulate, buf.data(), buf.numel());
+          first = false;
+        }
+    }
+  }
+#endif
 };
 
 std::string slot_name(const char* kind, int p, int D) {
@@ -172,29 +233,35 @@ Tensor lstm(const Tensor& x, const LstmWeights& weights, int hidden, bool bidire
                                                    " for hidden " + std::to_string(H) + " and x " +
                                                    shape_str(x.shape()) + ", got " + shape_str(t.shape()));
     }
-  auto on_cpu = [](const Tensor& t) { return t.device() == Device::CPU; };
-  bool cpu = on_cpu(x);
-  for (const auto* list : lists)
-    for (const Tensor& t : *list) cpu = cpu && on_cpu(t);
-  if (!cpu) throw Error("lstm: the CUDA backend is not available in this build");
+  const Device dev = x.device();
+  for (const auto* list : lists) check_devices("lstm", *list, dev);
 
   const cpu::LstmShape s{G, B, T, I, H, D};
-  Tensor y = Tensor::empty({G, B, T, static_cast<int64_t>(D) * H});
+  Tensor y = Tensor::empty({G, B, T, static_cast<int64_t>(D) * H}, dev);
   const cpu::LstmParams<float> params = params_of(weights);
   bool needs_grad = x.requires_grad();
   for (const auto* list : lists)
     for (const Tensor& t : *list) needs_grad = needs_grad || t.requires_grad();
-  if (!grad_enabled() || !needs_grad) {
-    cpu::lstm_forward(y.data(), nullptr, x.data(), params, s);
-    return y;
+  const bool record_graph = grad_enabled() && needs_grad;
+  std::shared_ptr<float> ws;
+  std::shared_ptr<Storage> ws_device;
+#if DEEPCHROME_HAS_CUDA
+  if (dev == Device::CUDA) {
+    if (record_graph) ws_device = std::make_shared<Storage>(cpu::lstm_workspace_size(s), Device::CUDA);
+    cu::lstm_forward(y.data(), ws_device ? ws_device->data() : nullptr, x.data(), params, s);
+  } else
+#endif
+  {
+    if (record_graph) ws = WorkspacePool::instance().get(static_cast<size_t>(cpu::lstm_workspace_size(s)));
+    cpu::lstm_forward(y.data(), ws.get(), x.data(), params, s);
   }
-  std::shared_ptr<float> ws = WorkspacePool::instance().get(static_cast<size_t>(cpu::lstm_workspace_size(s)));
-  cpu::lstm_forward(y.data(), ws.get(), x.data(), params, s);
+  if (!record_graph) return y;
   auto node = std::make_shared<LstmNode>();
   node->x = x;
   node->w = weights;
   node->y = y.impl()->storage;
   node->ws = std::move(ws);
+  node->ws_device = std::move(ws_device);
   node->s = s;
   record(y, node, {&x});
   for (const auto* list : lists)

@@ -2,8 +2,14 @@
 
 #include <cmath>
 
+#include "engine/device_check.h"
 #include "engine/error.h"
 #include "kernels/cpu/optim.h"
+
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/optim.h"
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace dc {
 
@@ -12,7 +18,32 @@ const float* grad_data(const Tensor& p) {
   Tensor g = p.grad();
   return g.defined() ? g.data() : nullptr;
 }
+
+// Keeps an optimizer state tensor on its parameter's device.
+inline void follow(Tensor& state, const Tensor& param) {
+  if (state.device() != param.device()) state.move_to(param.device());
+}
+
+// The device of a parameter list (CPU when empty); all parameters must share it.
+Device params_device(const char* op, const std::vector<Parameter>& params) {
+  if (params.empty()) return Device::CPU;
+  const Device d = params.front().tensor.device();
+  for (const auto& p : params) check_device(op, p.tensor, d);
+  return d;
+}
 }  // namespace
+
+Optimizer::Optimizer(std::vector<Parameter> params) : params_(std::move(params)) {
+  for (auto& p : params_) {
+    TensorImpl* t = p.tensor.impl();
+    if (t->storage->device() == Device::CPU || (t->grad && t->grad->shape == t->shape)) continue;
+    auto g = std::make_shared<TensorImpl>();
+    g->shape = t->shape;
+    g->storage = std::make_shared<Storage>(shape_numel(t->shape), t->storage->device());
+    t->grad = std::move(g);
+    t->grad_valid = false;  // stale until the first backward writes it
+  }
+}
 
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.tensor.zero_grad();
@@ -20,7 +51,7 @@ void Optimizer::zero_grad() {
 
 Sgd::Sgd(std::vector<Parameter> params, SgdOptions opt) : Optimizer(std::move(params)), opt_(opt) {
   if (opt_.momentum != 0)
-    for (auto& p : params_) momentum_.push_back(Tensor::zeros(p.tensor.shape()));
+    for (auto& p : params_) momentum_.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.device()));
   else
     for (auto& p : params_) p.tensor.impl()->factored_ok = true;  // plain SGD applies factors directly
 }
@@ -31,6 +62,16 @@ void Sgd::step() {
   const float lr = static_cast<float>(current_lr());
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
+#if DEEPCHROME_HAS_CUDA
+    if (p.device() == Device::CUDA) {
+      const float* g = grad_data(p);
+      if (!g && opt_.weight_decay == 0 && opt_.momentum == 0) continue;
+      if (!momentum_.empty()) follow(momentum_[i], p);
+      kernels::cuda::sgd_update(p.data(), g, momentum_.empty() ? nullptr : momentum_[i].data(), p.numel(), lr,
+                                static_cast<float>(opt_.momentum), static_cast<float>(opt_.weight_decay), t_ == 0);
+      continue;
+    }
+#endif
     TensorImpl* impl = p.impl();
     if (impl->grad_valid && impl->grad_factored && momentum_.empty()) {
       const FactoredGrad& f = *impl->factored;
@@ -48,8 +89,8 @@ void Sgd::step() {
 
 Adam::Adam(std::vector<Parameter> params, AdamOptions opt) : Optimizer(std::move(params)), opt_(opt) {
   for (auto& p : params_) {
-    m_.push_back(Tensor::zeros(p.tensor.shape()));
-    v_.push_back(Tensor::zeros(p.tensor.shape()));
+    m_.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.device()));
+    v_.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.device()));
   }
 }
 
@@ -57,6 +98,16 @@ void Adam::step() {
   ++t_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
+#if DEEPCHROME_HAS_CUDA
+    if (p.device() == Device::CUDA) {
+      follow(m_[i], p);
+      follow(v_[i], p);
+      kernels::cuda::adam_update(p.data(), grad_data(p), m_[i].data(), v_[i].data(), p.numel(), static_cast<float>(opt_.lr),
+                                 static_cast<float>(opt_.beta1), static_cast<float>(opt_.beta2), static_cast<float>(opt_.eps),
+                                 static_cast<float>(opt_.weight_decay), t_);
+      continue;
+    }
+#endif
     cpu::adam_update(p.data(), grad_data(p), m_[i].data(), v_[i].data(), p.numel(), static_cast<float>(opt_.lr),
                      static_cast<float>(opt_.beta1), static_cast<float>(opt_.beta2), static_cast<float>(opt_.eps),
                      static_cast<float>(opt_.weight_decay), t_);
@@ -80,7 +131,52 @@ double factored_sum_squares(const FactoredGrad& f) {
 }
 }  // namespace
 
+#if DEEPCHROME_HAS_CUDA
+namespace {
+// The squared norm of all gradients summed into one device double, then every gradient
+// scaled by the clip factor computed on the device. Returns the storage of the sum.
+std::shared_ptr<Storage> clip_on_device(const std::vector<Parameter>& params, double max_norm) {
+  static_assert(sizeof(double) == 2 * sizeof(float), "a double occupies two floats of a storage");
+  auto total = std::make_shared<Storage>(2, Device::CUDA);
+  double* t = reinterpret_cast<double*>(total->data());
+  kernels::cuda::fill_zero(t, sizeof(double));
+  std::vector<Tensor> grads;
+  grads.reserve(params.size());
+  for (const auto& p : params) {
+    Tensor g = p.tensor.grad();
+    if (!g.defined()) continue;
+    kernels::cuda::sum_squares_accumulate(t, g.data(), g.numel());
+    grads.push_back(std::move(g));
+  }
+  for (Tensor& g : grads) kernels::cuda::clip_scale(g.data(), g.numel(), t, max_norm);
+  return total;
+}
+}  // namespace
+#endif
+
+void clip_grad_norm_no_sync(const std::vector<Parameter>& params, double max_norm) {
+#if DEEPCHROME_HAS_CUDA
+  if (params_device("clip_grad_norm", params) == Device::CUDA) {
+    clip_on_device(params, max_norm);
+    return;
+  }
+#endif
+  clip_grad_norm(params, max_norm);
+}
+
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
+#if DEEPCHROME_HAS_CUDA
+  if (params_device("clip_grad_norm", params) == Device::CUDA) {
+    const std::shared_ptr<Storage> total = clip_on_device(params, max_norm);
+    double sum = 0;
+    kernels::cuda::copy_to_host(&sum, total->data(), sizeof(double));
+    const double norm = std::sqrt(sum);
+    if (!std::isfinite(norm)) throw Error("clip_grad_norm: the gradient norm is not finite (" + std::to_string(norm) + ")");
+    return norm;
+  }
+#else
+  params_device("clip_grad_norm", params);  // parameters on one device (always the CPU here)
+#endif
   double total = 0;
   for (const auto& p : params) {
     const TensorImpl* impl = p.tensor.impl();

@@ -1,5 +1,10 @@
 // Optimizers over a list of named parameters, with torch semantics, and gradient-norm
 // clipping. Parameters whose gradient was not computed this step count as zero gradient.
+//
+// Parameters may live on the CPU or on CUDA (all of one list on the same device): the
+// updates then run as fused device kernels and nothing is read back to the host. The
+// optimizer state (momentum, Adam moments) follows its parameter's device (it is moved
+// at the next step() when a parameter was moved after the optimizer was made).
 #pragma once
 
 #include <memory>
@@ -17,7 +22,10 @@ struct Parameter {
 
 class Optimizer {
  public:
-  explicit Optimizer(std::vector<Parameter> params) : params_(std::move(params)) {}
+  // On CUDA the parameters' gradient buffers are allocated here, up front, so that every
+  // training step asks the caching allocator for the same blocks (after the first step,
+  // no step allocates device memory).
+  explicit Optimizer(std::vector<Parameter> params);
   virtual ~Optimizer() = default;
   virtual void step() = 0;
   void zero_grad();
@@ -63,7 +71,14 @@ class Adam : public Optimizer {
 
 // Scales all gradients so that their global L2 norm is at most max_norm (torch's
 // clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is < 1). Returns the norm
-// before clipping.
+// before clipping; throws dc::Error when it is not finite. On CUDA the sum of squares and
+// the scaling stay on the device, and returning the norm waits for them (one small copy).
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm);
+
+// The same clipping without returning the norm: on CUDA nothing is read back and nothing
+// waits, so a training loop can call it every step. A non-finite norm is not reported
+// here (nothing is scaled then, and the loss turns non-finite at the next step). On the
+// CPU it is clip_grad_norm.
+void clip_grad_norm_no_sync(const std::vector<Parameter>& params, double max_norm);
 
 }  // namespace dc

@@ -6,7 +6,12 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/device_allocator.h"
 #include "engine/error.h"
+
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace dc {
 
@@ -28,15 +33,42 @@ std::string shape_str(const Shape& s) {
 }
 
 Storage::Storage(int64_t n, Device device) : size_(n), device_(device) {
-  if (device != Device::CPU) throw Error("Storage: the CUDA backend is not available in this build");
   if (n < 0) throw Error("Storage: negative size");
+  if (device == Device::CUDA) {
+    // Never null (at least one 512-byte block); throws in a build without CUDA.
+    data_ = static_cast<float*>(DeviceAllocator::instance().allocate(static_cast<size_t>(n) * sizeof(float)));
+    return;
+  }
   // Round up to whole cache lines; at least one so data() is never null.
   const size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64 + 64;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
   if (!data_) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() {
+  if (device_ == Device::CPU) std::free(data_);
+  else DeviceAllocator::instance().deallocate(data_);
+}
+
+namespace {
+// n floats from src (on `from`) to dst (on `to`); device copies are queued on the stream,
+// copies to the host wait for them.
+void copy_floats(float* dst, Device to, const float* src, Device from, int64_t n) {
+  if (n <= 0) return;
+  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+  if (to == Device::CPU && from == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if DEEPCHROME_HAS_CUDA
+  if (to == Device::CUDA && from == Device::CUDA) kernels::cuda::copy_device(dst, src, bytes);
+  else if (to == Device::CUDA) kernels::cuda::copy_to_device(dst, src, bytes);
+  else kernels::cuda::copy_to_host(dst, src, bytes);
+#else
+  throw Error("this build has no CUDA backend (configure with -DDEEPCHROME_CUDA=ON)");
+#endif
+}
+}  // namespace
 
 Tensor Tensor::empty(const Shape& shape, Device device) {
   for (int64_t d : shape)
@@ -51,17 +83,24 @@ Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
   Tensor t = empty(shape, device);
+#if DEEPCHROME_HAS_CUDA
+  if (device == Device::CUDA) {
+    if (value == 0.0f) kernels::cuda::fill_zero(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+    else kernels::cuda::fill_float(t.data(), value, static_cast<size_t>(t.numel()));
+    return t;
+  }
+#endif
   float* p = t.data();
   for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
   return t;
 }
 
-Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values) {
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values, Device device) {
   if (shape_numel(shape) != static_cast<int64_t>(values.size()))
     throw ShapeError("Tensor::from_vector: shape " + shape_str(shape) + " needs " +
                      std::to_string(shape_numel(shape)) + " values, got " + std::to_string(values.size()));
-  Tensor t = empty(shape);
-  if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
+  Tensor t = empty(shape, device);
+  copy_floats(t.data(), device, values.data(), Device::CPU, static_cast<int64_t>(values.size()));
   return t;
 }
 
@@ -72,11 +111,39 @@ int64_t Tensor::size(int d) const {
   return impl_->shape[i];
 }
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel()); }
+std::vector<float> Tensor::to_vector() const {
+  if (device() == Device::CPU) return std::vector<float>(data(), data() + numel());
+  std::vector<float> v(static_cast<size_t>(numel()));
+  copy_floats(v.data(), Device::CPU, data(), device(), numel());
+  return v;
+}
 
 float Tensor::item() const {
   if (numel() != 1) throw ShapeError("Tensor::item: tensor of shape " + shape_str(shape()) + " has " + std::to_string(numel()) + " elements, not 1");
-  return data()[0];
+  if (device() == Device::CPU) return data()[0];
+  float v = 0;
+  copy_floats(&v, Device::CPU, data(), device(), 1);
+  return v;
+}
+
+Tensor Tensor::to(Device d) const {
+  if (device() == d) return *this;
+  Tensor t = empty(shape(), d);
+  copy_floats(t.data(), d, data(), device(), numel());
+  return t;
+}
+
+Tensor& Tensor::move_to(Device d) {
+  if (impl_->grad_fn) throw Error("Tensor::move_to: only leaf tensors can be moved in place");
+  impl_->grad.reset();
+  impl_->grad_valid = false;
+  impl_->grad_factored = false;
+  impl_->factored.reset();
+  if (device() == d) return *this;
+  auto storage = std::make_shared<Storage>(numel(), d);
+  copy_floats(storage->data(), d, data(), device(), numel());
+  impl_->storage = std::move(storage);
+  return *this;
 }
 
 Tensor& Tensor::set_requires_grad(bool value) {
@@ -105,14 +172,14 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape(), device());
-  if (numel()) std::memcpy(t.data(), data(), numel() * sizeof(float));
+  copy_floats(t.data(), device(), data(), device(), numel());
   return t;
 }
 
 void Tensor::copy_from(const Tensor& src) {
   if (src.numel() != numel())
     throw ShapeError("copy_from: source " + shape_str(src.shape()) + " and destination " + shape_str(shape()) + " differ in size");
-  if (numel()) std::memcpy(data(), src.data(), numel() * sizeof(float));
+  copy_floats(data(), device(), src.data(), src.device(), numel());
 }
 
 }  // namespace dc

@@ -1,8 +1,9 @@
 // Tensor: a float32, contiguous, reference-counted n-d array with an autograd hook.
 //
 // A Tensor is a handle: copies share the same storage and the same autograd identity
-// (like torch.Tensor). Storage is 64-byte aligned host memory; the Device tag is carried
-// so that a CUDA backend can add device storage without changing the op API.
+// (like torch.Tensor). Storage is 64-byte aligned host memory (Device::CPU) or device
+// memory from the caching DeviceAllocator (Device::CUDA, in builds with the CUDA backend);
+// data() of a CUDA tensor is a device pointer. Ops run on their inputs' device.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,8 @@ int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);  // "(4, 5, 100)"
 
 // Move-only aligned buffer of floats. Copies are explicit (clone via Tensor::clone).
+// CUDA storage comes from (and returns to) the DeviceAllocator's cache; in a CPU-only
+// build asking for it throws dc::Error.
 class Storage {
  public:
   explicit Storage(int64_t n, Device device = Device::CPU);
@@ -79,7 +82,8 @@ class Tensor {
   static Tensor empty(const Shape& shape, Device device = Device::CPU);
   static Tensor zeros(const Shape& shape, Device device = Device::CPU);
   static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
-  static Tensor from_vector(const Shape& shape, const std::vector<float>& values);
+  // full/zeros on CUDA fill on the device (queued on the stream, no host round trip).
+  static Tensor from_vector(const Shape& shape, const std::vector<float>& values, Device device = Device::CPU);
   static Tensor scalar(float value) { return from_vector({}, {value}); }
 
   bool defined() const { return impl_ != nullptr; }
@@ -89,10 +93,20 @@ class Tensor {
   int64_t numel() const { return shape_numel(impl_->shape); }
   Device device() const { return impl_->storage->device(); }
 
-  float* data() { return impl_->storage->data(); }
+  float* data() { return impl_->storage->data(); }  // a device pointer for CUDA tensors
   const float* data() const { return impl_->storage->data(); }
+  // Host copies of the data (for a CUDA tensor: one device-to-host copy, which waits for
+  // the queued work).
   std::vector<float> to_vector() const;
   float item() const;  // the single value of a one-element tensor
+
+  // A copy on `device` with no autograd history; the tensor itself when it is already there.
+  Tensor to(Device device) const;
+  // Moves this tensor's data to `device` in place: every handle to this tensor (the same
+  // TensorImpl) sees the new storage, so models move their parameters with it. Handles
+  // made by detach()/reshape() keep the old storage. The gradient (buffer and factors) is
+  // dropped. For leaves only (throws for a tensor with autograd history).
+  Tensor& move_to(Device device);
 
   // ---- autograd ----
   bool requires_grad() const { return impl_->requires_grad; }
@@ -105,8 +119,8 @@ class Tensor {
   void backward() const;
 
   Tensor detach() const;  // same storage, no autograd history
-  Tensor clone() const;   // deep copy of the data, no autograd history
-  void copy_from(const Tensor& src);  // element copy, same numel
+  Tensor clone() const;   // deep copy of the data on the same device, no autograd history
+  void copy_from(const Tensor& src);  // element copy, same numel, across devices too
 
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }

@@ -215,6 +215,7 @@ ExperimentConfig resolve_config(const json& user, const std::string& source) {
 
     c.device = doc["device"].get<std::string>();
     if (c.device != "cpu" && c.device != "cuda") throw InputError("device: expected \"cpu\" or \"cuda\", got \"" + c.device + "\"");
+    c.train.device = c.device == "cuda" ? Device::CUDA : Device::CPU;
     c.threads = doc["threads"].get<int>();
     if (c.threads < 0) throw InputError("threads: must be >= 0 (0 = all cores)");
     c.output_dir = doc["output_dir"].get<std::string>();

@@ -2,6 +2,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <string>
 
 #include "engine/error.h"
 #include "io/atomic_file.h"
@@ -117,8 +120,17 @@ void write_run_outputs(const std::string& dir, const RunInfo& info, const Model&
     if (!attention->marks.empty()) write_file_atomic(dir + "/attention_marks.csv", attention_marks_csv(test, *attention));
   }
   write_file_atomic(dir + "/config.json", info.resolved_config.dump(2) + "\n");
-  save_model_weights(dir + "/model.safetensors", model,
-                     {{"deepchrome.cell", info.cell}, {"deepchrome.best_epoch", std::to_string(result.best_epoch)}});
+  const std::map<std::string, std::string> metadata = {{"deepchrome.cell", info.cell},
+                                                       {"deepchrome.best_epoch", std::to_string(result.best_epoch)}};
+  if (model.device() == Device::CPU) {
+    save_model_weights(dir + "/model.safetensors", model, metadata);
+  } else {
+    // The checkpoint is written from host memory: a model trained on a device is saved
+    // from a host copy of its parameters (same names, order and config).
+    std::unique_ptr<Model> host = create_model(model.config(), 0);
+    for (size_t i = 0; i < model.parameters().size(); ++i) host->parameters()[i].tensor.copy_from(model.parameters()[i].tensor);
+    save_model_weights(dir + "/model.safetensors", *host, metadata);
+  }
   write_file_atomic(dir + "/predictions.csv", predictions_csv(test, result.test_prob_high));
   write_file_atomic(dir + "/metrics.json", metrics_json(info, result, model.parameter_count()).dump(2) + "\n");
 }

@@ -16,6 +16,12 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
+void Model::to(Device device) {
+  for (auto& p : params_) p.tensor.move_to(device);
+}
+
+Device Model::device() const { return params_.empty() ? Device::CPU : params_.front().tensor.device(); }
+
 Tensor Model::add_parameter(const std::string& name, const Shape& shape, float lo, float hi, uint64_t seed) {
   Tensor t = Tensor::empty(shape);
   init_uniform(t, lo, hi, seed, stream_id(name.c_str()));

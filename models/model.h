@@ -29,6 +29,14 @@ class Model {
   const std::vector<Parameter>& parameters() const { return params_; }
   int64_t parameter_count() const;
 
+  // Moves every parameter to `device` in place (Tensor::move_to): the layers hold handles
+  // to the same tensors, so forward() then runs there and expects its inputs there too.
+  // Gradients are dropped; make optimizers after moving (or they move their state at the
+  // next step). Models are always created on the CPU (the initialisation is the same on
+  // every device) and moved afterwards.
+  void to(Device device);
+  Device device() const;  // the parameters' device (CPU for a model without parameters)
+
   // Raw output for the loss. `step` seeds the dropout masks of a training step.
   virtual Tensor forward(const Tensor& x, bool training, uint64_t step) = 0;
   virtual Tensor loss(const Tensor& output, const Tensor& labels) const = 0;

@@ -1,15 +1,22 @@
 #include "models/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <string>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "models/metrics.h"
+
+#if DEEPCHROME_HAS_CUDA
+#include "kernels/cuda/runtime.h"
+#include "kernels/cuda/tensor_ops.h"
+#endif
 
 namespace dc {
 namespace {
@@ -39,6 +46,34 @@ std::vector<size_t> epoch_order(size_t n, uint64_t seed, int epoch) {
 
 std::vector<int8_t> labels_of(const DataView& d) { return std::vector<int8_t>(d.labels, d.labels + d.n); }
 
+// The model's input for a host batch: the batch itself on the CPU, else one copy.
+Tensor on_device(const Tensor& host, Device device) { return device == Device::CPU ? host : host.to(device); }
+
+[[noreturn]] void throw_diverged(double value, int epoch, const std::string& where) {
+  throw Error("training diverged: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
+              std::to_string(epoch) + ", " + where + " (try a smaller train.lr, or train.clip_grad_norm)");
+}
+
+#if DEEPCHROME_HAS_CUDA
+// The epoch's running sum of (batch loss * batch size), kept on the device so that a
+// training step never waits for the GPU; read back every kLossReadInterval batches.
+class DeviceLossSum {
+ public:
+  DeviceLossSum() : storage_(std::make_shared<Storage>(2, Device::CUDA)) { reset(); }
+  void reset() { kernels::cuda::fill_zero(sum(), sizeof(double)); }
+  void add(const Tensor& loss, size_t count) { kernels::cuda::accumulate_scaled(sum(), loss.data(), static_cast<double>(count)); }
+  double read() const {
+    double v = 0;
+    kernels::cuda::copy_to_host(&v, storage_->data(), sizeof(double));
+    return v;
+  }
+
+ private:
+  double* sum() { return reinterpret_cast<double*>(storage_->data()); }
+  std::shared_ptr<Storage> storage_;  // one double in two floats
+};
+#endif
+
 }  // namespace
 
 void gather_batch(const DataView& data, const size_t* index, size_t count, Tensor& x, Tensor& labels) {
@@ -59,10 +94,11 @@ std::vector<float> predict(Model& model, const DataView& data, int batch_size) {
   std::vector<size_t> index(data.n);
   std::iota(index.begin(), index.end(), size_t{0});
   Tensor x, labels;
+  const Device device = model.device();
   for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
     gather_batch(data, index.data() + b, count, x, labels);
-    const std::vector<float> p = model.prob_high(model.forward(x, false, 0));
+    const std::vector<float> p = model.prob_high(model.forward(on_device(x, device), false, 0));
     out.insert(out.end(), p.begin(), p.end());
   }
   return out;
@@ -74,16 +110,21 @@ AttentionExport collect_attention(Model& model, const DataView& data, int batch_
   std::vector<size_t> index(data.n);
   std::iota(index.begin(), index.end(), size_t{0});
   Tensor x, labels;
+  const Device device = model.device();
   for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
     gather_batch(data, index.data() + b, count, x, labels);
-    model.forward(x, false, 0);
+    model.forward(on_device(x, device), false, 0);
     const Model::AttentionMaps maps = model.last_attention();
     if (!maps.bins.defined()) return {};
     out.available = true;
     out.rows = static_cast<int>(maps.bins.size(1));
-    out.bins.insert(out.bins.end(), maps.bins.data(), maps.bins.data() + maps.bins.numel());
-    if (maps.marks.defined()) out.marks.insert(out.marks.end(), maps.marks.data(), maps.marks.data() + maps.marks.numel());
+    const std::vector<float> bins = maps.bins.to_vector();  // on CUDA: the batch's one copy back per map
+    out.bins.insert(out.bins.end(), bins.begin(), bins.end());
+    if (maps.marks.defined()) {
+      const std::vector<float> marks = maps.marks.to_vector();
+      out.marks.insert(out.marks.end(), marks.begin(), marks.end());
+    }
   }
   return out;
 }
@@ -92,6 +133,8 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
                         const TrainOptions& o, const TrainCallbacks& callbacks) {
   if (train.n == 0) throw InputError("training split is empty");
   if (o.batch_size < 1 || o.epochs < 1) throw InputError("train.batch_size and train.epochs must be >= 1");
+  const Device device = o.device;
+  if (model.device() != device) model.to(device);  // before the optimizer: its state follows
   std::unique_ptr<Optimizer> opt = make_optimizer(model.parameters(), o);
   const std::vector<int8_t> valid_labels = labels_of(valid), test_labels = labels_of(test);
 
@@ -103,21 +146,43 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
   const size_t bs = static_cast<size_t>(o.batch_size);
   const int batches = static_cast<int>((train.n + bs - 1) / bs);
   Tensor x, labels;
+#if DEEPCHROME_HAS_CUDA
+  std::unique_ptr<DeviceLossSum> device_loss;
+  if (device == Device::CUDA) device_loss = std::make_unique<DeviceLossSum>();
+#endif
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<size_t> order = epoch_order(train.n, o.seed, epoch);
     double loss_sum = 0;
+#if DEEPCHROME_HAS_CUDA
+    int last_read = 0;  // batches whose loss was read back so far
+    if (device_loss) device_loss->reset();
+#endif
     for (int b = 0; b < batches; ++b) {
       const size_t start = static_cast<size_t>(b) * bs, count = std::min(bs, train.n - start);
       gather_batch(train, order.data() + start, count, x, labels);
       opt->zero_grad();
+#if DEEPCHROME_HAS_CUDA
+      if (device_loss) {  // no step waits for the device; the loss is read every kLossReadInterval batches
+        Tensor loss = model.loss(model.forward(x.to(device), true, step++), labels.to(device));
+        device_loss->add(loss, count);
+        loss.backward();
+        if (o.clip_grad_norm > 0) clip_grad_norm_no_sync(model.parameters(), o.clip_grad_norm);
+        opt->step();
+        if ((b + 1) % kLossReadInterval == 0 || b + 1 == batches) {
+          loss_sum = device_loss->read();
+          if (!std::isfinite(loss_sum))
+            throw_diverged(loss_sum, epoch, "in batches " + std::to_string(last_read + 1) + "-" + std::to_string(b + 1));
+          last_read = b + 1;
+          if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, loss_sum / static_cast<double>(start + count));
+        }
+        continue;
+      }
+#endif
       Tensor loss = model.loss(model.forward(x, true, step++), labels);
       const float value = loss.item();
-      if (!std::isfinite(value))
-        throw Error("training diverged: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                    " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
-                    " (try a smaller train.lr, or train.clip_grad_norm)");
+      if (!std::isfinite(value)) throw_diverged(value, epoch, "batch " + std::to_string(b + 1));
       loss.backward();
       if (o.clip_grad_norm > 0) clip_grad_norm(model.parameters(), o.clip_grad_norm);
       opt->step();

@@ -25,7 +25,16 @@ struct TrainOptions {
   double clip_grad_norm = 0;  // 0: off
   int batch_size = 1, epochs = 1, patience = 0;  // patience 0: never stop early
   uint64_t seed = 1;
+  // Where the model trains: train_model moves it there first (and leaves it there). On
+  // CUDA each batch is gathered on the host and copied in once (x and labels); forward,
+  // backward, clipping and the optimizer step stay on the device, and the loss is read
+  // back every kLossReadInterval batches and at the end of the epoch.
+  Device device = Device::CPU;
 };
+
+// On CUDA, how many batches pass between reads of the running training loss (each read
+// waits for the device); on_batch is called at those reads only.
+inline constexpr int kLossReadInterval = 64;
 
 struct EpochRecord {
   int epoch = 0;  // 1-based
@@ -42,17 +51,20 @@ struct TrainResult {
 };
 
 struct TrainCallbacks {
-  // After each batch: epoch (1-based), batches done, batches in the epoch, mean loss so far.
+  // After each batch (on CUDA: after each read of the loss, see kLossReadInterval):
+  // epoch (1-based), batches done, batches in the epoch, mean loss so far.
   std::function<void(int, int, int, double)> on_batch;
   std::function<void(const EpochRecord&)> on_epoch;
 };
 
-// Trains `model` in place; on return its parameters hold the best-validation epoch's
-// weights. Throws dc::Error when the loss becomes NaN or infinite.
+// Trains `model` in place on options.device; on return its parameters hold the
+// best-validation epoch's weights and stay on that device. Throws dc::Error when the loss
+// becomes NaN or infinite.
 TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
                         const TrainOptions& options, const TrainCallbacks& callbacks = {});
 
-// P(high) for every example, in batches, without recording a graph.
+// P(high) for every example, in batches, without recording a graph, on the model's
+// device (each batch copied in, its probabilities copied back).
 std::vector<float> predict(Model& model, const DataView& data, int batch_size = 256);
 
 // The attention a model pays on each example of `data` (eval mode, no graph), for models
@@ -66,7 +78,8 @@ struct AttentionExport {
 };
 AttentionExport collect_attention(Model& model, const DataView& data, int batch_size = 256);
 
-// Copies examples `index[0..count)` of `data` into x (count, 5, 100) and labels (count).
+// Copies examples `index[0..count)` of `data` into x (count, 5, 100) and labels (count),
+// host tensors (reallocated when count changes).
 void gather_batch(const DataView& data, const size_t* index, size_t count, Tensor& x, Tensor& labels);
 
 }  // namespace dc
