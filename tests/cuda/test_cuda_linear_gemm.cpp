@@ -1,0 +1,289 @@
+// CUDA GEMMs and the linear layer against the CPU:
+//   sgemm (cuBLAS) and sgemm_tiled (ours, both block tiles forced) against
+//   cpu::gemm_reference in double at odd sizes (1x1x1, 17x33x65, 128x640x900, 1537x1539x33,
+//   the DeepChrome layer shapes), every transpose combination, leading dimensions larger
+//   than the rows (padding that must stay untouched), beta = 0 with C full of NaN (C must not
+//   be read), beta != 0, K = 0, and more column tiles than one grid row holds;
+//   linear_forward / linear_backward against cpu::linear_* at the DeepChrome sizes and odd
+//   ones, with and without bias, every GradMode combination and null gradients.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/linear.h"
+#include "kernels/cuda/runtime.h"
+#include "test_util.h"
+
+namespace cu = dc::kernels::cuda;
+using dc::GradMode;
+using dc::cpu::LinearShape;
+using dc::cpu::Trans;
+using namespace dc::test;
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kSentinel = 12345.0f;
+
+// A device copy of a host vector.
+class Dev {
+ public:
+  explicit Dev(const std::vector<float>& h) : n_(h.size()) {
+    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n_, 1) * sizeof(float)));
+    cu::copy_to_device(p_, h.data(), n_ * sizeof(float));
+  }
+  Dev(size_t n, float value) : Dev(std::vector<float>(n, value)) {}
+  ~Dev() {
+    try {
+      cu::raw_free(p_);
+    } catch (...) {
+    }
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  float* get() const { return p_; }
+  std::vector<float> host() const {
+    std::vector<float> h(n_);
+    cu::copy_to_host(h.data(), p_, n_ * sizeof(float));
+    return h;
+  }
+
+ private:
+  float* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
+  return m;
+}
+
+// Tolerance for a float sum of `terms` products (inputs of magnitude <= 1).
+double sum_atol(double terms) { return 2e-5 * std::sqrt(std::max(1.0, terms)); }
+constexpr double kRtol = 1e-4;
+
+// ---- GEMM ---------------------------------------------------------------------------------
+
+const char* tname(Trans t) { return t == Trans::No ? "N" : "T"; }
+
+// Restores the automatic tile choice when a test case ends.
+struct TileGuard {
+  explicit TileGuard(int tile) { cu::set_sgemm_tiled_tile(tile); }
+  ~TileGuard() { cu::set_sgemm_tiled_tile(0); }
+};
+
+using GemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+
+struct GemmImpl {
+  const char* name;
+  GemmFn fn;
+  int tile;  // forced sgemm_tiled tile (0: automatic / not applicable)
+};
+const GemmImpl kGemmImpls[] = {
+    {"cublas sgemm", cu::sgemm, 0},
+    {"sgemm_tiled auto", cu::sgemm_tiled, 0},
+    {"sgemm_tiled 64x64", cu::sgemm_tiled, 64},
+    {"sgemm_tiled 128x128", cu::sgemm_tiled, 128},
+};
+
+// C (M x N, ldc = N + 2) = alpha op(A) op(B) + beta C for every implementation, both betas,
+// against the double reference; A and B stored with 3 floats of row padding.
+void check_gemm(Trans ta, Trans tb, int M, int N, int K, uint64_t seed) {
+  INFO(tname(ta) << tname(tb) << " M=" << M << " N=" << N << " K=" << K);
+  const int a_rows = ta == Trans::No ? M : K, a_cols = ta == Trans::No ? K : M;
+  const int b_rows = tb == Trans::No ? K : N, b_cols = tb == Trans::No ? N : K;
+  const int lda = a_cols + 3, ldb = b_cols + 3, ldc = N + 2;
+  const std::vector<float> A = random_vector<float>(static_cast<size_t>(a_rows) * lda, seed);
+  const std::vector<float> B = random_vector<float>(static_cast<size_t>(b_rows) * ldb, seed + 1);
+  const std::vector<float> C0 = random_vector<float>(static_cast<size_t>(M) * ldc, seed + 2);
+  const float alpha = 1.25f;
+
+  // alpha op(A) op(B) in double (the reference with beta = 0), padding columns zero.
+  std::vector<double> ab(static_cast<size_t>(M) * ldc, 0.0);
+  {
+    const auto Ad = convert<double>(A), Bd = convert<double>(B);
+    dc::cpu::gemm_reference<double>(ta, tb, M, N, K, alpha, Ad.data(), lda, Bd.data(), ldb, 0.0, ab.data(), ldc);
+  }
+  double ab_max = 0;
+  for (double v : ab) ab_max = std::max(ab_max, std::fabs(v));
+  REQUIRE(ab_max > 1e-3);
+
+  const Dev dA(A), dB(B);
+  for (const GemmImpl& impl : kGemmImpls) {
+    TileGuard guard(impl.tile);
+    for (float beta : {0.0f, 0.5f}) {
+      INFO(impl.name << ", beta=" << beta);
+      // beta == 0: C starts as NaN and must not be read; its padding must stay NaN.
+      const std::vector<float> c_init = beta == 0.0f ? std::vector<float>(C0.size(), kNaN) : C0;
+      Dev dC(c_init);
+      impl.fn(ta, tb, M, N, K, alpha, dA.get(), lda, dB.get(), ldb, beta, dC.get(), ldc);
+      const std::vector<float> C = dC.host();
+      std::vector<double> expect(C.size());
+      std::vector<float> got(C.size());
+      size_t padding_touched = 0;
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < ldc; ++j) {
+          const size_t idx = static_cast<size_t>(i) * ldc + j;
+          if (j >= N) {  // padding: untouched (NaN stays NaN)
+            padding_touched += !bit_identical({C[idx]}, {c_init[idx]});
+            expect[idx] = 0;
+            got[idx] = 0;
+            continue;
+          }
+          expect[idx] = ab[idx] + (beta == 0.0f ? 0.0 : static_cast<double>(beta) * C0[idx]);
+          got[idx] = C[idx];
+        }
+      CHECK(padding_touched == 0);
+      expect_close(got.data(), expect.data(), got.size(), sum_atol(K), kRtol, "C");
+    }
+  }
+}
+
+// ---- linear -------------------------------------------------------------------------------
+
+enum class Want { Null, Overwrite, Accumulate };
+const char* want_name(Want w) { return w == Want::Null ? "null" : w == Want::Overwrite ? "overwrite" : "accumulate"; }
+GradMode mode_of(Want w) { return w == Want::Accumulate ? GradMode::Accumulate : GradMode::Overwrite; }
+
+std::vector<float> initial(Want w, size_t n, uint64_t seed) {
+  if (w == Want::Accumulate) return random_vector<float>(n, seed);
+  return std::vector<float>(n, w == Want::Overwrite ? kNaN : kSentinel);
+}
+
+void expect_grad(Want w, const std::vector<float>& dev, const std::vector<float>& cpu_result,
+                 const std::vector<float>& init, double atol, const std::string& what) {
+  if (w == Want::Null) {
+    CHECK_MESSAGE(bit_identical(dev, init), what << ": a null gradient's buffer was written");
+    return;
+  }
+  expect_close(dev, cpu_result, atol, kRtol, what);
+}
+
+struct Want3 {
+  Want dx, dw, db;
+};
+const Want3 kGradCombos[] = {
+    {Want::Overwrite, Want::Overwrite, Want::Overwrite}, {Want::Accumulate, Want::Accumulate, Want::Accumulate},
+    {Want::Accumulate, Want::Overwrite, Want::Accumulate}, {Want::Overwrite, Want::Accumulate, Want::Overwrite},
+    {Want::Overwrite, Want::Null, Want::Null},           {Want::Null, Want::Overwrite, Want::Null},
+    {Want::Null, Want::Null, Want::Accumulate},          {Want::Null, Want::Accumulate, Want::Overwrite},
+};
+
+void check_linear(LinearShape s, uint64_t seed) {
+  INFO("N=" << s.N << " IN=" << s.IN << " OUT=" << s.OUT);
+  const double k = 1.0 / std::sqrt(static_cast<double>(s.IN));
+  const std::vector<float> xv = random_vector<float>(static_cast<size_t>(s.N) * s.IN, seed),
+                           wv = random_vector<float>(static_cast<size_t>(s.OUT) * s.IN, seed + 1, -k, k),
+                           bv = random_vector<float>(static_cast<size_t>(s.OUT), seed + 2, -k, k),
+                           dyv = random_vector<float>(static_cast<size_t>(s.N) * s.OUT, seed + 3);
+  const size_t ny = dyv.size();
+  const Dev x(xv), w(wv), b(bv), dy(dyv);
+
+  for (bool bias : {true, false}) {
+    INFO((bias ? "with bias" : "without bias"));
+    std::vector<float> y_cpu(ny);
+    dc::cpu::linear_forward(y_cpu.data(), xv.data(), wv.data(), bias ? bv.data() : nullptr, s);
+    REQUIRE(max_abs(y_cpu) > 1e-2);
+    Dev y(ny, kNaN);
+    cu::linear_forward(y.get(), x.get(), w.get(), bias ? b.get() : nullptr, s);
+    expect_close(y.host(), y_cpu, sum_atol(s.IN), kRtol, "linear y");
+  }
+
+  for (const Want3& g : kGradCombos) {
+    INFO("dx " << want_name(g.dx) << ", dw " << want_name(g.dw) << ", db " << want_name(g.db));
+    const std::vector<float> dx0 = initial(g.dx, xv.size(), seed + 10), dw0 = initial(g.dw, wv.size(), seed + 11),
+                             db0 = initial(g.db, bv.size(), seed + 12);
+    std::vector<float> dx_cpu = dx0, dw_cpu = dw0, db_cpu = db0;
+    dc::cpu::linear_backward(g.dx == Want::Null ? nullptr : dx_cpu.data(), mode_of(g.dx),
+                             g.dw == Want::Null ? nullptr : dw_cpu.data(), mode_of(g.dw),
+                             g.db == Want::Null ? nullptr : db_cpu.data(), mode_of(g.db), dyv.data(), xv.data(),
+                             wv.data(), s);
+    if (g.dx != Want::Null) REQUIRE(max_abs(dx_cpu) > 1e-2);
+    if (g.dw != Want::Null) REQUIRE(max_abs(dw_cpu) > 1e-2);
+    if (g.db != Want::Null) REQUIRE(max_abs(db_cpu) > 1e-2);
+    Dev dx(dx0), dw(dw0), db(db0);
+    cu::linear_backward(g.dx == Want::Null ? nullptr : dx.get(), mode_of(g.dx), g.dw == Want::Null ? nullptr : dw.get(),
+                        mode_of(g.dw), g.db == Want::Null ? nullptr : db.get(), mode_of(g.db), dy.get(), x.get(),
+                        w.get(), s);
+    expect_grad(g.dx, dx.host(), dx_cpu, dx0, sum_atol(s.OUT), "linear dx");
+    expect_grad(g.dw, dw.host(), dw_cpu, dw0, sum_atol(s.N), "linear dw");
+    expect_grad(g.db, db.host(), db_cpu, db0, sum_atol(s.N), "linear db");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda sgemm and sgemm_tiled: every transpose combination at odd sizes against the double reference") {
+  // M, N, K
+  const int sizes[][3] = {
+      {1, 1, 1}, {17, 33, 65}, {128, 640, 900}, {1537, 1539, 33},  // odd sizes, one to many tiles each way
+      {64, 625, 900}, {64, 125, 625}, {625, 900, 64}, {2, 3, 1000},  // DeepChrome layers; a long K
+  };
+  uint64_t seed = 1000;
+  for (const auto& mnk : sizes)
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) check_gemm(ta, tb, mnk[0], mnk[1], mnk[2], seed += 5);
+}
+
+TEST_CASE("cuda sgemm and sgemm_tiled: K = 0 gives C = beta * C, and beta = 0 does not read C") {
+  const int M = 5, N = 7, ldc = 9;
+  const std::vector<float> C0 = random_vector<float>(static_cast<size_t>(M) * ldc, 77);
+  const Dev dA(std::vector<float>(4, 1.0f)), dB(std::vector<float>(4, 1.0f));
+  for (const GemmImpl& impl : kGemmImpls) {
+    TileGuard guard(impl.tile);
+    INFO(impl.name);
+    for (float beta : {0.0f, 0.5f}) {
+      INFO("beta=" << beta);
+      const std::vector<float> c_init = beta == 0.0f ? std::vector<float>(C0.size(), kNaN) : C0;
+      Dev dC(c_init);
+      impl.fn(Trans::No, Trans::No, M, N, 0, 2.0f, dA.get(), 1, dB.get(), N, beta, dC.get(), ldc);
+      const std::vector<float> C = dC.host();
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < ldc; ++j) {
+          const size_t idx = static_cast<size_t>(i) * ldc + j;
+          if (j >= N) CHECK(bit_identical({C[idx]}, {c_init[idx]}));
+          else CHECK(C[idx] == (beta == 0.0f ? 0.0f : beta * C0[idx]));
+        }
+    }
+  }
+}
+
+TEST_CASE("cuda sgemm_tiled: more column tiles than one grid row holds (65535)") {
+  // 128x128 tiles: N = 8.4M columns are 65,625 column tiles; the kernel loops over the rest.
+  TileGuard guard(128);
+  const int M = 1, N = 8400000, K = 2;
+  const std::vector<float> A = {0.5f, -2.0f};
+  std::vector<float> B(static_cast<size_t>(K) * N);
+  for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(static_cast<int>(i % 1009) - 504);
+  const Dev dA(A), dB(B);
+  Dev dC(static_cast<size_t>(N), kNaN);
+  cu::sgemm_tiled(Trans::No, Trans::No, M, N, K, 1.0f, dA.get(), K, dB.get(), N, 0.0f, dC.get(), N);
+  const std::vector<float> C = dC.host();
+  size_t bad = 0, first_bad = C.size();
+  for (int j = 0; j < N; ++j) {
+    const float expect = 0.5f * B[static_cast<size_t>(j)] - 2.0f * B[static_cast<size_t>(N) + j];  // exact in float
+    if (C[static_cast<size_t>(j)] != expect) {
+      ++bad;
+      first_bad = std::min(first_bad, static_cast<size_t>(j));
+    }
+  }
+  INFO("first wrong column " << first_bad);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("cuda linear: forward and every gradient match the CPU twin") {
+  // N, IN, OUT
+  const LinearShape shapes[] = {
+      {1, 900, 625}, {64, 900, 625}, {64, 625, 125}, {64, 125, 2},  // DeepChrome
+      {256, 900, 625}, {7, 33, 17}, {3, 1, 5}, {300, 5, 1},         // big batch, odd sizes
+  };
+  uint64_t seed = 3000;
+  for (const LinearShape& s : shapes) check_linear(s, seed += 20);
+}
