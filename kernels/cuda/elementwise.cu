@@ -1,0 +1,227 @@
+// Elementwise kernels (see elementwise.h): grid-stride loops, four elements per step through
+// float4 loads when every pointer involved is 16-byte aligned, one at a time otherwise and
+// for the n % 4 tail. Each element's arithmetic is the same on both paths.
+#include "kernels/cuda/elementwise.h"
+
+#include <cstdint>
+
+#include "kernels/cuda/common.cuh"
+
+namespace dc::kernels::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// W consecutive floats in registers.
+template <int W>
+struct Vec {
+  float v[W];
+};
+
+template <int W>
+__device__ __forceinline__ Vec<W> load(const float* p, int64_t i) {
+  Vec<W> r;
+  if constexpr (W == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p + i);
+    r.v[0] = q.x;
+    r.v[1] = q.y;
+    r.v[2] = q.z;
+    r.v[3] = q.w;
+  } else {
+    r.v[0] = p[i];
+  }
+  return r;
+}
+
+template <int W>
+__device__ __forceinline__ void store(float* p, int64_t i, const Vec<W>& r) {
+  if constexpr (W == 4) {
+    *reinterpret_cast<float4*>(p + i) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+  } else {
+    p[i] = r.v[0];
+  }
+}
+
+// d (=|+=) v, elementwise (loads d only when accumulating).
+template <int W>
+__device__ __forceinline__ void put(float* d, int64_t i, Vec<W> v, bool accumulate) {
+  if (accumulate) {
+    const Vec<W> old = load<W>(d, i);
+#pragma unroll
+    for (int k = 0; k < W; ++k) v.v[k] = __fadd_rn(old.v[k], v.v[k]);
+  }
+  store<W>(d, i, v);
+}
+
+// Runs op.apply<4>(i) for i = 0, 4, 8, ... below n - n % 4 when vec4, then op.apply<1>(i)
+// for the remaining elements (all of them when !vec4).
+template <class Op>
+__global__ void pointwise_kernel(Op op, int64_t n, bool vec4) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  int64_t done = 0;
+  if (vec4) {
+    const int64_t quads = n / 4;
+    for (int64_t q = t; q < quads; q += stride) op.template apply<4>(q * 4);
+    done = quads * 4;
+  }
+  for (int64_t i = done + t; i < n; i += stride) op.template apply<1>(i);
+}
+
+template <class Op>
+void launch_pointwise(const Op& op, int64_t n, bool vec4) {
+  if (n <= 0) return;
+  const int64_t work = vec4 ? (n + 3) / 4 : n;
+  pointwise_kernel<<<grid_for(work, kBlock), kBlock, 0, current_stream()>>>(op, n, vec4);
+  DC_CUDA_CHECK_LAUNCH();
+}
+
+// ---- activations ---------------------------------------------------------------------------
+template <cpu::Activation A>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (A == cpu::Activation::Relu) return v > 0.0f ? v : 0.0f;
+  else if constexpr (A == cpu::Activation::Tanh) return tanhf(v);
+  else return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));  // never exp of a large positive
+}
+
+// dy * activation'(y); relu is a select (as the CPU's fast path), not a multiply.
+template <cpu::Activation A>
+__device__ __forceinline__ float grad_of(float dy, float y) {
+  if constexpr (A == cpu::Activation::Relu) return y > 0.0f ? dy : 0.0f;
+  else if constexpr (A == cpu::Activation::Tanh) return dy * (1.0f - y * y);
+  else return dy * (y * (1.0f - y));
+}
+
+template <cpu::Activation A>
+struct ActivationForward {
+  float* y;
+  const float* x;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    Vec<W> v = load<W>(x, i);
+#pragma unroll
+    for (int k = 0; k < W; ++k) v.v[k] = activate<A>(v.v[k]);
+    store<W>(y, i, v);
+  }
+};
+
+template <cpu::Activation A>
+struct ActivationBackward {
+  float* dx;
+  const float* dy;
+  const float* y;
+  bool accumulate;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    const Vec<W> g = load<W>(dy, i), out = load<W>(y, i);
+    Vec<W> v;
+#pragma unroll
+    for (int k = 0; k < W; ++k) v.v[k] = grad_of<A>(g.v[k], out.v[k]);
+    put<W>(dx, i, v, accumulate);
+  }
+};
+
+// ---- add / mul -----------------------------------------------------------------------------
+// Products use __fmul_rn so that an accumulation is never contracted into an FMA: the
+// result then rounds exactly as the CPU's separate multiply and add.
+template <cpu::Binary B>
+struct BinaryForward {
+  float* y;
+  const float* a;
+  const float* b;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    const Vec<W> va = load<W>(a, i), vb = load<W>(b, i);
+    Vec<W> v;
+#pragma unroll
+    for (int k = 0; k < W; ++k)
+      v.v[k] = B == cpu::Binary::Add ? __fadd_rn(va.v[k], vb.v[k]) : __fmul_rn(va.v[k], vb.v[k]);
+    store<W>(y, i, v);
+  }
+};
+
+template <cpu::Binary B>
+struct BinaryBackward {
+  float* da;
+  float* db;
+  const float* dy;
+  const float* a;
+  const float* b;
+  bool da_accumulate, db_accumulate;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    const Vec<W> g = load<W>(dy, i);
+    // da first, then db (re-loaded after da's store): da == db sums both contributions.
+    if (da) {
+      Vec<W> v = g;
+      if constexpr (B == cpu::Binary::Mul) {
+        const Vec<W> vb = load<W>(b, i);
+#pragma unroll
+        for (int k = 0; k < W; ++k) v.v[k] = __fmul_rn(g.v[k], vb.v[k]);
+      }
+      put<W>(da, i, v, da_accumulate);
+    }
+    if (db) {
+      Vec<W> v = g;
+      if constexpr (B == cpu::Binary::Mul) {
+        const Vec<W> va = load<W>(a, i);
+#pragma unroll
+        for (int k = 0; k < W; ++k) v.v[k] = __fmul_rn(g.v[k], va.v[k]);
+      }
+      put<W>(db, i, v, db_accumulate);
+    }
+  }
+};
+
+template <cpu::Activation A>
+void activation_forward_as(float* y, const float* x, int64_t n) {
+  launch_pointwise(ActivationForward<A>{y, x}, n, aligned16(y) && aligned16(x));
+}
+
+template <cpu::Activation A>
+void activation_backward_as(float* dx, bool accumulate, const float* dy, const float* y, int64_t n) {
+  launch_pointwise(ActivationBackward<A>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
+}
+
+}  // namespace
+
+void activation_forward(float* y, const float* x, int64_t n, cpu::Activation a) {
+  switch (a) {
+    case cpu::Activation::Relu: return activation_forward_as<cpu::Activation::Relu>(y, x, n);
+    case cpu::Activation::Tanh: return activation_forward_as<cpu::Activation::Tanh>(y, x, n);
+    case cpu::Activation::Sigmoid: return activation_forward_as<cpu::Activation::Sigmoid>(y, x, n);
+  }
+}
+
+void activation_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int64_t n, cpu::Activation a) {
+  if (!dx) return;
+  const bool acc = dx_mode == GradMode::Accumulate;
+  switch (a) {
+    case cpu::Activation::Relu: return activation_backward_as<cpu::Activation::Relu>(dx, acc, dy, y, n);
+    case cpu::Activation::Tanh: return activation_backward_as<cpu::Activation::Tanh>(dx, acc, dy, y, n);
+    case cpu::Activation::Sigmoid: return activation_backward_as<cpu::Activation::Sigmoid>(dx, acc, dy, y, n);
+  }
+}
+
+void binary_forward(float* y, const float* a, const float* b, int64_t n, cpu::Binary op) {
+  const bool vec4 = aligned16(y) && aligned16(a) && aligned16(b);
+  if (op == cpu::Binary::Add) launch_pointwise(BinaryForward<cpu::Binary::Add>{y, a, b}, n, vec4);
+  else launch_pointwise(BinaryForward<cpu::Binary::Mul>{y, a, b}, n, vec4);
+}
+
+void binary_backward(float* da, GradMode da_mode, float* db, GradMode db_mode, const float* dy, const float* a,
+                     const float* b, int64_t n, cpu::Binary op) {
+  if (!da && !db) return;
+  const bool da_acc = da_mode == GradMode::Accumulate, db_acc = db_mode == GradMode::Accumulate;
+  if (op == cpu::Binary::Add) {  // a and b are not read
+    launch_pointwise(BinaryBackward<cpu::Binary::Add>{da, db, dy, nullptr, nullptr, da_acc, db_acc}, n,
+                     aligned16(da) && aligned16(db) && aligned16(dy));
+  } else {
+    launch_pointwise(BinaryBackward<cpu::Binary::Mul>{da, db, dy, a, b, da_acc, db_acc}, n,
+                     aligned16(da) && aligned16(db) && aligned16(dy) && aligned16(a) && aligned16(b));
+  }
+}
+
+}  // namespace dc::kernels::cuda

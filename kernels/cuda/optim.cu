@@ -1,0 +1,190 @@
+// Optimizer updates and gradient clipping (see optim.h).
+//   sgd / adam: one fused grid-stride pass over the parameter (four elements per step through
+//     float4 when every pointer is 16-byte aligned). Each element is computed with the CPU's
+//     formula in the CPU's order, with explicitly rounded operations (__fmul_rn, __fadd_rn,
+//     __fdiv_rn, __fsqrt_rn) so nvcc cannot contract them into FMAs; Adam's bias
+//     corrections are computed on the host by the same float expressions as the CPU.
+//   sum_squares_accumulate: reduce.h's deterministic two-pass double reduction.
+//   clip_scale: every thread computes the factor from the device total (in double, as
+//     engine/optim.cpp) and returns at once when it is not < 1, else scales its elements.
+#include "kernels/cuda/optim.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/reduce.h"
+
+namespace dc::kernels::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kScratchSlotSquares = 6;  // sum_squares_accumulate's partials
+
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <int W>
+struct Vec {
+  float v[W];
+};
+
+template <int W>
+__device__ __forceinline__ Vec<W> load(const float* p, int64_t i) {
+  Vec<W> r;
+  if constexpr (W == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p + i);
+    r.v[0] = q.x;
+    r.v[1] = q.y;
+    r.v[2] = q.z;
+    r.v[3] = q.w;
+  } else {
+    r.v[0] = p[i];
+  }
+  return r;
+}
+
+template <int W>
+__device__ __forceinline__ Vec<W> load_or_zero(const float* p, int64_t i) {
+  if (p) return load<W>(p, i);
+  Vec<W> r;
+#pragma unroll
+  for (int k = 0; k < W; ++k) r.v[k] = 0.0f;
+  return r;
+}
+
+template <int W>
+__device__ __forceinline__ void store(float* p, int64_t i, const Vec<W>& r) {
+  if constexpr (W == 4) {
+    *reinterpret_cast<float4*>(p + i) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+  } else {
+    p[i] = r.v[0];
+  }
+}
+
+// Runs op.apply<4>(i) for i = 0, 4, ... below n - n % 4 when vec4, then op.apply<1>(i) for
+// the remaining elements (all of them when !vec4).
+template <class Op>
+__global__ void pointwise_kernel(Op op, int64_t n, bool vec4) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  int64_t done = 0;
+  if (vec4) {
+    const int64_t quads = n / 4;
+    for (int64_t q = t; q < quads; q += stride) op.template apply<4>(q * 4);
+    done = quads * 4;
+  }
+  for (int64_t i = done + t; i < n; i += stride) op.template apply<1>(i);
+}
+
+template <class Op>
+void launch_pointwise(const Op& op, int64_t n, bool vec4) {
+  if (n <= 0) return;
+  const int64_t work = vec4 ? (n + 3) / 4 : n;
+  pointwise_kernel<<<grid_for(work, kBlock), kBlock, 0, current_stream()>>>(op, n, vec4);
+  DC_CUDA_CHECK_LAUNCH();
+}
+
+// g' = g + wd p ; buf = first ? g' : momentum buf + g' (when buf) ; p -= lr * (buf or g').
+struct SgdStep {
+  float* p;
+  const float* g;
+  float* buf;
+  float lr, momentum, weight_decay;
+  bool first_step;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    Vec<W> vp = load<W>(p, i);
+    const Vec<W> vg = load_or_zero<W>(g, i);
+    Vec<W> vb = (buf && !first_step) ? load<W>(buf, i) : Vec<W>{};
+#pragma unroll
+    for (int k = 0; k < W; ++k) {
+      float gi = __fadd_rn(vg.v[k], __fmul_rn(weight_decay, vp.v[k]));
+      if (buf) {
+        vb.v[k] = first_step ? gi : __fadd_rn(__fmul_rn(momentum, vb.v[k]), gi);
+        gi = vb.v[k];
+      }
+      vp.v[k] = __fsub_rn(vp.v[k], __fmul_rn(lr, gi));
+    }
+    if (buf) store<W>(buf, i, vb);
+    store<W>(p, i, vp);
+  }
+};
+
+// g' = g + wd p ; m = b1 m + (1-b1) g' ; v = b2 v + ((1-b2) g') g' ;
+// p -= (step_size m) / (sqrt(v) / sqrt_bc2 + eps).
+struct AdamStep {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, step_size, sqrt_bc2;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    Vec<W> vp = load<W>(p, i), vm = load<W>(m, i), vv = load<W>(v, i);
+    const Vec<W> vg = load_or_zero<W>(g, i);
+#pragma unroll
+    for (int k = 0; k < W; ++k) {
+      const float gi = __fadd_rn(vg.v[k], __fmul_rn(weight_decay, vp.v[k]));
+      vm.v[k] = __fadd_rn(__fmul_rn(beta1, vm.v[k]), __fmul_rn(one_minus_beta1, gi));
+      vv.v[k] = __fadd_rn(__fmul_rn(beta2, vv.v[k]), __fmul_rn(__fmul_rn(one_minus_beta2, gi), gi));
+      const float den = __fadd_rn(__fdiv_rn(__fsqrt_rn(vv.v[k]), sqrt_bc2), eps);
+      vp.v[k] = __fsub_rn(vp.v[k], __fdiv_rn(__fmul_rn(step_size, vm.v[k]), den));
+    }
+    store<W>(m, i, vm);
+    store<W>(v, i, vv);
+    store<W>(p, i, vp);
+  }
+};
+
+__global__ void clip_kernel(float* g, int64_t n, const double* total, double max_norm, bool vec4) {
+  const double factor = max_norm / (sqrt(total[0]) + 1e-6);
+  if (!(factor < 1.0)) return;  // no clipping (also for a NaN norm, as the CPU's `factor < 1`)
+  const float f = static_cast<float>(factor);
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  int64_t done = 0;
+  if (vec4) {
+    const int64_t quads = n / 4;
+    for (int64_t q = t; q < quads; q += stride) {
+      float4 x = *reinterpret_cast<float4*>(g + q * 4);
+      x.x = __fmul_rn(x.x, f);
+      x.y = __fmul_rn(x.y, f);
+      x.z = __fmul_rn(x.z, f);
+      x.w = __fmul_rn(x.w, f);
+      *reinterpret_cast<float4*>(g + q * 4) = x;
+    }
+    done = quads * 4;
+  }
+  for (int64_t i = done + t; i < n; i += stride) g[i] = __fmul_rn(g[i], f);
+}
+
+}  // namespace
+
+void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay,
+                bool first_step) {
+  launch_pointwise(SgdStep{p, g, buf, lr, momentum, weight_decay, first_step}, n,
+                   aligned16(p) && aligned16(g) && aligned16(buf));
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
+                 float weight_decay, int64_t step) {
+  // The CPU's expressions (kernels/cpu/optim.h with T = float), evaluated on the host.
+  const float bc1 = 1.0f - std::pow(beta1, static_cast<float>(step)), bc2 = 1.0f - std::pow(beta2, static_cast<float>(step));
+  const float step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
+  launch_pointwise(AdamStep{p, g, m, v, beta1, beta2, 1.0f - beta1, 1.0f - beta2, eps, weight_decay, step_size, sqrt_bc2}, n,
+                   aligned16(p) && aligned16(g) && aligned16(m) && aligned16(v));
+}
+
+void sum_squares_accumulate(double* total, const float* g, int64_t n) {
+  if (n <= 0) return;
+  detail::reduce_sum(g, n, true, nullptr, total, kScratchSlotSquares);
+}
+
+void clip_scale(float* g, int64_t n, const double* total, double max_norm) {
+  if (n <= 0) return;
+  const bool vec4 = aligned16(g);
+  clip_kernel<<<grid_for(vec4 ? (n + 3) / 4 : n, kBlock), kBlock, 0, current_stream()>>>(g, n, total, max_norm, vec4);
+  DC_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace dc::kernels::cuda
