@@ -19,4 +19,10 @@ int cmd_predict(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_sweep(const Args& args);
 
+// A sweep's child runs get this environment variable: the number of a pipe's read end
+// whose write end only the sweep holds. `train` watches it and ends itself when the sweep
+// is gone (end-of-file), even where the kernel's parent-death signal is not delivered.
+inline constexpr const char* kLifelineEnv = "DEEPCHROME_SWEEP_LIFELINE";
+void watch_sweep_lifeline();  // cli/train.cpp; does nothing without the variable
+
 }  // namespace dc::cli

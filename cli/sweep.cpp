@@ -4,9 +4,11 @@
 // summary.csv / summary.md / auroc_vs_paper.svg up to date in the output dir.
 //
 // Resumable: finished runs (metrics.json present) are skipped, a folder without one is an
-// interrupted run and is restarted from scratch. Children die with the sweep (Linux
-// PR_SET_PDEATHSIG), so after kill -9 nothing keeps writing; a lock file keeps two sweeps
-// off one output dir.
+// interrupted run and is restarted from scratch. Children die with the sweep, so after
+// kill -9 nothing keeps writing: Linux's PR_SET_PDEATHSIG, and, where a sandbox does not
+// deliver that, a lifeline pipe whose write end only the sweep holds: `train` watches the
+// read end (DEEPCHROME_SWEEP_LIFELINE) and kills itself at end-of-file. A lock file keeps
+// two sweeps off one output dir.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -123,7 +125,7 @@ struct Running {
   std::chrono::steady_clock::time_point start;
 };
 
-pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file) {
+pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd) {
   std::error_code ec;
   fs::remove_all(job.run_dir, ec);  // an interrupted run restarts from scratch
   if (ec) throw Error(job.run_dir + ": cannot remove the interrupted run: " + ec.message());
@@ -132,6 +134,14 @@ pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::stri
   const std::string log = job.run_dir + "/train.log";
   const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) throw Error(log + ": cannot create the log: " + std::strerror(errno));
+  // The child's environment: ours plus the lifeline's fd (built before fork: the child
+  // may only make async-signal-safe calls).
+  const std::string lifeline_var = std::string(kLifelineEnv) + "=" + std::to_string(lifeline_fd);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, kLifelineEnv, std::strlen(kLifelineEnv)) != 0 || (*e)[std::strlen(kLifelineEnv)] != '=') envp.push_back(*e);
+  envp.push_back(const_cast<char*>(lifeline_var.c_str()));
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   std::fflush(stdout);
   std::fflush(stderr);
@@ -146,8 +156,9 @@ pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::stri
     if (::getppid() != parent) ::_exit(1);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
+    ::fcntl(lifeline_fd, F_SETFD, 0);  // the read end survives exec; the write end does not
     const char* argv[] = {exe.c_str(), "train", job_file.c_str(), nullptr};
-    ::execv(exe.c_str(), const_cast<char* const*>(argv));
+    ::execve(exe.c_str(), const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -249,6 +260,14 @@ int cmd_sweep(const Args& args) {
   sigaction(SIGTERM, &sa, &old_term);
 
   const std::string exe = self_exe();
+  struct Lifeline {  // closed when the sweep returns or throws (and by the kernel on kill -9)
+    int fd[2] = {-1, -1};
+    ~Lifeline() {
+      for (int f : fd)
+        if (f >= 0) ::close(f);
+    }
+  } lifeline;
+  if (::pipe2(lifeline.fd, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Running> running;
   std::vector<std::string> failures;
@@ -264,7 +283,7 @@ int cmd_sweep(const Args& args) {
     while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
       const size_t j = todo[next++];
       const io::SweepJob& job = s.jobs[j];
-      const pid_t pid = start_run(exe, job, state_dir + "/" + job.cell + "." + job.model + ".json");
+      const pid_t pid = start_run(exe, job, state_dir + "/" + job.cell + "." + job.model + ".json", lifeline.fd[0]);
       running.push_back({pid, j, std::chrono::steady_clock::now()});
       std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.model.c_str(),
                   job.run_dir.c_str());

@@ -1,7 +1,14 @@
 // `deepchrome train CONFIG [--set key=value]...`: trains the configured model on every
 // listed cell type and writes each run's outputs (see io/report.h).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/args.h"
@@ -41,6 +48,24 @@ Config keys (defaults):
 
 }  // namespace
 
+void watch_sweep_lifeline() {
+  const char* v = std::getenv(kLifelineEnv);
+  if (!v) return;
+  char* end = nullptr;
+  const long fd = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || fd < 0 || fd > 1 << 20 || ::fcntl(static_cast<int>(fd), F_GETFD) < 0) return;
+  ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  std::thread([fd] {
+    char c;
+    for (;;) {
+      const ssize_t n = ::read(static_cast<int>(fd), &c, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // end-of-file: the sweep is gone (nothing ever writes to it)
+    }
+    ::kill(::getpid(), SIGKILL);  // as the parent-death signal would: no half-written outputs are renamed into place
+  }).detach();
+}
+
 void require_device(const std::string& device) {
   if (device != "cuda") return;
 #if DEEPCHROME_HAS_CUDA
@@ -65,6 +90,7 @@ int cmd_train(const Args& args) {
     return 0;
   }
   if (p.positionals().size() != 1) throw InputError("train: expected one CONFIG file (see deepchrome train --help)");
+  watch_sweep_lifeline();
   const io::ExperimentConfig c = io::load_config(p.positionals()[0], p.all("set"));
   apply_device_and_threads(c);
   const bool quiet = p.flag("quiet");

@@ -3,6 +3,7 @@
 // summary as an uninterrupted run; bad sweep configs and a failing run are reported.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -95,6 +97,36 @@ bool any_run_in_progress(const fs::path& out) {
   return false;
 }
 
+// The processes whose parent is `parent` (from /proc/<pid>/stat).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = read(e.path() / "stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+// Whether process `pid` is gone (or a zombie) within `limit`.
+bool ends_within(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const fs::path stat_path = fs::path("/proc") / std::to_string(pid) / "stat";
+  for (;;) {  // checks at least once
+    const std::string stat = read(stat_path);
+    const size_t close = stat.rfind(')');
+    if (stat.empty() || close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z') return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the uninterrupted summary") {
@@ -111,21 +143,33 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   CHECK(contains(read(kDir / "out_a/auroc_vs_paper.svg"), "simulated data"));
 
   // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
+  // The sweep and its runs form their own process group; once a run is seen in progress the
+  // group is frozen (SIGSTOP) and checked again, so the kill lands on a known state.
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    ::setpgid(0, 0);
     if (chdir(kDir.c_str()) != 0) _exit(126);
     if (!freopen("/dev/null", "w", stdout)) _exit(126);
     execl(kExe.c_str(), kExe.c_str(), "sweep", "sweep.json", "--set", "output_dir=out_b", static_cast<char*>(nullptr));
     _exit(127);
   }
+  ::setpgid(pid, pid);  // (also in the child: whichever runs first)
   bool killed_mid_run = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::vector<pid_t> runs_at_kill;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (std::chrono::steady_clock::now() < deadline) {
     if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
-      kill(pid, SIGKILL);
-      killed_mid_run = true;
-      break;
+      ::kill(-pid, SIGSTOP);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
+        runs_at_kill = children_of(pid);
+        ::kill(pid, SIGKILL);  // the sweep only, as `kill -9 PID` would: its runs must die with it
+        ::kill(-pid, SIGCONT);
+        killed_mid_run = true;
+        break;
+      }
+      ::kill(-pid, SIGCONT);  // a run finished just then: go on and try again
     }
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) break;  // finished before we could interrupt it
@@ -134,6 +178,8 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   int status = 0;
   waitpid(pid, &status, 0);
   REQUIRE_MESSAGE(killed_mid_run, "the sweep finished before it could be interrupted");
+  CHECK(!runs_at_kill.empty());
+  for (const pid_t run_pid : runs_at_kill) CHECK_MESSAGE(ends_within(run_pid, std::chrono::seconds(20)), "run pid ", run_pid);
   const int finished_at_kill = count_finished(kDir / "out_b");
   CHECK(finished_at_kill < 6);
 
@@ -195,4 +241,53 @@ TEST_CASE("sweep: a run that fails is reported, the others finish, and it reruns
   const Out other = run(kExe + " sweep sweep.json" + set + " --set train.lr=0.5");
   CHECK(other.code == 2);
   CHECK(contains(other.text, "different \"train\" section"));
+}
+
+TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without the parent-death signal") {
+  // A stand-in for the sweep: an intermediate process holds the write end of a pipe and
+  // starts `deepchrome train` (a long run) with the read end in DEEPCHROME_SWEEP_LIFELINE,
+  // but without PR_SET_PDEATHSIG. Killing the intermediate must end the run all the same.
+  setup();
+  put(kDir / "long.json", R"({"data": {"root": "sim", "cells": ["E003"]}, "model": {"name": "deepchrome"},
+    "train": {"optimizer": "sgd", "lr": 0.001, "batch_size": 1, "epochs": 100000, "seed": 1},
+    "threads": 1, "output_dir": "out_lifeline"})");
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  const pid_t mid = fork();
+  REQUIRE(mid >= 0);
+  if (mid == 0) {
+    ::close(report[0]);
+    if (chdir(kDir.c_str()) != 0) _exit(126);
+    int life[2];
+    if (::pipe2(life, O_CLOEXEC) != 0) _exit(126);
+    const pid_t run_pid = fork();
+    if (run_pid == 0) {
+      ::fcntl(life[0], F_SETFD, 0);
+      const std::string var = std::to_string(life[0]);
+      ::setenv("DEEPCHROME_SWEEP_LIFELINE", var.c_str(), 1);
+      if (!freopen("lifeline.log", "w", stdout)) _exit(126);
+      execl(kExe.c_str(), kExe.c_str(), "train", "long.json", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (::write(report[1], &run_pid, sizeof run_pid) != static_cast<ssize_t>(sizeof run_pid)) _exit(126);
+    for (;;) ::pause();
+  }
+  ::close(report[1]);
+  pid_t run_pid = 0;
+  REQUIRE(::read(report[0], &run_pid, sizeof run_pid) == static_cast<ssize_t>(sizeof run_pid));
+  ::close(report[0]);
+  REQUIRE(run_pid > 0);
+  // Let the run get going (its first epoch is done), then kill its parent.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!contains(read(kDir / "lifeline.log"), "epoch   1/") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(contains(read(kDir / "lifeline.log"), "epoch   1/"));
+  CHECK_FALSE(ends_within(run_pid, std::chrono::seconds(0)));  // still running: 100000 epochs
+  ::kill(mid, SIGKILL);
+  int status = 0;
+  waitpid(mid, &status, 0);
+  const bool ended = ends_within(run_pid, std::chrono::seconds(20));
+  CHECK_MESSAGE(ended, "the run outlived its sweep");
+  if (!ended) ::kill(run_pid, SIGKILL);
+  CHECK_FALSE(fs::exists(kDir / "out_lifeline/E003/deepchrome/metrics.json"));
 }
