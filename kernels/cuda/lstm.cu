@@ -19,7 +19,8 @@
 //
 // Then the weight gradients: C_p[m][n] = sum_r da_p[r][m] z_p[r][n] with z = [x, h_prev, 1]
 // (n < I: dW_ih, n < I+H: dW_hh, n = I+H: the bias gradient), as a 64x64-tiled reduction
-// split over chunks of rows into partial sums (scratch), then a finalize pass that adds
+// split over chunks of at most 256 rows into partial sums (scratch; short float sums, so
+// the rounding does not grow with B*T), then a finalize pass that adds
 // the chunks in order and writes each gradient with its GradMode. dx sums both
 // directions' da W_ih per row. Nothing uses atomics: the results are deterministic.
 #include "kernels/cuda/lstm.h"
@@ -470,6 +471,7 @@ __global__ void __launch_bounds__(max_threads_for(NB)) lstm_backward_kernel(cons
 // ---- weight gradients -----------------------------------------------------------------------
 
 constexpr int kBM = 64, kBN = 64, kBK = 16, kWgThreads = 256;
+constexpr int64_t kRowsPerChunk = 256;
 
 struct WgradArgs {
   float* part;  // [P][chunks][4H][N]
@@ -822,8 +824,10 @@ void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>
   if (any_w) {
     const int N = I + H + 1;
     const int tiles = ((G4 + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
-    int64_t chunks = ceil_div(4LL * lim.sms, static_cast<int64_t>(tiles) * P);  // ~4 blocks per SM in all
-    chunks = std::max<int64_t>(1, std::min(chunks, ceil_div(BT, 256)));         // >= 256 rows per chunk
+    // At most kRowsPerChunk rows per chunk (short float sums: the rounding error does not
+    // grow with B*T, nor depend on the GPU), and enough chunks for ~4 blocks per SM.
+    int64_t chunks = std::max(ceil_div(BT, kRowsPerChunk), ceil_div(4LL * lim.sms, static_cast<int64_t>(tiles) * P));
+    chunks = std::max<int64_t>(1, std::min({chunks, ceil_div(BT, kBK), int64_t{65535}}));
     const int64_t rows = (ceil_div(BT, chunks) + kBK - 1) / kBK * kBK;
     chunks = ceil_div(BT, rows);
     float* part = device_scratch(4, static_cast<size_t>(P) * chunks * G4 * N);
