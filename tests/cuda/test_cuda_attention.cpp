@@ -11,6 +11,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/runtime.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
@@ -36,34 +37,6 @@ size_t nh(AttentionShape s) { return static_cast<size_t>(s.rows()) * s.T * s.F; 
 size_t np(AttentionShape s) { return static_cast<size_t>(s.rows()) * s.F; }
 size_t na(AttentionShape s) { return static_cast<size_t>(s.rows()) * s.T; }
 size_t nc(AttentionShape s) { return static_cast<size_t>(s.G) * s.F; }
-
-// A device buffer holding a copy of a host vector (or `n` copies of a value).
-class Dev {
- public:
-  explicit Dev(const std::vector<float>& h) : n_(h.size()) {
-    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n_, 1) * sizeof(float)));
-    cu::copy_to_device(p_, h.data(), n_ * sizeof(float));
-  }
-  Dev(size_t n, float value) : Dev(std::vector<float>(n, value)) {}
-  ~Dev() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  float* get() const { return p_; }
-  std::vector<float> host() const {
-    std::vector<float> h(n_);
-    cu::copy_to_host(h.data(), p_, n_ * sizeof(float));
-    return h;
-  }
-
- private:
-  size_t n_;
-  float* p_ = nullptr;
-};
 
 // Per-group pointers into one (G, F) buffer (host or device).
 template <class T>

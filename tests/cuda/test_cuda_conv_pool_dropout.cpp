@@ -25,6 +25,7 @@
 #include "kernels/cuda/dropout.h"
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/runtime.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
@@ -33,72 +34,9 @@ using dc::cpu::Conv1dShape;
 using dc::cpu::DropoutKey;
 using dc::cpu::Pool1dShape;
 using namespace dc::test;
+using namespace dc::test::grad_check;
 
 namespace {
-
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kSentinel = 12345.0f;
-
-// A device copy of a host vector (float or int32).
-template <class T>
-class Dev {
- public:
-  explicit Dev(const std::vector<T>& h) : n_(h.size()) {
-    p_ = static_cast<T*>(cu::raw_malloc(std::max<size_t>(n_, 1) * sizeof(T)));
-    cu::copy_to_device(p_, h.data(), n_ * sizeof(T));
-  }
-  Dev(size_t n, T value) : Dev(std::vector<T>(n, value)) {}
-  ~Dev() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  T* get() const { return p_; }
-  std::vector<T> host() const {
-    std::vector<T> h(n_);
-    cu::copy_to_host(h.data(), p_, n_ * sizeof(T));
-    return h;
-  }
-
- private:
-  T* p_ = nullptr;
-  size_t n_ = 0;
-};
-
-double max_abs(const std::vector<float>& v) {
-  double m = 0;
-  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
-  return m;
-}
-
-// Tolerance for a float sum of `terms` products computed in two different orders.
-double sum_atol(double terms) { return 2e-5 * std::sqrt(std::max(1.0, terms)); }
-constexpr double kRtol = 1e-4;
-
-// What a backward call does with one gradient.
-enum class Want { Null, Overwrite, Accumulate };
-const char* want_name(Want w) { return w == Want::Null ? "null" : w == Want::Overwrite ? "overwrite" : "accumulate"; }
-GradMode mode_of(Want w) { return w == Want::Accumulate ? GradMode::Accumulate : GradMode::Overwrite; }
-
-// The starting contents of a gradient buffer: random (Accumulate), NaN (Overwrite: every
-// element must be written), a sentinel (Null: must stay untouched).
-std::vector<float> initial(Want w, size_t n, uint64_t seed) {
-  if (w == Want::Accumulate) return random_vector<float>(n, seed);
-  return std::vector<float>(n, w == Want::Overwrite ? kNaN : kSentinel);
-}
-
-// CPU result (Overwrite / Accumulate) or the untouched initial buffer (Null) vs the device.
-void expect_grad(Want w, const std::vector<float>& dev, const std::vector<float>& cpu_result,
-                 const std::vector<float>& init, double atol, const std::string& what) {
-  if (w == Want::Null) {
-    CHECK_MESSAGE(bit_identical(dev, init), what << ": a null gradient's buffer was written");
-    return;
-  }
-  expect_close(dev, cpu_result, atol, kRtol, what);
-}
 
 // ---- conv1d -------------------------------------------------------------------------------
 
@@ -175,15 +113,15 @@ void check_conv(Conv1dShape s, cu::Conv1dTuning tuning, uint64_t seed) {
   dc::cpu::conv1d_forward(y_cpu_nobias.data(), col_scratch.data(), d.x.data(), d.w.data(), nullptr, s);
   REQUIRE(max_abs(y_cpu) > 1e-2);
 
-  const Dev<float> x(d.x), w(d.w), b(d.b), dy(d.dy);
-  Dev<float> y(ny, kNaN), col(ncol, kNaN);
+  const DeviceVector<float> x(d.x), w(d.w), b(d.b), dy(d.dy);
+  DeviceVector<float> y(ny, kNaN), col(ncol, kNaN);
   cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), b.get(), s);
   expect_close(y.host(), y_cpu, sum_atol(s.CIN * s.K), kRtol, "conv1d forward y");
   {
-    Dev<float> y2(ny, kNaN), col2(ncol, kNaN);
+    DeviceVector<float> y2(ny, kNaN), col2(ncol, kNaN);
     cu::conv1d_forward(y2.get(), col2.get(), x.get(), w.get(), nullptr, s);
     expect_close(y2.host(), y_cpu_nobias, sum_atol(s.CIN * s.K), kRtol, "conv1d forward y without bias");
-    Dev<float> y3(ny, kNaN);
+    DeviceVector<float> y3(ny, kNaN);
     cu::conv1d_forward(y3.get(), nullptr, x.get(), w.get(), b.get(), s);  // inference: no col
     CHECK_MESSAGE(bit_identical(y3.host(), y.host()), "forward without col differs from forward with col");
   }
@@ -202,7 +140,7 @@ void check_conv(Conv1dShape s, cu::Conv1dTuning tuning, uint64_t seed) {
     if (g.dx != Want::Null) REQUIRE(max_abs(dx_cpu) > 1e-2);
     if (g.dw != Want::Null) REQUIRE(max_abs(dw_cpu) > 1e-2);
 
-    Dev<float> dx(dx0), dw(dw0), db(db0);
+    DeviceVector<float> dx(dx0), dw(dw0), db(db0);
     cu::conv1d_backward(g.dx == Want::Null ? nullptr : dx.get(), mode_of(g.dx), g.dw == Want::Null ? nullptr : dw.get(),
                         mode_of(g.dw), g.db == Want::Null ? nullptr : db.get(), mode_of(g.db), dy.get(), col.get(),
                         w.get(), s);
@@ -248,11 +186,11 @@ TEST_CASE("cuda conv1d: forward and every gradient match the CPU twin under ever
 TEST_CASE("cuda conv1d: results are identical from run to run") {
   const Conv1dShape s{64, 5, 100, 50, 10, 1, 0};
   const ConvData d = make_conv_data(s, 7);
-  const Dev<float> x(d.x), w(d.w), b(d.b), dy(d.dy);
+  const DeviceVector<float> x(d.x), w(d.w), b(d.b), dy(d.dy);
   const size_t ny = d.dy.size(), ncol = static_cast<size_t>(dc::cpu::conv1d_col_size(s));
   std::vector<float> first[4];
   for (int run = 0; run < 3; ++run) {
-    Dev<float> y(ny, kNaN), col(ncol, kNaN), dx(d.x.size(), kNaN), dw(d.w.size(), kNaN), db(d.b.size(), kNaN);
+    DeviceVector<float> y(ny, kNaN), col(ncol, kNaN), dx(d.x.size(), kNaN), dw(d.w.size(), kNaN), db(d.b.size(), kNaN);
     cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), b.get(), s);
     cu::conv1d_backward(dx.get(), GradMode::Overwrite, dw.get(), GradMode::Overwrite, db.get(), GradMode::Overwrite,
                         dy.get(), col.get(), w.get(), s);
@@ -287,9 +225,9 @@ TEST_CASE("cuda maxpool1d: outputs, argmax and gradients are bit-identical to th
       std::vector<int32_t> arg_cpu(ny);
       dc::cpu::maxpool1d_forward(y_cpu.data(), arg_cpu.data(), xv.data(), s);
 
-      const Dev<float> x(xv);
-      Dev<float> y(ny, kNaN);
-      Dev<int32_t> arg(ny, -1);
+      const DeviceVector<float> x(xv);
+      DeviceVector<float> y(ny, kNaN);
+      DeviceVector<int32_t> arg(ny, -1);
       cu::maxpool1d_forward(y.get(), arg.get(), x.get(), s);
       CHECK(bit_identical(y.host(), y_cpu));
       CHECK(arg.host() == arg_cpu);
@@ -300,14 +238,14 @@ TEST_CASE("cuda maxpool1d: outputs, argmax and gradients are bit-identical to th
       if (s.K > 1) CHECK(later_winner);
 
       const std::vector<float> dyv = random_vector<float>(ny, seed + 1);
-      const Dev<float> dy(dyv);
+      const DeviceVector<float> dy(dyv);
       for (GradMode mode : {GradMode::Overwrite, GradMode::Accumulate}) {
         INFO((mode == GradMode::Overwrite ? "overwrite" : "accumulate"));
         const std::vector<float> dx0 =
             mode == GradMode::Overwrite ? std::vector<float>(nx, kNaN) : random_vector<float>(nx, seed + 2);
         std::vector<float> dx_cpu = dx0;
         dc::cpu::maxpool1d_backward(dx_cpu.data(), mode, dyv.data(), arg_cpu.data(), s);
-        Dev<float> dx(dx0);
+        DeviceVector<float> dx(dx0);
         cu::maxpool1d_backward(dx.get(), mode, dy.get(), arg.get(), s);
         CHECK(bit_identical(dx.host(), dx_cpu));
         REQUIRE(max_abs(dx_cpu) > 0);
@@ -329,8 +267,8 @@ TEST_CASE("cuda dropout: masks and outputs are bit-identical to the CPU") {
         const std::vector<float> xv = nonzero_input(un, seed);
         std::vector<float> y_cpu(un);
         dc::cpu::dropout_forward(y_cpu.data(), xv.data(), n, p, key);
-        const Dev<float> x(xv);
-        Dev<float> y(un, kNaN);
+        const DeviceVector<float> x(xv);
+        DeviceVector<float> y(un, kNaN);
         cu::dropout_forward(y.get(), x.get(), n, p, key);
         const std::vector<float> y_dev = y.host();
         CHECK(bit_identical(y_dev, y_cpu));
@@ -346,14 +284,14 @@ TEST_CASE("cuda dropout: masks and outputs are bit-identical to the CPU") {
         }
 
         const std::vector<float> dyv = random_vector<float>(un, seed + 1);
-        const Dev<float> dy(dyv);
+        const DeviceVector<float> dy(dyv);
         for (GradMode mode : {GradMode::Overwrite, GradMode::Accumulate}) {
           INFO((mode == GradMode::Overwrite ? "overwrite" : "accumulate"));
           const std::vector<float> dx0 =
               mode == GradMode::Overwrite ? std::vector<float>(un, kNaN) : random_vector<float>(un, seed + 2);
           std::vector<float> dx_cpu = dx0;
           dc::cpu::dropout_backward(dx_cpu.data(), mode, dyv.data(), n, p, key);
-          Dev<float> dx(dx0);
+          DeviceVector<float> dx(dx0);
           cu::dropout_backward(dx.get(), mode, dy.get(), n, p, key);
           const std::vector<float> dx_dev = dx.host();
           if (mode == GradMode::Overwrite) {

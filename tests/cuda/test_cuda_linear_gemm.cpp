@@ -18,6 +18,7 @@
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/cuda/runtime.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
@@ -25,49 +26,9 @@ using dc::GradMode;
 using dc::cpu::LinearShape;
 using dc::cpu::Trans;
 using namespace dc::test;
+using namespace dc::test::grad_check;
 
 namespace {
-
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kSentinel = 12345.0f;
-
-// A device copy of a host vector.
-class Dev {
- public:
-  explicit Dev(const std::vector<float>& h) : n_(h.size()) {
-    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n_, 1) * sizeof(float)));
-    cu::copy_to_device(p_, h.data(), n_ * sizeof(float));
-  }
-  Dev(size_t n, float value) : Dev(std::vector<float>(n, value)) {}
-  ~Dev() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  float* get() const { return p_; }
-  std::vector<float> host() const {
-    std::vector<float> h(n_);
-    cu::copy_to_host(h.data(), p_, n_ * sizeof(float));
-    return h;
-  }
-
- private:
-  float* p_ = nullptr;
-  size_t n_ = 0;
-};
-
-double max_abs(const std::vector<float>& v) {
-  double m = 0;
-  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
-  return m;
-}
-
-// Tolerance for a float sum of `terms` products (inputs of magnitude <= 1).
-double sum_atol(double terms) { return 2e-5 * std::sqrt(std::max(1.0, terms)); }
-constexpr double kRtol = 1e-4;
 
 // ---- GEMM ---------------------------------------------------------------------------------
 
@@ -147,24 +108,6 @@ void check_gemm(Trans ta, Trans tb, int M, int N, int K, uint64_t seed) {
 }
 
 // ---- linear -------------------------------------------------------------------------------
-
-enum class Want { Null, Overwrite, Accumulate };
-const char* want_name(Want w) { return w == Want::Null ? "null" : w == Want::Overwrite ? "overwrite" : "accumulate"; }
-GradMode mode_of(Want w) { return w == Want::Accumulate ? GradMode::Accumulate : GradMode::Overwrite; }
-
-std::vector<float> initial(Want w, size_t n, uint64_t seed) {
-  if (w == Want::Accumulate) return random_vector<float>(n, seed);
-  return std::vector<float>(n, w == Want::Overwrite ? kNaN : kSentinel);
-}
-
-void expect_grad(Want w, const std::vector<float>& dev, const std::vector<float>& cpu_result,
-                 const std::vector<float>& init, double atol, const std::string& what) {
-  if (w == Want::Null) {
-    CHECK_MESSAGE(bit_identical(dev, init), what << ": a null gradient's buffer was written");
-    return;
-  }
-  expect_close(dev, cpu_result, atol, kRtol, what);
-}
 
 struct Want3 {
   Want dx, dw, db;

@@ -13,6 +13,7 @@
 #include "kernels/cpu/lstm.h"
 #include "kernels/cuda/lstm.h"
 #include "kernels/cuda/runtime.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
@@ -38,34 +39,6 @@ std::string describe(cu::LstmTuning t) {
 size_t n_x(LstmShape s) { return static_cast<size_t>(s.G) * s.BT() * s.I; }
 size_t n_y(LstmShape s) { return static_cast<size_t>(s.G) * s.BT() * s.D * s.H; }
 size_t n_ws(LstmShape s) { return static_cast<size_t>(dc::cpu::lstm_workspace_size(s)); }
-
-// A device buffer holding a copy of a host vector (or `n` copies of a value).
-class Dev {
- public:
-  explicit Dev(const std::vector<float>& h) : n_(h.size()) {
-    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n_, 1) * sizeof(float)));
-    cu::copy_to_device(p_, h.data(), n_ * sizeof(float));
-  }
-  Dev(size_t n, float value) : Dev(std::vector<float>(n, value)) {}
-  ~Dev() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  float* get() const { return p_; }
-  std::vector<float> host() const {
-    std::vector<float> h(n_);
-    cu::copy_to_host(h.data(), p_, n_ * sizeof(float));
-    return h;
-  }
-
- private:
-  size_t n_;
-  float* p_ = nullptr;
-};
 
 // All pairs' weights, each kind concatenated over the pairs (pair p at p * size).
 template <class T>

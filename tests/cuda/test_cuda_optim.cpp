@@ -17,12 +17,14 @@
 #include "kernels/cpu/optim.h"
 #include "kernels/cuda/optim.h"
 #include "kernels/cuda/runtime.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
 namespace cpu = dc::cpu;
 using dc::test::expect_close;
 using dc::test::random_vector;
+using Dev = dc::test::DeviceVector<float>;
 
 namespace {
 
@@ -33,35 +35,6 @@ constexpr double kAtol = 0.0, kRtol = 0.0;
 #endif
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// Device copy of a host vector, `offset` floats into its allocation (offset 1: not 16-byte
-// aligned, the kernels' scalar path).
-class Dev {
- public:
-  explicit Dev(const std::vector<float>& h, size_t offset = 0) : n_(h.size()), offset_(offset) {
-    base_ = static_cast<float*>(cu::raw_malloc((n_ + offset_ + 1) * sizeof(float)));
-    cu::copy_to_device(base_ + offset_, h.data(), n_ * sizeof(float));
-  }
-  ~Dev() {
-    try {
-      cu::raw_free(base_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  float* get() const { return base_ + offset_; }
-  void upload(const std::vector<float>& h) { cu::copy_to_device(get(), h.data(), h.size() * sizeof(float)); }
-  std::vector<float> host() const {
-    std::vector<float> h(n_);
-    cu::copy_to_host(h.data(), get(), n_ * sizeof(float));
-    return h;
-  }
-
- private:
-  size_t n_, offset_;
-  float* base_ = nullptr;
-};
 
 // One device double (allocated as two floats' worth and more).
 class DevDouble {

@@ -29,6 +29,7 @@
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/slice.h"
+#include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
@@ -36,6 +37,7 @@ namespace cpu = dc::cpu;
 using dc::GradMode;
 using dc::test::expect_close;
 using dc::test::random_vector;
+using Dev = dc::test::DeviceVector<float>;
 
 namespace {
 
@@ -46,40 +48,6 @@ constexpr double kMaddAtol = 0.0, kMaddRtol = 0.0;
 #endif
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// Device copy of a host vector, `offset` floats into its allocation (offset 1 puts the data
-// off 16-byte alignment, forcing the kernels' scalar path).
-class Dev {
- public:
-  explicit Dev(const std::vector<float>& h, size_t offset = 0) : n_(h.size()), offset_(offset) {
-    base_ = static_cast<float*>(cu::raw_malloc((n_ + offset_ + 1) * sizeof(float)));
-    cu::copy_to_device(base_ + offset_, h.data(), n_ * sizeof(float));
-  }
-  Dev(size_t n, float value, size_t offset = 0) : Dev(std::vector<float>(n, value), offset) {}
-  ~Dev() {
-    try {
-      cu::raw_free(base_);
-    } catch (...) {
-    }
-  }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  float* get() const { return base_ + offset_; }
-  std::vector<float> host() const {
-    std::vector<float> h(n_);
-    cu::copy_to_host(h.data(), get(), n_ * sizeof(float));
-    return h;
-  }
-  float scalar() const {
-    float v = 0;
-    cu::copy_to_host(&v, get(), sizeof(float));
-    return v;
-  }
-
- private:
-  size_t n_, offset_;
-  float* base_ = nullptr;
-};
 
 size_t count_nonzero(const std::vector<float>& v) {
   return static_cast<size_t>(std::count_if(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
