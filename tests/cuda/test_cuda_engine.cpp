@@ -22,6 +22,7 @@
 #include "engine/optim.h"
 #include "engine/tensor.h"
 #include "kernels/cuda/runtime.h"
+#include "engine/engine_util.h"
 #include "test_util.h"
 
 namespace {
@@ -134,25 +135,6 @@ void compare_op(const std::string& name, const std::vector<Input>& inputs, const
   if (passes > 0 && c.requires_grad) CHECK(any_nonzero_grad);
 }
 
-// Expects f() to throw dc::Error whose message contains every needle.
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& needles) {
-  bool thrown = false;
-  std::string message;
-  try {
-    f();
-  } catch (const Error& e) {
-    thrown = true;
-    message = e.what();
-  }
-  INFO("message: " << message);
-  CHECK(thrown);
-  for (const auto& n : needles) {
-    INFO("expected to find: " << n);
-    CHECK(message.find(n) != std::string::npos);
-  }
-}
-
 }  // namespace
 
 // ---- tensors and the allocator --------------------------------------------------------------
@@ -258,19 +240,19 @@ TEST_CASE("cuda engine: the caching allocator reuses freed blocks") {
 TEST_CASE("cuda engine: mixing devices in one op is a clear error naming the op and both devices") {
   const Tensor xc = Tensor::from_vector({2, 3}, randoms(6, 1));
   const Tensor wg = Tensor::from_vector({4, 3}, randoms(12, 2), kCuda), bg = Tensor::from_vector({4}, randoms(4, 3), kCuda);
-  expect_error([&] { linear(xc, wg, bg); }, {"linear", "cpu", "cuda"});
-  expect_error([&] { add(xc, xc.to(kCuda)); }, {"add", "cpu", "cuda"});
-  expect_error([&] { concat({xc, xc.to(kCuda)}, 0); }, {"concat", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { linear(xc, wg, bg); }, {"linear", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { add(xc, xc.to(kCuda)); }, {"add", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { concat({xc, xc.to(kCuda)}, 0); }, {"concat", "cpu", "cuda"});
   const Tensor h = Tensor::from_vector({1, 2, 3, 4}, randoms(24, 4), kCuda);
-  expect_error([&] { attention_pool(h, {Tensor::from_vector({4}, randoms(4, 5))}); }, {"attention_pool", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { attention_pool(h, {Tensor::from_vector({4}, randoms(4, 5))}); }, {"attention_pool", "cpu", "cuda"});
   const Tensor target = Tensor::from_vector({2}, {0.0f, 1.0f});
-  expect_error([&] { nll_loss(log_softmax(xc.to(kCuda)), target); }, {"nll_loss", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { nll_loss(log_softmax(xc.to(kCuda)), target); }, {"nll_loss", "cpu", "cuda"});
   LstmWeights w;
   w.w_ih = {Tensor::from_vector({8, 4}, randoms(32, 6))};
   w.w_hh = {Tensor::from_vector({8, 2}, randoms(16, 7))};
   w.b_ih = {Tensor::from_vector({8}, randoms(8, 8))};
   w.b_hh = {Tensor::from_vector({8}, randoms(8, 9))};
-  expect_error([&] { lstm(h, w, 2, false); }, {"lstm", "cpu", "cuda"});
+  dc::test::expect_throws<Error>([&] { lstm(h, w, 2, false); }, {"lstm", "cpu", "cuda"});
 }
 
 // ---- every op, CUDA against CPU -----------------------------------------------------------------
@@ -568,5 +550,5 @@ TEST_CASE("cuda engine: clip_grad_norm reports a non-finite norm as an error") {
   p.set_requires_grad(true);
   const Tensor inf = Tensor::from_vector({3}, {INFINITY, 0.0f, 0.0f}, kCuda);
   sum(mul(p, inf)).backward();
-  expect_error([&] { clip_grad_norm({{"p", p}}, 1.0); }, {"clip_grad_norm", "not finite"});
+  dc::test::expect_throws<Error>([&] { clip_grad_norm({{"p", p}}, 1.0); }, {"clip_grad_norm", "not finite"});
 }

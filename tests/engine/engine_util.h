@@ -1,8 +1,9 @@
 // Helpers for the engine tests: random tensors, double views of float tensors, the
-// "scalar probe" loss sum(y * r) whose gradient w.r.t. y is r, and a ShapeError matcher.
+// "scalar probe" loss sum(y * r) whose gradient w.r.t. y is r, and an error matcher.
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -42,14 +43,14 @@ inline std::vector<double> grad_of(const Tensor& t) {
   return to_double(g);
 }
 
-// Expects f() to throw dc::ShapeError whose message contains every one of `needles`.
-template <class F>
-void expect_shape_error(F&& f, const std::vector<std::string>& needles) {
+// Expects f() to throw an E (a dc::Error kind) whose message contains every one of `needles`.
+template <class E, class F>
+void expect_throws(F&& f, const std::vector<std::string>& needles) {
   bool thrown = false;
   std::string message;
   try {
     f();
-  } catch (const ShapeError& e) {
+  } catch (const E& e) {
     thrown = true;
     message = e.what();
   }
@@ -59,6 +60,11 @@ void expect_shape_error(F&& f, const std::vector<std::string>& needles) {
     INFO("expected to find: " << n);
     CHECK(message.find(n) != std::string::npos);
   }
+}
+
+template <class F>
+void expect_shape_error(F&& f, const std::vector<std::string>& needles) {
+  expect_throws<ShapeError>(std::forward<F>(f), needles);
 }
 
 }  // namespace dc::test
