@@ -14,6 +14,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace dc::kernels::cuda {
@@ -31,11 +32,6 @@ struct DctxPtrs {
   float* p[kGroupsPerLaunch];
   unsigned char accumulate[kGroupsPerLaunch];
 };
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

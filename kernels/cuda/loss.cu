@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace dc::kernels::cuda {
@@ -26,26 +27,6 @@ __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) {
     const float other = __shfl_xor_sync(0xffffffffu, v, o);
     v = other > v ? other : v;
-  }
-  return v;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-// Sum over the block by a fixed tree; all threads call it; valid in thread 0.
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[kBlock / 32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = 0.0;
-  if (warp == 0) {
-    v = lane < kBlock / 32 ? warp_sums[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
   }
   return v;
 }
@@ -89,7 +70,7 @@ __global__ void __launch_bounds__(kBlock) nll_forward_kernel(float* loss, const 
     const int c = static_cast<int>(target[r]);
     s += (c >= 0 && c < C) ? static_cast<double>(logp[r * C + c]) : CUDART_NAN;
   }
-  s = block_sum(s);
+  s = block_sum<kBlock>(s);
   if (threadIdx.x == 0) loss[0] = static_cast<float>(-s) / static_cast<float>(R);
 }
 
@@ -116,7 +97,7 @@ __device__ __forceinline__ float stable_sigmoid(float z) {
 __global__ void __launch_bounds__(kBlock) bce_forward_kernel(float* loss, const float* z, const float* t, int R) {
   double s = 0.0;
   for (int64_t r = threadIdx.x; r < R; r += kBlock) s += static_cast<double>(bce_term(z[r], t[r]));
-  s = block_sum(s);
+  s = block_sum<kBlock>(s);
   if (threadIdx.x == 0) loss[0] = static_cast<float>(s) / static_cast<float>(R);
 }
 

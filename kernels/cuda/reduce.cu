@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace dc::kernels::cuda {
@@ -21,22 +22,6 @@ constexpr int kBlock = 256;           // threads per block in both passes (a mul
 constexpr int kMaxBlocks = 1024;      // most partials (about one wave of blocks on an H100)
 constexpr int64_t kPerThread = 16;    // elements per thread before another block is added
 constexpr int kScratchSlotSum = 5;    // sum_forward's partials
-
-// Sum of v over the block, by a fixed tree (shuffles inside each warp, then warp 0 adds the
-// warps' sums). Every thread of the block must call it; the result is valid in thread 0.
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[kBlock / 32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  v = 0.0;
-  if (warp == 0) {
-    v = lane < kBlock / 32 ? warp_sums[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  return v;
-}
 
 __device__ __forceinline__ double term(float x, bool squares) {
   const double d = static_cast<double>(x);
@@ -68,7 +53,7 @@ __global__ void __launch_bounds__(kBlock) partial_sums_kernel(const float* x, in
     done = quads * 4;
   }
   for (int64_t i = done + t; i < n; i += stride) s += term(x[i], squares);
-  s = block_sum(s);
+  s = block_sum<kBlock>(s);
   if (threadIdx.x == 0) {
     if (gridDim.x == 1) finish(s, out_float, out_double);
     else partial[blockIdx.x] = s;
@@ -80,7 +65,7 @@ __global__ void __launch_bounds__(kBlock) final_sum_kernel(const double* partial
                                                            double* out_double) {
   double s = 0.0;
   for (int i = threadIdx.x; i < count; i += kBlock) s += partial[i];
-  s = block_sum(s);
+  s = block_sum<kBlock>(s);
   if (threadIdx.x == 0) finish(s, out_float, out_double);
 }
 
