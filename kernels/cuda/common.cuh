@@ -35,6 +35,17 @@ inline cudaStream_t current_stream() { return static_cast<cudaStream_t>(stream()
 // The process's cuBLAS handle, bound to current_stream().
 cublasHandle_t cublas_handle();
 
+// The current device's multiprocessor count (read once).
+inline int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    DC_CUDA_CHECK(cudaGetDevice(&dev));
+    DC_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
+    return v > 0 ? v : 1;
+  }();
+  return n;
+}
+
 inline unsigned grid_for(int64_t n, int block, int64_t max_blocks = 65535LL * 32) {
   int64_t g = (n + block - 1) / block;
   if (g < 1) g = 1;

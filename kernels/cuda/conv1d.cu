@@ -25,16 +25,6 @@ static_assert(kWL * kWT % kWThreads == 0, "tile fills are whole rounds of the bl
 constexpr int kMaxParts = 128;                      // split of the weight-gradient reduction
 constexpr int64_t kMaxPartFloats = int64_t{1} << 24;  // 64 MiB of partial sums at most
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    DC_CUDA_CHECK(cudaGetDevice(&dev));
-    DC_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
-    return v > 0 ? v : 1;
-  }();
-  return n;
-}
-
 Conv1dTuning g_tuning;  // set_conv1d_tuning (tests)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -27,16 +27,6 @@ constexpr int kThreads = 256;  // 16 x 16
 
 int g_forced_tile = 0;  // set_sgemm_tiled_tile
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    DC_CUDA_CHECK(cudaGetDevice(&dev));
-    DC_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
-    return v > 0 ? v : 1;
-  }();
-  return n;
-}
-
 // C = beta * C (beta == 0: zeros, C not read): the K <= 0 case, as on the CPU.
 __global__ void scale_c_kernel(float* C, int ldc, int M, int N, float beta) {
   const int64_t total = static_cast<int64_t>(M) * N, step = static_cast<int64_t>(gridDim.x) * blockDim.x;
