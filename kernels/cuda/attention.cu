@@ -82,6 +82,19 @@ __device__ __forceinline__ void weighted_sum_over_t(float* out, const float* w, 
   }
 }
 
+// out[t] = h_t . v for t < T (h: [T][F] of one row), a warp per step: lane-strided fmaf, then
+// warp_sum. Needs a barrier before out is read by other warps.
+__device__ __forceinline__ void dots_over_t(float* out, const float* hr, const float* v, int T, int F) {
+  const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+  for (int t = wid; t < T; t += kWarps) {
+    const float* ht = hr + static_cast<int64_t>(t) * F;
+    float d = 0.0f;
+    for (int f = lane; f < F; f += 32) d = fmaf(ht[f], v[f], d);
+    d = warp_sum(d);
+    if (lane == 0) out[t] = d;
+  }
+}
+
 // Rows g0*B .. (g0+ng)*B - 1. Shared: ctx [F], scores / alpha [T], part [kThreads], red [kWarps].
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(float* pooled, float* alpha, const float* h, CtxPtrs ctx, int g0, int ng, int B, int T, int F) {
@@ -90,7 +103,7 @@ __global__ void __launch_bounds__(kThreads)
   float* sc = cf + F;
   float* part = sc + T;
   float* red = part + kThreads;
-  const int tid = threadIdx.x, lane = tid & 31, wid = tid >> 5;
+  const int tid = threadIdx.x;
   const int64_t rows = static_cast<int64_t>(ng) * B;
   for (int64_t lr = blockIdx.x; lr < rows; lr += gridDim.x) {
     const int gl = static_cast<int>(lr / B);
@@ -99,13 +112,7 @@ __global__ void __launch_bounds__(kThreads)
     const float* hr = h + r * T * F;
     for (int f = tid; f < F; f += kThreads) cf[f] = c[f];
     __syncthreads();
-    for (int t = wid; t < T; t += kWarps) {
-      const float* ht = hr + static_cast<int64_t>(t) * F;
-      float v = 0.0f;
-      for (int f = lane; f < F; f += 32) v = fmaf(ht[f], cf[f], v);
-      v = warp_sum(v);
-      if (lane == 0) sc[t] = v;
-    }
+    dots_over_t(sc, hr, cf, T, F);
     __syncthreads();
     float m = -INFINITY;
     for (int t = tid; t < T; t += kThreads) m = fmaxf(m, sc[t]);
@@ -142,7 +149,7 @@ __global__ void __launch_bounds__(kThreads)
   float* ds = al + T;
   float* part = ds + T;
   float* red = part + kThreads;
-  const int tid = threadIdx.x, lane = tid & 31, wid = tid >> 5;
+  const int tid = threadIdx.x;
   const int64_t rows = static_cast<int64_t>(ng) * B;
   for (int64_t lr = blockIdx.x; lr < rows; lr += gridDim.x) {
     const int gl = static_cast<int>(lr / B);
@@ -156,13 +163,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int t = tid; t < T; t += kThreads) al[t] = alpha[r * T + t];
     __syncthreads();
     // dalpha_t = dpooled . h_t
-    for (int t = wid; t < T; t += kWarps) {
-      const float* ht = hr + static_cast<int64_t>(t) * F;
-      float v = 0.0f;
-      for (int f = lane; f < F; f += 32) v = fmaf(ht[f], dp[f], v);
-      v = warp_sum(v);
-      if (lane == 0) ds[t] = v;
-    }
+    dots_over_t(ds, hr, dp, T, F);
     __syncthreads();
     float dot = 0.0f;
     for (int t = tid; t < T; t += kThreads) dot += al[t] * ds[t];
