@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <climits>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 
@@ -696,6 +697,20 @@ void launch_recurrent(Kernel kernel, int64_t blocks, int threads, size_t smem, c
   DC_CUDA_CHECK_LAUNCH();
 }
 
+// Calls f(nb, in_smem) with both as compile-time constants (std::integral_constant): the
+// recurrent kernels are instantiated for NB = 1, 2, 4 sequences per block, with the weights in
+// shared or global memory.
+template <class F>
+void dispatch_recurrent(int nb, bool in_smem, F&& f) {
+  auto with_nb = [&](auto nbc) {
+    if (in_smem) f(nbc, std::true_type{});
+    else f(nbc, std::false_type{});
+  };
+  if (nb == 1) with_nb(std::integral_constant<int, 1>{});
+  else if (nb == 2) with_nb(std::integral_constant<int, 2>{});
+  else with_nb(std::integral_constant<int, 4>{});
+}
+
 // Shared memory for a recurrent kernel: the weights (`wfloats`) when they fit next to the
 // per-block buffers (`bfloats`), else the weights are read from global memory.
 bool weights_in_smem(size_t wfloats, size_t bfloats, size_t* bytes, const char* what) {
@@ -758,20 +773,10 @@ void lstm_forward(float* y, float* ws, const float* x, const cpu::LstmParams<flo
   if (x_smem) smem += x_bytes;
   const FwdArgs a{geometry(s, cf), y, ws, x, packed, Lp, x_smem ? 1 : 0};
   const int64_t blocks = static_cast<int64_t>(P) * cf.tiles;
-  switch (cf.NB) {
-    case 1:
-      if (in_smem) launch_recurrent(lstm_forward_kernel<1, true>, blocks, cf.threads, smem, a, "lstm_forward");
-      else launch_recurrent(lstm_forward_kernel<1, false>, blocks, cf.threads, smem, a, "lstm_forward");
-      break;
-    case 2:
-      if (in_smem) launch_recurrent(lstm_forward_kernel<2, true>, blocks, cf.threads, smem, a, "lstm_forward");
-      else launch_recurrent(lstm_forward_kernel<2, false>, blocks, cf.threads, smem, a, "lstm_forward");
-      break;
-    default:
-      if (in_smem) launch_recurrent(lstm_forward_kernel<4, true>, blocks, cf.threads, smem, a, "lstm_forward");
-      else launch_recurrent(lstm_forward_kernel<4, false>, blocks, cf.threads, smem, a, "lstm_forward");
-      break;
-  }
+  dispatch_recurrent(cf.NB, in_smem, [&](auto nb, auto smem_weights) {
+    launch_recurrent(lstm_forward_kernel<decltype(nb)::value, decltype(smem_weights)::value>, blocks, cf.threads, smem, a,
+                     "lstm_forward");
+  });
 }
 
 void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>& dw, const float* dy, const float* x,
@@ -805,20 +810,11 @@ void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>
   const bool in_smem =
       weights_in_smem(static_cast<size_t>(per), 2 * static_cast<size_t>(cf.S) * cf.NB * K4p, &smem, "lstm_backward");
   const int64_t blocks = static_cast<int64_t>(P) * cf.tiles;
-  switch (cf.NB) {
-    case 1:
-      if (in_smem) launch_recurrent(lstm_backward_kernel<1, true>, blocks, cf.threads, smem, a, "lstm_backward");
-      else launch_recurrent(lstm_backward_kernel<1, false>, blocks, cf.threads, smem, a, "lstm_backward");
-      break;
-    case 2:
-      if (in_smem) launch_recurrent(lstm_backward_kernel<2, true>, blocks, cf.threads, smem, a, "lstm_backward");
-      else launch_recurrent(lstm_backward_kernel<2, false>, blocks, cf.threads, smem, a, "lstm_backward");
-      break;
-    default:
-      if (in_smem) launch_recurrent(lstm_backward_kernel<4, true>, blocks, cf.threads, smem, a, "lstm_backward");
-      else launch_recurrent(lstm_backward_kernel<4, false>, blocks, cf.threads, smem, a, "lstm_backward");
-      break;
-  }
+  dispatch_recurrent(cf.NB, in_smem, [&](auto nb, auto smem_weights) {
+    launch_recurrent(lstm_backward_kernel<decltype(nb)::value, decltype(smem_weights)::value>, blocks, cf.threads, smem, a,
+                     "lstm_backward");
+  });
+
 
   // 2. Weight gradients: split-K reduction into partials, then the finalize pass.
   if (any_w) {
