@@ -101,60 +101,12 @@ struct LstmNode : Node {
   const char* name() const override { return "lstm"; }
 
   void backward(TensorImpl& out) override {
-#if DEEPCHROME_HAS_CUDA
-    if (x.device() == Device::CUDA) {
-      backward_cuda(out);
-      return;
-    }
-#endif
+    const bool on_cuda = x.device() == Device::CUDA;
     const int P = s.P();
     const auto lists = weight_lists(w);
     // A tensor passed in more than one slot (shared weights) gets each slot's gradient in a
-    // private buffer first, summed into its gradient after the kernel in slot order.
-    std::unordered_map<TensorImpl*, int> uses;
-    for (const auto* list : lists)
-      for (const Tensor& t : *list)
-        if (t.requires_grad()) ++uses[t.impl()];
-    cpu::LstmParamGrads<float> g;
-    std::vector<cpu::GradOut<float>>* outs[4] = {&g.w_ih, &g.w_hh, &g.b_ih, &g.b_hh};
-    std::vector<std::vector<float>> priv(static_cast<size_t>(4 * P));
-    for (int kind = 0; kind < 4; ++kind) {
-      outs[kind]->resize(P);
-      for (int p = 0; p < P; ++p) {
-        const Tensor& t = (*lists[kind])[p];
-        if (!t.requires_grad()) continue;
-        if (uses[t.impl()] == 1) {
-          const GradSink sink = grad_sink(t.impl());
-          (*outs[kind])[p] = {sink.data, sink.mode};
-        } else {
-          auto& buf = priv[static_cast<size_t>(kind * P + p)];
-          buf.resize(static_cast<size_t>(t.numel()));
-          (*outs[kind])[p] = {buf.data(), GradMode::Overwrite};
-        }
-      }
-    }
-    const GradSink dx = grad_sink(x.impl());
-    cpu::lstm_backward(dx.data, dx.mode, g, out.grad->storage->data(), x.data(), y->data(), params_of(w), ws.get(), s);
-    for (auto& [impl, n] : uses) {
-      if (n == 1) continue;
-      const GradSink sink = grad_sink(impl);
-      bool first = true;
-      for (int kind = 0; kind < 4; ++kind)
-        for (int p = 0; p < P; ++p) {
-          if ((*lists[kind])[p].impl() != impl) continue;
-          const auto& buf = priv[static_cast<size_t>(kind * P + p)];
-          const GradMode mode = first ? sink.mode : GradMode::Accumulate;
-          for (size_t k = 0; k < buf.size(); ++k) cpu::put(sink.data, static_cast<int64_t>(k), buf[k], mode);
-          first = false;
-        }
-    }
-  }
-
-#if DEEPCHROME_HAS_CUDA
-  // As the CPU path, with the private buffers of shared weights on the device.
-  void backward_cuda(TensorImpl& out) {
-    const int P = s.P();
-    const auto lists = weight_lists(w);
+    // private buffer (on the tensor's device) first, summed into its gradient after the
+    // kernel in slot order.
     std::unordered_map<TensorImpl*, int> uses;
     for (const auto* list : lists)
       for (const Tensor& t : *list)
@@ -172,13 +124,20 @@ struct LstmNode : Node {
           (*outs[kind])[p] = {sink.data, sink.mode};
         } else {
           Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
-          buf = Tensor::empty(t.shape(), Device::CUDA);
+          buf = Tensor::empty(t.shape(), x.device());
           (*outs[kind])[p] = {buf.data(), GradMode::Overwrite};
         }
       }
     }
     const GradSink dx = grad_sink(x.impl());
-    cu::lstm_backward(dx.data, dx.mode, g, out.grad->storage->data(), x.data(), y->data(), params_of(w), ws_device->data(), s);
+    const float* dy = out.grad->storage->data();
+    if (on_cuda) {
+#if DEEPCHROME_HAS_CUDA
+      cu::lstm_backward(dx.data, dx.mode, g, dy, x.data(), y->data(), params_of(w), ws_device->data(), s);
+#endif
+    } else {
+      cpu::lstm_backward(dx.data, dx.mode, g, dy, x.data(), y->data(), params_of(w), ws.get(), s);
+    }
     for (auto& [impl, n] : uses) {
       if (n == 1) continue;
       const GradSink sink = grad_sink(impl);
@@ -187,12 +146,19 @@ struct LstmNode : Node {
         for (int p = 0; p < P; ++p) {
           if ((*lists[kind])[p].impl() != impl) continue;
           const Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
-          cu::put(sink.data, first ? sink.mode : GradMode::Accumulate, buf.data(), buf.numel());
+          const GradMode mode = first ? sink.mode : GradMode::Accumulate;
+          if (on_cuda) {
+#if DEEPCHROME_HAS_CUDA
+            cu::put(sink.data, mode, buf.data(), buf.numel());
+#endif
+          } else {
+            const float* src = buf.data();
+            for (int64_t k = 0; k < buf.numel(); ++k) cpu::put(sink.data, k, src[k], mode);
+          }
           first = false;
         }
     }
   }
-#endif
 };
 
 std::string slot_name(const char* kind, int p, int D) {
