@@ -9,8 +9,8 @@
 //   linear forward + backward vs its three bare cuBLAS GEMMs;
 //   max-pool forward (vs cudnnPoolingForward) and backward, dropout forward and backward,
 //     in GB/s.
-// Times: CUDA events around back-to-back calls on the process stream, grouped so a sample
-// lasts about a millisecond or more, median of the samples after a warm-up.
+// Times: bench/cuda_bench_util.cuh's median_ms_per_call (CUDA events around back-to-back
+// calls on the process stream, median of the samples after a warm-up).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench/cuda_bench.h"
+#include "bench/cuda_bench_util.cuh"
 #include "bench/timing.h"
 #include "engine/error.h"
 #include "kernels/cuda/common.cuh"
@@ -48,94 +49,6 @@ using cpu::Trans;
                         __FILE__ + ":" + std::to_string(__LINE__));                                          \
   } while (0)
 #endif
-
-// Device memory filled with uniform values in [-1, 1) (or left uninitialised: fill = false).
-class DevBuf {
- public:
-  DevBuf(size_t n, uint64_t seed, bool fill = true) {
-    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n, 1) * sizeof(float)));
-    if (fill) {
-      const std::vector<float> h = uniform_floats(n, seed);
-      cu::copy_to_device(p_, h.data(), n * sizeof(float));
-    }
-  }
-  ~DevBuf() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  DevBuf(const DevBuf&) = delete;
-  DevBuf& operator=(const DevBuf&) = delete;
-  float* get() const { return p_; }
-
- private:
-  float* p_ = nullptr;
-};
-
-// Raw device bytes (cuDNN workspaces).
-class DevBytes {
- public:
-  explicit DevBytes(size_t bytes) : p_(bytes ? cu::raw_malloc(bytes) : nullptr) {}
-  ~DevBytes() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  DevBytes(const DevBytes&) = delete;
-  DevBytes& operator=(const DevBytes&) = delete;
-  void* get() const { return p_; }
-
- private:
-  void* p_;
-};
-
-class Events {
- public:
-  Events() {
-    DC_CUDA_CHECK(cudaEventCreate(&start_));
-    DC_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~Events() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  Events(const Events&) = delete;
-  Events& operator=(const Events&) = delete;
-  // Milliseconds for `calls` back-to-back calls of f on the process stream.
-  double run(const std::function<void()>& f, int calls) {
-    cudaStream_t st = cu::current_stream();
-    DC_CUDA_CHECK(cudaEventRecord(start_, st));
-    for (int i = 0; i < calls; ++i) f();
-    DC_CUDA_CHECK(cudaEventRecord(stop_, st));
-    DC_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0;
-    DC_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms;
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-};
-
-// Median milliseconds per call of f.
-double time_ms(const std::function<void()>& f, bool quick) {
-  Events ev;
-  ev.run(f, 3);  // warm-up: first-call setup, caches, clocks
-  const double sample_ms = quick ? 0.5 : 2.0;
-  int calls = 1;
-  for (;;) {
-    const double ms = ev.run(f, calls);
-    if (ms >= sample_ms || calls >= (1 << 14)) break;
-    calls = std::min(1 << 14, std::max(calls * 2, static_cast<int>(calls * sample_ms / std::max(ms, 1e-4) * 1.2)));
-  }
-  std::vector<double> v;
-  const int samples = quick ? 3 : 9;
-  for (int s = 0; s < samples; ++s) v.push_back(ev.run(f, calls) / calls);
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 struct Peaks {
   double gflops = 0, gbs = 0;
@@ -196,7 +109,7 @@ class CudnnConv {
     DC_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h_, x_, y_, conv_, w_,
                                                                CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, bwd_filter));
     filter_ = pick(bwd_filter, got, "backward filter", &filter_bytes_);
-    workspace_ = std::make_unique<DevBytes>(std::max({fwd_bytes_, data_bytes_, filter_bytes_}));
+    workspace_ = std::make_unique<DeviceBuffer>(std::max({fwd_bytes_, data_bytes_, filter_bytes_}));
   }
   ~CudnnConv() {
     cudnnDestroyConvolutionDescriptor(conv_);
@@ -240,7 +153,7 @@ class CudnnConv {
   cudnnConvolutionBwdDataAlgo_t data_{};
   cudnnConvolutionBwdFilterAlgo_t filter_{};
   size_t fwd_bytes_ = 0, data_bytes_ = 0, filter_bytes_ = 0;
-  std::unique_ptr<DevBytes> workspace_;
+  std::unique_ptr<DeviceBuffer> workspace_;
   const float one_ = 1.0f, zero_ = 0.0f;
 };
 
@@ -274,20 +187,20 @@ void conv_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks&
     const std::string shape = conv_shape(s);
     const size_t nx = static_cast<size_t>(s.N) * s.CIN * s.L, nw = static_cast<size_t>(s.COUT) * s.CIN * s.K,
                  ny = static_cast<size_t>(s.N) * s.COUT * s.LOUT();
-    DevBuf x(nx, 1), w(nw, 2), b(static_cast<size_t>(s.COUT), 3), dy(ny, 4), y(ny, 0, false), dx(nx, 0, false),
-        dw(nw, 0, false), db(static_cast<size_t>(s.COUT), 0, false),
-        col(static_cast<size_t>(cpu::conv1d_col_size(s)), 0, false);
+    DeviceFloats x(nx, 1), w(nw, 2), b(static_cast<size_t>(s.COUT), 3), dy(ny, 4), y(ny, kUninit), dx(nx, kUninit),
+        dw(nw, kUninit), db(static_cast<size_t>(s.COUT), kUninit),
+        col(static_cast<size_t>(cpu::conv1d_col_size(s)), kUninit);
     const double flops = 2.0 * s.N * s.COUT * s.LOUT() * s.CIN * s.K;  // each of the three passes
 
     cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), b.get(), s);  // col for the backward passes
-    auto fwd = compute_record("conv1d_forward", shape, time_ms([&] {
+    auto fwd = compute_record("conv1d_forward", shape, median_ms_per_call([&] {
       cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), nullptr, s);
     }, quick), flops, peak);
-    auto data = compute_record("conv1d_backward_data", shape, time_ms([&] {
+    auto data = compute_record("conv1d_backward_data", shape, median_ms_per_call([&] {
       cu::conv1d_backward(dx.get(), GradMode::Overwrite, nullptr, GradMode::Overwrite, nullptr, GradMode::Overwrite,
                           dy.get(), col.get(), w.get(), s);
     }, quick), flops, peak);
-    auto filter = compute_record("conv1d_backward_weights", shape, time_ms([&] {
+    auto filter = compute_record("conv1d_backward_weights", shape, median_ms_per_call([&] {
       cu::conv1d_backward(nullptr, GradMode::Overwrite, dw.get(), GradMode::Overwrite, nullptr, GradMode::Overwrite,
                           dy.get(), col.get(), w.get(), s);
     }, quick), flops, peak);
@@ -297,13 +210,13 @@ void conv_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks&
 #if DEEPCHROME_HAS_CUDNN
     CudnnConv ref(cudnn.get(), s);
     fwd.reference = data.reference = filter.reference = "cudnn";
-    fwd.reference_ms = time_ms([&] { ref.forward(y.get(), x.get(), w.get()); }, quick);
-    data.reference_ms = time_ms([&] { ref.backward_data(dx.get(), dy.get(), w.get()); }, quick);
-    filter.reference_ms = time_ms([&] { ref.backward_filter(dw.get(), dy.get(), x.get()); }, quick);
+    fwd.reference_ms = median_ms_per_call([&] { ref.forward(y.get(), x.get(), w.get()); }, quick);
+    data.reference_ms = median_ms_per_call([&] { ref.backward_data(dx.get(), dy.get(), w.get()); }, quick);
+    filter.reference_ms = median_ms_per_call([&] { ref.backward_filter(dw.get(), dy.get(), x.get()); }, quick);
     for (auto* r : {&fwd, &data, &filter}) r->note += "; cuDNN: 2-D conv with H = 1, FP32 FMA math, fastest cudnnFind algorithm";
 #endif
     // The whole backward pass as the engine calls it.
-    auto all = compute_record("conv1d_backward", shape, time_ms([&] {
+    auto all = compute_record("conv1d_backward", shape, median_ms_per_call([&] {
       cu::conv1d_backward(dx.get(), GradMode::Overwrite, dw.get(), GradMode::Overwrite, db.get(), GradMode::Overwrite,
                           dy.get(), col.get(), w.get(), s);
     }, quick), 2 * flops, peak);
@@ -334,16 +247,16 @@ void gemm_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks&
   for (const Case& c : cases) {
     const int a_rows = c.ta == Trans::No ? c.M : c.K, a_cols = c.ta == Trans::No ? c.K : c.M;
     const int b_rows = c.tb == Trans::No ? c.K : c.N, b_cols = c.tb == Trans::No ? c.N : c.K;
-    DevBuf A(static_cast<size_t>(a_rows) * a_cols, 11), B(static_cast<size_t>(b_rows) * b_cols, 12),
-        C(static_cast<size_t>(c.M) * c.N, 0, false);
+    DeviceFloats A(static_cast<size_t>(a_rows) * a_cols, 11), B(static_cast<size_t>(b_rows) * b_cols, 12),
+        C(static_cast<size_t>(c.M) * c.N, kUninit);
     const std::string shape = std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K) + " " +
                               (c.ta == Trans::No ? "N" : "T") + (c.tb == Trans::No ? "N" : "T");
     const double flops = 2.0 * c.M * c.N * c.K;
-    auto r = compute_record("sgemm_tiled", shape, time_ms([&] {
+    auto r = compute_record("sgemm_tiled", shape, median_ms_per_call([&] {
       cu::sgemm_tiled(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.get(), a_cols, B.get(), b_cols, 0.0f, C.get(), c.N);
     }, quick), flops, peak);
     r.reference = "cublas";
-    r.reference_ms = time_ms([&] {
+    r.reference_ms = median_ms_per_call([&] {
       cu::sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.get(), a_cols, B.get(), b_cols, 0.0f, C.get(), c.N);
     }, quick);
     r.note = std::string(c.what) + "; M x N x K, row-major, transposes of A and B";
@@ -352,18 +265,18 @@ void gemm_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks&
 
   for (int batch : {1, 64}) {
     const cpu::LinearShape s{batch, 900, 625};
-    DevBuf x(static_cast<size_t>(s.N) * s.IN, 21), w(static_cast<size_t>(s.OUT) * s.IN, 22), b(s.OUT, 23),
-        dy(static_cast<size_t>(s.N) * s.OUT, 24), y(static_cast<size_t>(s.N) * s.OUT, 0, false),
-        dx(static_cast<size_t>(s.N) * s.IN, 0, false), dw(static_cast<size_t>(s.OUT) * s.IN, 0, false),
-        db(s.OUT, 0, false);
+    DeviceFloats x(static_cast<size_t>(s.N) * s.IN, 21), w(static_cast<size_t>(s.OUT) * s.IN, 22), b(s.OUT, 23),
+        dy(static_cast<size_t>(s.N) * s.OUT, 24), y(static_cast<size_t>(s.N) * s.OUT, kUninit),
+        dx(static_cast<size_t>(s.N) * s.IN, kUninit), dw(static_cast<size_t>(s.OUT) * s.IN, kUninit),
+        db(s.OUT, kUninit);
     const std::string shape = "N=" + std::to_string(s.N) + " IN=900 OUT=625";
-    auto r = compute_record("linear_fwd_bwd", shape, time_ms([&] {
+    auto r = compute_record("linear_fwd_bwd", shape, median_ms_per_call([&] {
       cu::linear_forward(y.get(), x.get(), w.get(), b.get(), s);
       cu::linear_backward(dx.get(), GradMode::Overwrite, dw.get(), GradMode::Overwrite, db.get(), GradMode::Overwrite,
                           dy.get(), x.get(), w.get(), s);
     }, quick), 6.0 * s.N * s.IN * s.OUT, peak);
     r.reference = "cublas";
-    r.reference_ms = time_ms([&] {
+    r.reference_ms = median_ms_per_call([&] {
       cu::sgemm(Trans::No, Trans::Yes, s.N, s.OUT, s.IN, 1.0f, x.get(), s.IN, w.get(), s.IN, 0.0f, y.get(), s.OUT);
       cu::sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy.get(), s.OUT, w.get(), s.IN, 0.0f, dx.get(), s.IN);
       cu::sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy.get(), s.OUT, x.get(), s.IN, 0.0f, dw.get(), s.IN);
@@ -383,11 +296,11 @@ void pool_dropout_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, cons
     const int C = 50;
     const cpu::Pool1dShape s{batch * C, 91, 5, 5};
     const size_t nx = static_cast<size_t>(s.R) * s.L, ny = static_cast<size_t>(s.R) * s.LOUT();
-    DevBuf x(nx, 31), dy(ny, 32), y(ny, 0, false), dx(nx, 0, false), argmax(ny, 0, false);  // int32 in float slots
+    DeviceFloats x(nx, 31), dy(ny, 32), y(ny, kUninit), dx(nx, kUninit), argmax(ny, kUninit);  // int32 in float slots
     int32_t* arg = reinterpret_cast<int32_t*>(argmax.get());
     const std::string shape = "B=" + std::to_string(batch) + " C=50 L=91 K=5 stride=5";
     cu::maxpool1d_forward(y.get(), arg, x.get(), s);
-    auto fwd = memory_record("maxpool1d_forward", shape, time_ms([&] { cu::maxpool1d_forward(y.get(), arg, x.get(), s); }, quick),
+    auto fwd = memory_record("maxpool1d_forward", shape, median_ms_per_call([&] { cu::maxpool1d_forward(y.get(), arg, x.get(), s); }, quick),
                              4.0 * nx + 8.0 * ny, peak);
     fwd.note = "reads x, writes y and int32 argmax";
 #if DEEPCHROME_HAS_CUDNN
@@ -412,13 +325,13 @@ void pool_dropout_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, cons
       DC_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pd, CUDNN_POOLING_MAX, CUDNN_NOT_PROPAGATE_NAN, 1, s.K, 0, 0, 1, s.stride));
       const float one = 1.0f, zero = 0.0f;
       fwd.reference = "cudnn";
-      fwd.reference_ms = time_ms([&] {
+      fwd.reference_ms = median_ms_per_call([&] {
         DC_CUDNN_CHECK(cudnnPoolingForward(cudnn.get(), pd, &one, xd, x.get(), &zero, yd, y.get()));
       }, quick);
       fwd.note += "; cuDNN writes no argmax";
     }
 #endif
-    auto bwd = memory_record("maxpool1d_backward", shape, time_ms([&] {
+    auto bwd = memory_record("maxpool1d_backward", shape, median_ms_per_call([&] {
       cu::maxpool1d_backward(dx.get(), GradMode::Overwrite, dy.get(), arg, s);
     }, quick), 8.0 * ny + 4.0 * nx, peak);
     bwd.note = "reads dy and argmax, writes dx (gather, no atomics)";
@@ -427,12 +340,12 @@ void pool_dropout_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, cons
   }
 
   for (int64_t n : {int64_t{900} * 64, int64_t{900} * 256, int64_t{1} << 24}) {
-    DevBuf x(static_cast<size_t>(n), 41), y(static_cast<size_t>(n), 0, false), dx(static_cast<size_t>(n), 0, false);
+    DeviceFloats x(static_cast<size_t>(n), 41), y(static_cast<size_t>(n), kUninit), dx(static_cast<size_t>(n), kUninit);
     const cpu::DropoutKey key{1234, 5};
     const std::string shape = "n=" + std::to_string(n) + " p=0.5";
-    auto fwd = memory_record("dropout_forward", shape, time_ms([&] { cu::dropout_forward(y.get(), x.get(), n, 0.5f, key); }, quick),
+    auto fwd = memory_record("dropout_forward", shape, median_ms_per_call([&] { cu::dropout_forward(y.get(), x.get(), n, 0.5f, key); }, quick),
                              8.0 * static_cast<double>(n), peak);
-    auto bwd = memory_record("dropout_backward", shape, time_ms([&] {
+    auto bwd = memory_record("dropout_backward", shape, median_ms_per_call([&] {
       cu::dropout_backward(dx.get(), GradMode::Overwrite, y.get(), n, 0.5f, key);
     }, quick), 8.0 * static_cast<double>(n), peak);
     fwd.note = bwd.note = "Philox mask recomputed per element (bit-identical to the CPU)";

@@ -20,6 +20,7 @@
 #endif
 
 #include "bench/cuda_bench.h"
+#include "bench/cuda_bench_util.cuh"
 #include "bench/timing.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.h"
@@ -32,56 +33,6 @@ namespace dc::bench {
 namespace {
 
 namespace cu = kernels::cuda;
-
-// A device array filled from the benchmark RNG (uniform in [lo, hi)).
-class DeviceArray {
- public:
-  DeviceArray(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
-    p_ = static_cast<float*>(cu::raw_malloc(std::max<size_t>(n, 1) * sizeof(float)));
-    const std::vector<float> h = uniform_floats(n, seed, lo, hi);
-    cu::copy_to_device(p_, h.data(), n * sizeof(float));
-  }
-  ~DeviceArray() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  float* get() const { return p_; }
-
- private:
-  float* p_ = nullptr;
-};
-
-// Median milliseconds per call of f: warm-up, then `samples` samples of `inner` calls each
-// between two events (inner chosen so that a sample lasts about a millisecond).
-double median_ms(const std::function<void()>& f, bool quick) {
-  cudaStream_t s = cu::current_stream();
-  cudaEvent_t start, stop;
-  DC_CUDA_CHECK(cudaEventCreate(&start));
-  DC_CUDA_CHECK(cudaEventCreate(&stop));
-  auto timed = [&](int calls) {
-    DC_CUDA_CHECK(cudaEventRecord(start, s));
-    for (int i = 0; i < calls; ++i) f();
-    DC_CUDA_CHECK(cudaEventRecord(stop, s));
-    DC_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    DC_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    return static_cast<double>(ms);
-  };
-  timed(3);  // warm-up: first launches, caches, scratch growth
-  const double probe = timed(10) / 10;
-  const int inner = static_cast<int>(std::clamp(std::ceil(1.0 / std::max(probe, 1e-4)), 1.0, 1000.0));
-  std::vector<double> v;
-  const int samples = quick ? 5 : 15;
-  for (int k = 0; k < samples; ++k) v.push_back(timed(inner) / inner);
-  DC_CUDA_CHECK(cudaEventDestroy(start));
-  DC_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 CudaBenchRecord memory_record(const std::string& kernel, const std::string& shape, double ms, double bytes, double peak_gbs,
                               const std::string& note = "") {
@@ -160,7 +111,7 @@ struct AddDesc {
 // Times a cuDNN call into r (reference "cudnn"); a cuDNN failure becomes a note instead.
 void time_reference(CudaBenchRecord& r, const std::function<void()>& f, bool quick) {
   try {
-    r.reference_ms = median_ms(f, quick);
+    r.reference_ms = median_ms_per_call(f, quick);
     r.reference = "cudnn";
   } catch (const std::exception& e) {
     r.note += std::string(r.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what();
@@ -197,20 +148,20 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
   const std::vector<Size> sizes = {{size_t{1} << 24, 1, 1, 4096, 4096, "n=16777216"},
                                    {size_t{64} * 50 * 91, 64, 50, 1, 91, "n=291200 (DeepChrome conv output, B=64)"}};
   for (const Size& s : sizes) {
-    DeviceArray x(s.n, 1), y(s.n, 2), dy(s.n, 3), dx(s.n, 4), b(s.n, 5);
+    DeviceFloats x(s.n, 1), y(s.n, 2), dy(s.n, 3), dx(s.n, 4), b(s.n, 5);
     const int64_t n = static_cast<int64_t>(s.n);
     cu::activation_forward(y.get(), x.get(), n, cpu::Activation::Relu);  // y = relu(x) for the backward
 
     CudaBenchRecord fwd = memory_record(
         "relu_forward", s.shape,
-        median_ms([&] { cu::activation_forward(dx.get(), x.get(), n, cpu::Activation::Relu); }, quick), 8.0 * s.n, peak);
+        median_ms_per_call([&] { cu::activation_forward(dx.get(), x.get(), n, cpu::Activation::Relu); }, quick), 8.0 * s.n, peak);
     CudaBenchRecord bwd = memory_record(
         "relu_backward", s.shape,
-        median_ms([&] { cu::activation_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), n, cpu::Activation::Relu); },
+        median_ms_per_call([&] { cu::activation_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), n, cpu::Activation::Relu); },
                   quick),
         12.0 * s.n, peak, "reads dy and the saved output y; cuDNN's backward also reads x");
     CudaBenchRecord add = memory_record(
-        "add_forward", s.shape, median_ms([&] { cu::binary_forward(dx.get(), x.get(), b.get(), n, cpu::Binary::Add); }, quick),
+        "add_forward", s.shape, median_ms_per_call([&] { cu::binary_forward(dx.get(), x.get(), b.get(), n, cpu::Binary::Add); }, quick),
         12.0 * s.n, peak);
 #if DEEPCHROME_HAS_CUDNN
     if (dnn) {
@@ -248,15 +199,15 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
   for (int R : {1, 64}) {
     const int C = 2;
     const size_t n = static_cast<size_t>(R) * C;
-    DeviceArray x(n, 11, -3.0, 3.0), y(n, 12), dy(n, 13), dx(n, 14);
+    DeviceFloats x(n, 11, -3.0, 3.0), y(n, 12), dy(n, 13), dx(n, 14);
     cu::log_softmax_forward(y.get(), x.get(), R, C);
     const std::string shape = "R=" + std::to_string(R) + " C=2";
     CudaBenchRecord fwd = memory_record("log_softmax_forward", shape,
-                                        median_ms([&] { cu::log_softmax_forward(dx.get(), x.get(), R, C); }, quick), 8.0 * n,
+                                        median_ms_per_call([&] { cu::log_softmax_forward(dx.get(), x.get(), R, C); }, quick), 8.0 * n,
                                         peak, "launch-bound at these sizes");
     CudaBenchRecord bwd = memory_record(
         "log_softmax_backward", shape,
-        median_ms([&] { cu::log_softmax_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), R, C); }, quick), 12.0 * n,
+        median_ms_per_call([&] { cu::log_softmax_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), R, C); }, quick), 12.0 * n,
         peak, "launch-bound at these sizes");
 #if DEEPCHROME_HAS_CUDNN
     if (dnn) {
@@ -291,15 +242,15 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
     const std::vector<size_t> shapes = attentivechrome_parameter_sizes();
     size_t total = 0;
     for (size_t s : shapes) total += s;
-    std::vector<std::unique_ptr<DeviceArray>> p, g, m, v;
+    std::vector<std::unique_ptr<DeviceFloats>> p, g, m, v;
     for (size_t i = 0; i < shapes.size(); ++i) {
-      p.push_back(std::make_unique<DeviceArray>(shapes[i], 20 + i, -0.1, 0.1));
-      g.push_back(std::make_unique<DeviceArray>(shapes[i], 120 + i, -1e-2, 1e-2));
-      m.push_back(std::make_unique<DeviceArray>(shapes[i], 220 + i, -1e-3, 1e-3));
-      v.push_back(std::make_unique<DeviceArray>(shapes[i], 320 + i, 0.0, 1e-4));
+      p.push_back(std::make_unique<DeviceFloats>(shapes[i], 20 + i, -0.1, 0.1));
+      g.push_back(std::make_unique<DeviceFloats>(shapes[i], 120 + i, -1e-2, 1e-2));
+      m.push_back(std::make_unique<DeviceFloats>(shapes[i], 220 + i, -1e-3, 1e-3));
+      v.push_back(std::make_unique<DeviceFloats>(shapes[i], 320 + i, 0.0, 1e-4));
     }
     int64_t step = 1;
-    const double ms = median_ms(
+    const double ms = median_ms_per_call(
         [&] {
           for (size_t i = 0; i < shapes.size(); ++i)
             cu::adam_update(p[i]->get(), g[i]->get(), m[i]->get(), v[i]->get(), static_cast<int64_t>(shapes[i]), 1e-4f, 0.9f,
@@ -316,7 +267,7 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
     // max_norm / (norm + 1e-6) < 1 on every call, so every call scales (the gradients decay
     // towards zero, which changes nothing in the memory traffic).
     double* norm2 = static_cast<double*>(cu::raw_malloc(sizeof(double)));
-    const double clip_ms = median_ms(
+    const double clip_ms = median_ms_per_call(
         [&] {
           cu::fill_zero(norm2, sizeof(double));
           for (size_t i = 0; i < shapes.size(); ++i) cu::sum_squares_accumulate(norm2, g[i]->get(), static_cast<int64_t>(shapes[i]));
@@ -330,9 +281,9 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
   }
   {
     const size_t n = size_t{1} << 24;
-    DeviceArray p(n, 31, -0.1, 0.1), g(n, 32, -1e-2, 1e-2), m(n, 33, -1e-3, 1e-3), v(n, 34, 0.0, 1e-4);
+    DeviceFloats p(n, 31, -0.1, 0.1), g(n, 32, -1e-2, 1e-2), m(n, 33, -1e-3, 1e-3), v(n, 34, 0.0, 1e-4);
     int64_t step = 1;
-    const double ms = median_ms(
+    const double ms = median_ms_per_call(
         [&] {
           cu::adam_update(p.get(), g.get(), m.get(), v.get(), static_cast<int64_t>(n), 1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, step);
           ++step;
@@ -342,14 +293,14 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
 
     // Sum of squares + clip over one 16M tensor: 4 bytes read for the sum, 8 for the scale.
     double* norm2 = static_cast<double*>(cu::raw_malloc(sizeof(double)));
-    const double clip_ms = median_ms(
+    const double clip_ms = median_ms_per_call(
         [&] {
           cu::fill_zero(norm2, sizeof(double));
           cu::sum_squares_accumulate(norm2, g.get(), static_cast<int64_t>(n));
           cu::clip_scale(g.get(), static_cast<int64_t>(n), norm2, kClipAlways);
         },
         quick);
-    const double sq_ms = median_ms(
+    const double sq_ms = median_ms_per_call(
         [&] {
           cu::fill_zero(norm2, sizeof(double));
           cu::sum_squares_accumulate(norm2, g.get(), static_cast<int64_t>(n));
@@ -360,7 +311,7 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
     out.push_back(memory_record("sum_squares_accumulate", "n=16777216", sq_ms, 4.0 * n, peak, "deterministic two-pass, double"));
 
     float* s = static_cast<float*>(cu::raw_malloc(sizeof(float)));
-    const double sum_ms = median_ms([&] { cu::sum_forward(s, p.get(), static_cast<int64_t>(n)); }, quick);
+    const double sum_ms = median_ms_per_call([&] { cu::sum_forward(s, p.get(), static_cast<int64_t>(n)); }, quick);
     cu::raw_free(s);
     out.push_back(memory_record("sum_forward", "n=16777216", sum_ms, 4.0 * n, peak, "deterministic two-pass, double"));
   }

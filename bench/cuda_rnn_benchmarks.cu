@@ -1,8 +1,8 @@
 // CUDA benchmarks of the LSTM and attention-pooling kernels (kernels/cuda/lstm.h,
 // kernels/cuda/attention.h), the LSTM next to cuDNN's RNN on the same inputs and weights.
 //
-// Times: CUDA events on the process stream around each call, the median of N calls after
-// a warm-up. LSTM FLOPs count the gate products only, 2 * 4H * (I + H) per sequence step
+// Times: bench/cuda_bench_util.cuh's median_ms_per_call (CUDA events around back-to-back
+// calls on the process stream, median of the samples after a warm-up). LSTM FLOPs count the gate products only, 2 * 4H * (I + H) per sequence step
 // and direction for the forward pass and twice that for the backward (as the CPU
 // benchmarks); attention reports the bytes it must move (h read once, alpha, pooled, dh).
 //
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "bench/cuda_bench.h"
+#include "bench/cuda_bench_util.cuh"
 #include "bench/timing.h"
 #include "engine/error.h"
 #include "kernels/cpu/attention.h"
@@ -40,73 +41,6 @@ namespace dc::bench {
 namespace {
 
 namespace cu = dc::kernels::cuda;
-
-// Device memory for one benchmark, freed at scope exit.
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(size_t bytes) : p_(cu::raw_malloc(bytes)) {}
-  explicit DeviceBuffer(const std::vector<float>& h) : DeviceBuffer(std::max<size_t>(h.size(), 1) * sizeof(float)) {
-    cu::copy_to_device(p_, h.data(), h.size() * sizeof(float));
-  }
-  ~DeviceBuffer() {
-    try {
-      cu::raw_free(p_);
-    } catch (...) {
-    }
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  float* f() const { return static_cast<float*>(p_); }
-  void* get() const { return p_; }
-  std::vector<float> host(size_t n) const {
-    std::vector<float> h(n);
-    cu::copy_to_host(h.data(), p_, n * sizeof(float));
-    return h;
-  }
-
- private:
-  void* p_;
-};
-
-class Events {
- public:
-  Events() {
-    DC_CUDA_CHECK(cudaEventCreate(&start_));
-    DC_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~Events() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  Events(const Events&) = delete;
-  Events& operator=(const Events&) = delete;
-
-  // Median milliseconds of `reps` calls of f after `warmup` calls, each call timed alone.
-  double median_ms(const std::function<void()>& f, int warmup, int reps) {
-    const cudaStream_t st = cu::current_stream();
-    for (int i = 0; i < warmup; ++i) f();
-    DC_CUDA_CHECK(cudaStreamSynchronize(st));
-    std::vector<float> v;
-    for (int i = 0; i < reps; ++i) {
-      DC_CUDA_CHECK(cudaEventRecord(start_, st));
-      f();
-      DC_CUDA_CHECK(cudaEventRecord(stop_, st));
-      DC_CUDA_CHECK(cudaEventSynchronize(stop_));
-      float ms = 0;
-      DC_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-      v.push_back(ms);
-    }
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-};
-
-struct Reps {
-  int warmup, reps;
-};
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -256,7 +190,7 @@ class CudnnLstm {
 #endif  // DEEPCHROME_HAS_CUDNN
 
 // Bin-level or mark-level LSTM: forward and forward + backward, ours and cuDNN's.
-void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, cpu::LstmShape s, Reps r, double peak_gflops) {
+void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, cpu::LstmShape s, bool quick, double peak_gflops) {
   const int G4 = 4 * s.H, P = s.P();
   const int64_t BT = s.BT();
   const size_t nx = static_cast<size_t>(s.G) * BT * s.I, ny = static_cast<size_t>(s.G) * BT * s.D * s.H;
@@ -301,9 +235,8 @@ void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, c
   cpu::lstm_forward(cpu_y.data(), nullptr, hx.data(), hw, s);
   std::string check = "max |y - y_cpu| " + fmt("%.1e", max_abs_diff(ours, cpu_y));
 
-  Events ev;
-  const double t_fwd = ev.median_ms(fwd, r.warmup, r.reps);
-  const double t_fb = ev.median_ms(fwd_bwd, r.warmup, r.reps);
+  const double t_fwd = median_ms_per_call(fwd, quick);
+  const double t_fb = median_ms_per_call(fwd_bwd, quick);
 
   double ref_fwd = 0, ref_fb = 0;
   std::string ref_note;
@@ -321,13 +254,13 @@ void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, c
         c.set_weights(w);
         c.forward(x.f(), y_ref.f());
         const double diff = max_abs_diff(y_ref.host(ny), ours);
-        const double tf = ev.median_ms([&] { c.forward(x.f(), y_ref.f()); }, r.warmup, r.reps);
-        const double tfb = ev.median_ms(
+        const double tf = median_ms_per_call([&] { c.forward(x.f(), y_ref.f()); }, quick);
+        const double tfb = median_ms_per_call(
             [&] {
               c.forward(x.f(), y_ref.f());
               c.backward(x.f(), y_ref.f(), dy.f(), dx_ref.f());
             },
-            r.warmup, r.reps);
+            quick);
         if (ref_fb == 0 || tfb < ref_fb) {
           ref_fwd = tf;
           ref_fb = tfb;
@@ -367,7 +300,7 @@ void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, c
 }
 
 // Attention pooling forward and backward (dh and dctx), GB/s of the bytes each must move.
-void attention_records(std::vector<CudaBenchRecord>& out, const std::string& level, cpu::AttentionShape s, Reps r,
+void attention_records(std::vector<CudaBenchRecord>& out, const std::string& level, cpu::AttentionShape s, bool quick,
                        double peak_gbs) {
   const size_t nh = static_cast<size_t>(s.rows()) * s.T * s.F, np = static_cast<size_t>(s.rows()) * s.F,
                na = static_cast<size_t>(s.rows()) * s.T, nc = static_cast<size_t>(s.G) * s.F;
@@ -391,9 +324,8 @@ void attention_records(std::vector<CudaBenchRecord>& out, const std::string& lev
   std::vector<float> cpu_pooled(np), cpu_alpha(na);
   cpu::attention_forward(cpu_pooled.data(), cpu_alpha.data(), hh.data(), hcp.data(), s);
   const std::string check = "max |pooled - pooled_cpu| " + fmt("%.1e", max_abs_diff(pooled.host(np), cpu_pooled));
-  Events ev;
-  const double t_fwd = ev.median_ms(fwd, r.warmup, r.reps);
-  const double t_bwd = ev.median_ms(bwd, r.warmup, r.reps);
+  const double t_fwd = median_ms_per_call(fwd, quick);
+  const double t_bwd = median_ms_per_call(bwd, quick);
   const std::string shape = level + ": G=" + std::to_string(s.G) + " B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) +
                             " F=" + std::to_string(s.F);
   auto record = [&](const char* kernel, double ms, double bytes, const std::string& note) {
@@ -418,11 +350,10 @@ std::vector<CudaBenchRecord> cuda_rnn_benchmarks(bool quick) {
   std::vector<CudaBenchRecord> out;
   const cu::DeviceInfo info = cu::device_info();
   const double peak_gflops = info.peak_fp32_tflops * 1e3, peak_gbs = info.peak_bandwidth_gbs;
-  const Reps r = quick ? Reps{2, 5} : Reps{5, 30};
-  for (int B : {16, 256}) lstm_records(out, "bin level", {5, B, 100, 1, 32, 2}, r, peak_gflops);
-  for (int B : {16, 256}) lstm_records(out, "mark level", {1, B, 5, 64, 16, 2}, r, peak_gflops);
-  for (int B : {16, 256}) attention_records(out, "bin level", {5, B, 100, 64}, r, peak_gbs);
-  attention_records(out, "mark level", {1, 256, 5, 32}, r, peak_gbs);
+  for (int B : {16, 256}) lstm_records(out, "bin level", {5, B, 100, 1, 32, 2}, quick, peak_gflops);
+  for (int B : {16, 256}) lstm_records(out, "mark level", {1, B, 5, 64, 16, 2}, quick, peak_gflops);
+  for (int B : {16, 256}) attention_records(out, "bin level", {5, B, 100, 64}, quick, peak_gbs);
+  attention_records(out, "mark level", {1, 256, 5, 32}, quick, peak_gbs);
   return out;
 }
 
