@@ -197,6 +197,9 @@ int cmd_sweep(const Args& args) {
   const std::string state_dir = s.output_dir + "/.sweep";
   io::ensure_directory(state_dir);
   const int lock_fd = take_lock(state_dir);
+  // Temp files of summaries (or run configs) a killed sweep was writing: never renamed, now litter.
+  io::remove_stale_temp_files(s.output_dir);
+  io::remove_stale_temp_files(state_dir);
   io::write_file_atomic(s.output_dir + "/sweep_config.json", s.resolved.dump(2) + "\n");
 
   io::SweepSummary summary;

@@ -42,6 +42,16 @@ std::string temp_name(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(sequence.fetch_add(1));
 }
 
+// Whether `name` ends in ".tmp.<digits>.<digits>", as temp_name() makes them.
+bool is_temp_name(const std::string& name) {
+  const size_t dot2 = name.rfind('.');
+  if (dot2 == std::string::npos || dot2 + 1 == name.size()) return false;
+  const size_t dot1 = name.rfind('.', dot2 - 1);
+  if (dot1 == std::string::npos || dot1 + 1 == dot2 || dot1 < 4) return false;
+  auto digits = [&](size_t a, size_t b) { return name.find_first_not_of("0123456789", a) >= b; };
+  return digits(dot1 + 1, dot2) && digits(dot2 + 1, name.size()) && name.compare(dot1 - 4, 4, ".tmp") == 0;
+}
+
 // Best effort: makes the rename itself durable. Failure here is not reported: the data
 // is already safely in the file.
 void sync_parent_directory(const std::string& path) {
@@ -176,6 +186,16 @@ void ensure_directory(const std::string& dir) {
   if (ec) throw Error("cannot create directory " + dir + ": " + ec.message());
   if (!std::filesystem::is_directory(dir, ec))
     throw Error("cannot create directory " + dir + ": a file of that name is in the way");
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec) || !is_temp_name(e.path().filename().string())) continue;
+    if (std::filesystem::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace dc::io

@@ -16,6 +16,11 @@ namespace dc::io {
 // removed and dc::Error names the path; an existing file at `path` is left untouched.
 void write_file_atomic(const std::string& path, std::string_view content);
 
+// Removes the temp files that writers killed mid-write (kill -9, power loss) left in `dir`
+// (not its subfolders): entries named "<name>.tmp.<pid>.<seq>". Call it only while no other
+// writer can be at work there (e.g. under a lock). Returns how many it removed.
+int remove_stale_temp_files(const std::string& dir);
+
 // Streaming variant for large outputs: write() pieces, then commit(). Destroying the
 // writer without commit() removes the temp file and leaves `path` as it was.
 // Throws dc::Error (naming the path) when the temp file cannot be created or written.

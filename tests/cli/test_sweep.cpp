@@ -88,14 +88,18 @@ int count_finished(const fs::path& out) {
   return n;
 }
 
-bool any_run_in_progress(const fs::path& out) {
+// The run folders with a log but no metrics.json: runs under way (or interrupted).
+std::vector<fs::path> runs_in_progress(const fs::path& out) {
+  std::vector<fs::path> dirs;
   for (const char* cell : {"E003", "E004", "E005"})
     for (const char* model : {"deepchrome", "attentivechrome"}) {
       const fs::path d = out / cell / model;
-      if (fs::exists(d / "train.log") && !fs::exists(d / "metrics.json")) return true;
+      if (fs::exists(d / "train.log") && !fs::exists(d / "metrics.json")) dirs.push_back(d);
     }
-  return false;
+  return dirs;
 }
+
+bool any_run_in_progress(const fs::path& out) { return !runs_in_progress(out).empty(); }
 
 // The processes whose parent is `parent` (from /proc/<pid>/stat).
 std::vector<pid_t> children_of(pid_t parent) {
@@ -144,7 +148,8 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
 
   // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
   // The sweep and its runs form their own process group; once a run is seen in progress the
-  // group is frozen (SIGSTOP) and checked again, so the kill lands on a known state.
+  // group is frozen (SIGSTOP) and checked again, so the kill lands on a known state (up to
+  // the microseconds between thawing and the kill).
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -157,6 +162,7 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   ::setpgid(pid, pid);  // (also in the child: whichever runs first)
   bool killed_mid_run = false;
   std::vector<pid_t> runs_at_kill;
+  std::vector<fs::path> dirs_at_kill;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (std::chrono::steady_clock::now() < deadline) {
     if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
@@ -164,8 +170,11 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
         runs_at_kill = children_of(pid);
-        ::kill(pid, SIGKILL);  // the sweep only, as `kill -9 PID` would: its runs must die with it
+        dirs_at_kill = runs_in_progress(kDir / "out_b");
+        // Thawed first: a process group left stopped when its leader dies gets SIGHUP from the
+        // kernel, which would end the runs whether or not the sweep's own mechanisms work.
         ::kill(-pid, SIGCONT);
+        ::kill(pid, SIGKILL);  // the sweep only, as `kill -9 PID` would: its runs must die with it
         killed_mid_run = true;
         break;
       }
@@ -180,6 +189,9 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   REQUIRE_MESSAGE(killed_mid_run, "the sweep finished before it could be interrupted");
   CHECK(!runs_at_kill.empty());
   for (const pid_t run_pid : runs_at_kill) CHECK_MESSAGE(ends_within(run_pid, std::chrono::seconds(20)), "run pid ", run_pid);
+  // ... killed, not finished: a run under way at the kill never writes its metrics.json.
+  CHECK(!dirs_at_kill.empty());
+  for (const fs::path& d : dirs_at_kill) CHECK_MESSAGE(!fs::exists(d / "metrics.json"), d, " finished after its sweep was killed");
   const int finished_at_kill = count_finished(kDir / "out_b");
   CHECK(finished_at_kill < 6);
 

@@ -563,3 +563,18 @@ TEST_CASE("atomic files: complete or untouched, never a temp left behind") {
   CHECK(st.mtime_ns > 0);
   CHECK(st.inode != 0);
 }
+
+TEST_CASE("atomic files: the temps a killed writer left are removed, nothing else") {
+  const std::string dir = fresh_dir("stale_temps");
+  for (const char* name : {"summary.csv.tmp.123.0", "a.json.tmp.9.17", "keep.csv", "keep.tmp", "x.tmp.12", "x.tmp.1.2b",
+                           "x.tmp..3", "notes.tmpl.1.2"})
+    io::write_file_atomic(dir + "/" + name, "x");
+  fs::create_directories(dir + "/sub");
+  io::write_file_atomic(dir + "/sub/deep.csv.tmp.1.1", "x");  // not in dir itself: kept
+  CHECK(io::remove_stale_temp_files(dir) == 2);
+  CHECK(!fs::exists(dir + "/summary.csv.tmp.123.0"));
+  CHECK(!fs::exists(dir + "/a.json.tmp.9.17"));
+  for (const char* kept : {"keep.csv", "keep.tmp", "x.tmp.12", "x.tmp.1.2b", "x.tmp..3", "notes.tmpl.1.2", "sub/deep.csv.tmp.1.1"})
+    CHECK_MESSAGE(fs::exists(dir + "/" + kept), kept);
+  CHECK(io::remove_stale_temp_files(dir + "/missing") == 0);
+}
