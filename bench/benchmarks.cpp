@@ -1,9 +1,5 @@
 #include "bench/benchmarks.h"
 
-#include "bench/attention_benchmarks.h"
-#include "bench/rnn_benchmarks.h"
-#include "bench/timing.h"
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,24 +13,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "bench/cuda_bench.h"
+#include "bench/op_benchmarks.h"
+#include "bench/record.h"
+#include "bench/timing.h"
+#include "engine/op_table.h"
 #include "engine/parallel.h"
-#include "engine/rng.h"
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/simulate.h"
-#include "kernels/cpu/conv1d.h"
-#include "kernels/cpu/dropout.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/linear.h"
-#include "kernels/cpu/pool.h"
+#include "kernels/base/error.h"
+#include "kernels/base/philox.h"
+#include "kernels/contract/gemm.h"
+#include "kernels/cuda/runtime.h"
 #include "models/model.h"
 #include "models/trainer.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "bench/cuda_bench.h"
-#include "kernels/cuda/runtime.h"
-#endif
 
 namespace dc::bench {
 namespace {
@@ -43,16 +36,20 @@ using nlohmann::json;
 const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda] [--batch N] [--model M]
                        [--device cpu|cuda] [--out FILE]
 
-Prints one JSON document: CPU kernel timings (forward and backward, GFLOP/s or GB/s, the
-fraction of the measured FMA peak, and the speed-up over the plain reference kernel in the
-same run), CSV / binary-cache load times of a full-size split, and the seconds per training
-epoch of DeepChrome (paper recipe: SGD) at batch 1 and 64 on a simulated full-size cell.
+Prints one JSON document: every op of the op table at the models' sizes, forward and
+backward, validated and then timed (GFLOP/s or GB/s, the fraction of the measured FMA peak,
+the speed-up over the op's plain reference loops in the same run), the SGEMM, CSV /
+binary-cache load times of a full-size split, and the seconds per training epoch of
+DeepChrome (paper recipe: SGD) at batch 1 and 64 and AttentiveChrome (Adam) at batch 16 and
+256 on a simulated full-size cell.
 
   --quick      small sizes and short timings (a smoke run, not a measurement)
   --threads N  CPU threads (default: all cores)
   --genes N    training genes for the end-to-end epochs (default 6601, a real cell's train split)
-  --only PART  run one part: kernels, io, e2e, or cuda (the CUDA kernels next to cuDNN /
-               cuBLAS; needs a build with the CUDA backend and a GPU)
+  --only PART  run one part: kernels, io, e2e, or cuda (every op on the GPU, validated
+               against the CPU, and our CUDA kernels next to cuDNN / cuBLAS; needs a build
+               with the CUDA backend and a GPU)
+  --op NAME    kernels / cuda: only this op of the table (repeatable)
   --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
                AttentiveChrome 16 and 256)
   --model M    end-to-end epochs of deepchrome or attentivechrome only
@@ -111,106 +108,29 @@ std::string cpu_model() {
   return "unknown";
 }
 
-struct Ctx {
-  double sample_s;
-  double peak;
-  json kernels = json::array();
-};
-
-void add_compute(Ctx& c, json entry, double flops_fwd, double flops_bwd, double fwd_s, double bwd_s, double ref_fwd_s,
-                 double ref_bwd_s) {
-  entry["forward_ms"] = fwd_s * 1e3;
-  entry["backward_ms"] = bwd_s * 1e3;
-  entry["forward_gflops"] = flops_fwd / fwd_s / 1e9;
-  entry["backward_gflops"] = flops_bwd / bwd_s / 1e9;
-  entry["fwd_bwd_gflops"] = (flops_fwd + flops_bwd) / (fwd_s + bwd_s) / 1e9;
-  entry["fraction_of_peak"] = (flops_fwd + flops_bwd) / (fwd_s + bwd_s) / 1e9 / c.peak;
-  entry["reference_forward_ms"] = ref_fwd_s * 1e3;
-  entry["reference_backward_ms"] = ref_bwd_s * 1e3;
-  entry["speedup_vs_reference"] = (ref_fwd_s + ref_bwd_s) / (fwd_s + bwd_s);
-  c.kernels.push_back(entry);
-}
-
-void bench_conv(Ctx& c, int N) {
-  const cpu::Conv1dShape s{N, kInputMarks, kInputBins, 50, 10, 1, 0};
-  const int LOUT = s.LOUT();
-  auto x = uniform_floats(static_cast<size_t>(N) * s.CIN * s.L, 1), w = uniform_floats(50 * 5 * 10, 2), b = uniform_floats(50, 3);
-  auto dy = uniform_floats(static_cast<size_t>(N) * s.COUT * LOUT, 4);
-  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size()), col(cpu::conv1d_col_size(s));
-  const double f = 2.0 * N * s.COUT * LOUT * s.CIN * s.K;
-  const double fwd = time_call([&] { cpu::conv1d_forward(y.data(), col.data(), x.data(), w.data(), b.data(), s); }, c.sample_s);
-  const double bwd = time_call([&] {
-    cpu::conv1d_backward(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Overwrite, db.data(), GradMode::Overwrite, dy.data(),
-                         col.data(), w.data(), s);
-  }, c.sample_s);
-  const double rf = time_call([&] { cpu::conv1d_forward_reference<float>(y.data(), x.data(), w.data(), b.data(), s); }, c.sample_s, 3);
-  const double rb = time_call([&] {
-    cpu::conv1d_backward_reference<float>(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Overwrite, db.data(),
-                                          GradMode::Overwrite, dy.data(), x.data(), w.data(), s);
-  }, c.sample_s, 3);
-  add_compute(c, {{"op", "conv1d"}, {"batch", N}, {"shape", "x (N,5,100) * w (50,5,10) -> (N,50,91)"}}, f, 2 * f, fwd, bwd, rf, rb);
-}
-
-void bench_linear(Ctx& c, int N, int IN, int OUT) {
-  const cpu::LinearShape s{N, IN, OUT};
-  auto x = uniform_floats(static_cast<size_t>(N) * IN, 5), w = uniform_floats(static_cast<size_t>(IN) * OUT, 6), b = uniform_floats(OUT, 7);
-  auto dy = uniform_floats(static_cast<size_t>(N) * OUT, 8);
-  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
-  const double f = 2.0 * N * IN * OUT;
-  const double fwd = time_call([&] { cpu::linear_forward(y.data(), x.data(), w.data(), b.data(), s); }, c.sample_s);
-  const double bwd = time_call([&] {
-    cpu::linear_backward(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Overwrite, db.data(), GradMode::Overwrite, dy.data(),
-                         x.data(), w.data(), s);
-  }, c.sample_s);
-  const double rf = time_call([&] { cpu::linear_forward_reference<float>(y.data(), x.data(), w.data(), b.data(), s); }, c.sample_s, 3);
-  const double rb = time_call([&] {
-    cpu::linear_backward_reference<float>(dx.data(), GradMode::Overwrite, dw.data(), GradMode::Overwrite, db.data(),
-                                          GradMode::Overwrite, dy.data(), x.data(), w.data(), s);
-  }, c.sample_s, 3);
-  add_compute(c, {{"op", "linear"}, {"batch", N}, {"shape", std::to_string(IN) + " -> " + std::to_string(OUT)}}, f, 2 * f, fwd, bwd,
-              rf, rb);
-}
-
-void bench_pool(Ctx& c, int N) {
-  const cpu::Pool1dShape s{N * 50, 91, 5, 5};
-  const int LOUT = s.LOUT();
-  auto x = uniform_floats(static_cast<size_t>(s.R) * s.L, 9), dy = uniform_floats(static_cast<size_t>(s.R) * LOUT, 10);
-  std::vector<float> y(dy.size()), dx(x.size());
-  std::vector<int32_t> arg(dy.size());
-  const double fwd = time_call([&] { cpu::maxpool1d_forward(y.data(), arg.data(), x.data(), s); }, c.sample_s);
-  const double bwd = time_call([&] { cpu::maxpool1d_backward(dx.data(), GradMode::Overwrite, dy.data(), arg.data(), s); }, c.sample_s);
-  const double bytes_f = 4.0 * s.R * s.L + 8.0 * s.R * LOUT, bytes_b = 4.0 * s.R * s.L + 8.0 * s.R * LOUT;
-  c.kernels.push_back({{"op", "max_pool1d"}, {"batch", N}, {"shape", "(N,50,91) k5 s5 -> (N,50,18)"},
-                       {"forward_ms", fwd * 1e3}, {"backward_ms", bwd * 1e3},
-                       {"forward_gbps", bytes_f / fwd / 1e9}, {"backward_gbps", bytes_b / bwd / 1e9},
-                       {"forward_gflops", s.R * LOUT * (s.K - 1.0) / fwd / 1e9}});
-}
-
-void bench_dropout(Ctx& c, int N) {
-  const int64_t n = static_cast<int64_t>(N) * 900;
-  auto x = uniform_floats(static_cast<size_t>(n), 11), dy = uniform_floats(static_cast<size_t>(n), 12);
-  std::vector<float> y(x.size()), dx(x.size());
-  const cpu::DropoutKey key{1, 2};
-  const double fwd = time_call([&] { cpu::dropout_forward(y.data(), x.data(), n, 0.5f, key); }, c.sample_s);
-  const double bwd = time_call([&] { cpu::dropout_backward(dx.data(), GradMode::Overwrite, dy.data(), n, 0.5f, key); }, c.sample_s);
-  c.kernels.push_back({{"op", "dropout"}, {"batch", N}, {"shape", "(N,900) p=0.5, Philox mask"},
-                       {"forward_ms", fwd * 1e3}, {"backward_ms", bwd * 1e3},
-                       {"forward_gbps", 8.0 * n / fwd / 1e9}, {"backward_gbps", 8.0 * n / bwd / 1e9},
-                       {"forward_gelem_per_s", n / fwd / 1e9}});
-}
-
-void bench_gemm(Ctx& c, int M, int N, int K) {
+// The SGEMM (the building block of linear, conv1d and bmm) against the plain triple loop.
+BenchRecord bench_gemm(int M, int N, int K, double sample_s, double peak) {
+  using kernels::Trans;
   auto a = uniform_floats(static_cast<size_t>(M) * K, 13), b = uniform_floats(static_cast<size_t>(K) * N, 14);
-  std::vector<float> out(static_cast<size_t>(M) * N);
-  const double f = 2.0 * M * N * K;
-  const double t = time_call([&] { cpu::sgemm(cpu::Trans::No, cpu::Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, out.data(), N); },
-                             c.sample_s);
-  const double r = time_call([&] {
-    cpu::gemm_reference<float>(cpu::Trans::No, cpu::Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, out.data(), N);
-  }, c.sample_s, 3);
-  c.kernels.push_back({{"op", "sgemm"}, {"shape", std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K)},
-                       {"ms", t * 1e3}, {"gflops", f / t / 1e9}, {"fraction_of_peak", f / t / 1e9 / c.peak},
-                       {"reference_ms", r * 1e3}, {"speedup_vs_reference", r / t}});
+  std::vector<float> out(static_cast<size_t>(M) * N), ref(out.size());
+  kernels::cpu::sgemm(Trans::No, Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, out.data(), N);
+  kernels::gemm_reference<float>(Trans::No, Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, ref.data(), N);
+  BenchRecord r;
+  r.op = "sgemm";
+  r.shape = std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
+  r.device = "cpu";
+  r.pass = "call";
+  r.flops = 2.0 * M * N * K;
+  r.peak_gflops = peak;
+  r.validated_against = "the plain triple loop (kernels/contract/gemm.h)";
+  r.max_error = max_abs_diff(out, ref);
+  r.ms = 1e3 * time_call([&] { kernels::cpu::sgemm(Trans::No, Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, out.data(), N); },
+                         sample_s);
+  r.reference = "reference";
+  r.reference_ms = 1e3 * time_call([&] {
+    kernels::gemm_reference<float>(Trans::No, Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, ref.data(), N);
+  }, sample_s, 3);
+  return r;
 }
 
 json bench_io(const io::SimulatedCell& cell, const std::string& tmp) {
@@ -271,18 +191,11 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
 
 // Throws a clear error unless this build has the CUDA backend and a usable GPU.
 void require_cuda(const std::string& what) {
-#if DEEPCHROME_HAS_CUDA
   std::string why;
   if (!kernels::cuda::available(&why)) throw InputError("bench: " + what + ": no usable CUDA device (" + why + ")");
-#else
-  throw InputError("bench: " + what + ": this build of deepchrome has no CUDA backend (rebuild with -DDEEPCHROME_CUDA=ON on a "
-                   "machine with the CUDA toolkit)");
-#endif
 }
 
-#if DEEPCHROME_HAS_CUDA
-json gpu_json() {
-  const kernels::cuda::DeviceInfo d = kernels::cuda::device_info();
+json gpu_json(const kernels::cuda::DeviceInfo& d) {
   return {{"name", d.name},
           {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
           {"sm_count", d.sm_count},
@@ -292,29 +205,14 @@ json gpu_json() {
           {"peak_bandwidth_gbs", d.peak_bandwidth_gbs}};
 }
 
-// Every CUDA kernel benchmark (bench/*.cu) as JSON records.
-json cuda_kernels_json(bool quick) {
+json records_json(const std::vector<BenchRecord>& records, bool* all_valid) {
   json out = json::array();
-  std::vector<CudaBenchRecord> records;
-  for (auto* family : {&cuda_conv_gemm_benchmarks, &cuda_rnn_benchmarks, &cuda_pointwise_benchmarks}) {
-    std::vector<CudaBenchRecord> r = (*family)(quick);
-    records.insert(records.end(), r.begin(), r.end());
-  }
-  for (const CudaBenchRecord& r : records) {
-    json e = {{"op", r.kernel}, {"shape", r.shape}, {"ms", r.ms}, {"peak_fraction", r.peak_fraction}};
-    if (r.gflops > 0) e["gflops"] = r.gflops;
-    if (r.gbs > 0) e["gbs"] = r.gbs;
-    if (!r.reference.empty()) {
-      e["reference"] = r.reference;
-      e["reference_ms"] = r.reference_ms;
-      if (r.ms > 0) e["speedup_vs_reference"] = r.reference_ms / r.ms;
-    }
-    if (!r.note.empty()) e["note"] = r.note;
-    out.push_back(e);
+  for (const BenchRecord& r : records) {
+    out.push_back(r.to_json());
+    *all_valid = *all_valid && r.valid;
   }
   return out;
 }
-#endif
 
 }  // namespace
 
@@ -322,6 +220,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
   bool quick = false;
   int threads = 0, genes = 6601, only_batch = 0;
   std::string only, out, only_model, device_arg = "cpu";
+  std::vector<std::string> ops;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto next = [&]() -> std::string {
@@ -359,6 +258,9 @@ int run_benchmarks(const std::vector<std::string>& args) {
         throw InputError("bench: --model expects deepchrome or attentivechrome");
     } else if (a == "--batch") {
       only_batch = to_int(next());
+    } else if (a == "--op") {
+      ops.push_back(next());
+      optable::op_row(ops.back());  // an unknown op is an error naming the known ones
     } else if (a == "--out") {
       out = next();
     } else {
@@ -372,30 +274,37 @@ int run_benchmarks(const std::vector<std::string>& args) {
   if (only == "cuda") require_cuda("--only cuda");
   if (device == Device::CUDA) require_cuda("--device cuda");
 
-  Ctx c;
-  c.sample_s = quick ? 0.002 : 0.05;
+  const double sample_s = quick ? 0.002 : 0.05;
   json doc;
   doc["machine"] = {{"cpu", cpu_model()}, {"threads", nthreads}};
   doc["quick"] = quick;
-#if DEEPCHROME_HAS_CUDA
-  if (only == "cuda" || device == Device::CUDA) doc["machine"]["gpu"] = gpu_json();
-  if (only == "cuda") doc["cuda_kernels"] = cuda_kernels_json(quick);
-#endif
-  if (only.empty() || only == "kernels") {
-    c.peak = measure_peak_gflops(nthreads, quick ? 0.05 : 0.6);
-    doc["machine"]["peak_gflops_measured"] = c.peak;
-    for (int N : {1, 64}) {
-      bench_conv(c, N);
-      bench_linear(c, N, 900, 625);
-      bench_linear(c, N, 625, 125);
-      bench_linear(c, N, 125, 2);
-      bench_pool(c, N);
-      bench_dropout(c, N);
+  bool all_valid = true;
+  if (only == "cuda" || device == Device::CUDA) {
+    const kernels::cuda::DeviceInfo gpu = kernels::cuda::device_info();
+    doc["machine"]["gpu"] = gpu_json(gpu);
+    if (only == "cuda") {
+      OpBenchOptions o;
+      o.device = Device::CUDA;
+      o.sample_s = sample_s;
+      o.quick = quick;
+      o.peak_gflops = gpu.peak_fp32_tflops * 1e3;
+      o.peak_gbs = gpu.peak_bandwidth_gbs;
+      o.ops = ops;
+      doc["ops"] = records_json(op_benchmarks(o), &all_valid);
+      if (ops.empty()) doc["cuda_vs_libraries"] = records_json(cuda_vendor_benchmarks(quick), &all_valid);
     }
-    bench_gemm(c, quick ? 64 : 512, quick ? 64 : 512, quick ? 64 : 512);
-    for (const auto& e : bench_lstm(c.sample_s, c.peak)) c.kernels.push_back(e);
-    for (const auto& e : bench_attention(c.sample_s)) c.kernels.push_back(e);
-    doc["kernels"] = c.kernels;
+  }
+  if (only.empty() || only == "kernels") {
+    const double peak = measure_peak_gflops(nthreads, quick ? 0.05 : 0.6);
+    doc["machine"]["peak_gflops_measured"] = peak;
+    OpBenchOptions o;
+    o.sample_s = sample_s;
+    o.quick = quick;
+    o.peak_gflops = peak;
+    o.ops = ops;
+    o.skip_bench_only = quick;
+    doc["ops"] = records_json(op_benchmarks(o), &all_valid);
+    if (ops.empty()) doc["gemm"] = bench_gemm(quick ? 64 : 512, quick ? 64 : 512, quick ? 64 : 512, sample_s, peak).to_json();
   }
   if (only.empty() || only == "io" || only == "e2e") {
     // A full-size cell: 19802 genes -> 6601 train; --genes sets the training split size.
@@ -427,6 +336,10 @@ int run_benchmarks(const std::vector<std::string>& args) {
   const std::string text = doc.dump(2) + "\n";
   std::fputs(text.c_str(), stdout);
   if (!out.empty()) io::write_file_atomic(out, text);
+  if (!all_valid) {
+    std::fprintf(stderr, "deepchrome bench: some results failed their validation (\"valid\": false above)\n");
+    return 1;
+  }
   return 0;
 }
 

@@ -1,28 +1,16 @@
-// CUDA kernel benchmarks: plain C++ records (no CUDA types), filled by the bench/*.cu files
-// and turned into the bench JSON by bench/benchmarks.cpp. Times come from CUDA events on
-// the process stream, median of several runs after a warm-up.
+// The CUDA comparisons with the vendor libraries (bench/cuda_*_benchmarks.cu): our conv1d
+// against cuDNN's convolution, our LSTM against cudnnRNN, our tiled SGEMM against cuBLAS,
+// and the fused optimizer / loss kernels against what the libraries have. Records of the one
+// benchmark type (bench/record.h). In a build without CUDA, bench/cuda_unavailable.cpp
+// says so instead.
 #pragma once
 
-#include <string>
 #include <vector>
+
+#include "bench/record.h"
 
 namespace dc::bench {
 
-struct CudaBenchRecord {
-  std::string kernel;          // e.g. "conv1d_forward", "lstm_fwd_bwd", "sgemm_tiled"
-  std::string shape;           // e.g. "B=64 Cin=5 Cout=50 L=100 K=10"
-  double ms = 0;               // our kernel, median milliseconds
-  double gflops = 0;           // 0 when the kernel is memory-bound (then gbs is set)
-  double gbs = 0;              // bytes moved / time, GB/s; 0 when compute-bound
-  double peak_fraction = 0;    // of the device's FP32 peak (gflops) or DRAM bandwidth (gbs)
-  std::string reference;       // "cudnn", "cublas" or "" when no library has the operation
-  double reference_ms = 0;     // the reference, same shape, same run
-  std::string note;            // anything a reader needs (e.g. "5 cuDNN calls, one per mark")
-};
-
-// Each family's benchmarks (bench/cuda_*_benchmarks.cu). `quick`: fewer repetitions.
-std::vector<CudaBenchRecord> cuda_conv_gemm_benchmarks(bool quick);   // conv1d, pool, dropout, linear, sgemm
-std::vector<CudaBenchRecord> cuda_rnn_benchmarks(bool quick);         // lstm, attention
-std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick);   // elementwise, losses, reductions, optimizers
+std::vector<BenchRecord> cuda_vendor_benchmarks(bool quick);
 
 }  // namespace dc::bench

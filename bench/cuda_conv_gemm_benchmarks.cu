@@ -21,7 +21,7 @@
 #include "bench/cuda_bench.h"
 #include "bench/cuda_bench_util.cuh"
 #include "bench/timing.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/dropout.h"

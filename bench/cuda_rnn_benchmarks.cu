@@ -30,7 +30,7 @@
 #include "bench/cuda_bench.h"
 #include "bench/cuda_bench_util.cuh"
 #include "bench/timing.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/lstm.h"
 #include "kernels/cuda/attention.h"

@@ -3,7 +3,7 @@
 #include <exception>
 
 #include "bench/benchmarks.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 int main(int argc, char** argv) {
   try {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <vector>
 
-#include "engine/rng.h"
+#include "kernels/base/philox.h"
 
 namespace dc::bench {
 
@@ -16,13 +16,18 @@ using Clock = std::chrono::steady_clock;
 
 inline double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Median seconds per call of f: calls are grouped so one sample lasts >= sample_s.
-inline double time_call(const std::function<void()>& f, double sample_s, int samples = 7) {
+// Median seconds per call of f: calls are grouped so one sample lasts >= sample_s. `sync`
+// (if given) runs after each group and is timed with it: for work queued on a device, it
+// waits for the group to finish.
+inline double time_call(const std::function<void()>& f, double sample_s, int samples = 7,
+                        const std::function<void()>& sync = {}) {
   f();  // warm-up (allocations, caches)
+  if (sync) sync();
   int inner = 1;
   while (true) {
     const auto t0 = Clock::now();
     for (int i = 0; i < inner; ++i) f();
+    if (sync) sync();
     const double t = since(t0);
     if (t >= sample_s || inner >= (1 << 20)) break;
     inner = std::max(inner * 2, static_cast<int>(inner * sample_s / std::max(t, 1e-9) * 1.2));
@@ -31,6 +36,7 @@ inline double time_call(const std::function<void()>& f, double sample_s, int sam
   for (int s = 0; s < samples; ++s) {
     const auto t0 = Clock::now();
     for (int i = 0; i < inner; ++i) f();
+    if (sync) sync();
     v.push_back(since(t0) / inner);
   }
   std::sort(v.begin(), v.end());

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 namespace dc::cli {
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "io/config.h"
+
 namespace dc::cli {
 
 using Args = std::vector<std::string>;
@@ -24,5 +26,9 @@ int cmd_sweep(const Args& args);
 // is gone (end-of-file), even where the kernel's parent-death signal is not delivered.
 inline constexpr const char* kLifelineEnv = "DEEPCHROME_SWEEP_LIFELINE";
 void watch_sweep_lifeline();  // cli/train.cpp; does nothing without the variable
+
+// A config's `device` (refused with the reason when it is not usable) and `threads` applied
+// to this process, before a run or a sweep starts (cli/train.cpp).
+void apply_device_and_threads(const io::ExperimentConfig& c);
 
 }  // namespace dc::cli

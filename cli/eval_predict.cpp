@@ -10,16 +10,15 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/report.h"
 #include "models/metrics.h"
+#include "engine/device.h"
 
 namespace dc::cli {
-
-void require_device(const std::string& device);  // cli/train.cpp
 
 namespace {
 
@@ -66,8 +65,9 @@ void apply_threads(const ArgParser& p) {
 Device apply_device(const ArgParser& p) {
   const std::string d = p.value("device").value_or("cpu");
   if (d != "cpu" && d != "cuda") throw InputError("--device expects cpu or cuda, got '" + d + "'");
-  require_device(d);
-  return d == "cuda" ? Device::CUDA : Device::CPU;
+  const Device device = d == "cuda" ? Device::CUDA : Device::CPU;
+  require_device(device, "--device cuda");
+  return device;
 }
 
 }  // namespace

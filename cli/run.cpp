@@ -7,7 +7,7 @@
 #include <new>
 
 #include "cli/commands.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 namespace dc::cli {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/paper.h"
 #include "io/simulate.h"
 

@@ -27,7 +27,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/config.h"
@@ -37,7 +37,6 @@
 
 namespace dc::cli {
 
-void apply_device_and_threads(const io::ExperimentConfig& c);  // cli/train.cpp
 
 namespace {
 

@@ -14,15 +14,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/report.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/runtime.h"
-#endif
+#include "engine/device.h"
 
 namespace dc::cli {
 namespace {
@@ -66,20 +63,8 @@ void watch_sweep_lifeline() {
   }).detach();
 }
 
-void require_device(const std::string& device) {
-  if (device != "cuda") return;
-#if DEEPCHROME_HAS_CUDA
-  std::string why;
-  if (!kernels::cuda::available(&why)) throw InputError("device \"cuda\": no usable CUDA device (" + why + ")");
-#else
-  throw InputError(
-      "device \"cuda\": this build of deepchrome has no CUDA backend (rebuild with -DDEEPCHROME_CUDA=ON on a machine with "
-      "the CUDA toolkit)");
-#endif
-}
-
 void apply_device_and_threads(const io::ExperimentConfig& c) {
-  require_device(c.device);
+  if (c.device == "cuda") require_device(Device::CUDA, "device \"cuda\"");
   if (c.threads > 0) set_num_threads(c.threads);
 }
 

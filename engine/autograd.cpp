@@ -2,11 +2,9 @@
 
 #include <unordered_set>
 
-#include "engine/error.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/tensor_ops.h"
-#endif
+#include "engine/dispatch.h"
+#include "kernels/base/error.h"
+#include "kernels/contract/layout.h"
 
 namespace dc {
 
@@ -77,7 +75,7 @@ bool factored_grad_sink(TensorImpl* t, int n, int rows, int cols, const float* u
   return true;
 }
 
-GradSink grad_sink(TensorImpl* t) {
+GradOut<float> grad_sink(TensorImpl* t) {
   if (!t || !t->requires_grad) return {};
   if (t->grad_factored) materialize_grad(t);  // a second contribution: continue densely
   if (!t->grad || t->grad->shape != t->shape) {
@@ -94,7 +92,20 @@ GradSink grad_sink(TensorImpl* t) {
 
 void Tensor::backward() const {
   if (numel() != 1) throw ShapeError("backward: needs a one-element (scalar) tensor, got shape " + shape_str(shape()));
+  if (device() == Device::CPU) {  // the common case, once per training step: no allocation
+    static thread_local const Tensor one = Tensor::full({}, 1.0f);
+    backward(one);
+  } else {
+    backward(Tensor::full({}, 1.0f, device()));
+  }
+}
+
+void Tensor::backward(const Tensor& grad_output) const {
   if (!requires_grad()) throw Error("backward: the tensor does not require a gradient (no parameter contributed to it)");
+  if (!grad_output.defined() || grad_output.numel() != numel())
+    throw ShapeError("backward: the output gradient must have the output's " + std::to_string(numel()) + " elements, got " +
+                     (grad_output.defined() ? shape_str(grad_output.shape()) : std::string("an undefined tensor")));
+  check_device("backward", grad_output, device());
 
   // Topological order of the tensors reachable through grad_fn edges (iterative DFS).
   std::vector<TensorImpl*> order;
@@ -112,13 +123,8 @@ void Tensor::backward() const {
     }
   }
 
-  GradSink root = grad_sink(impl());
-  // A leaf root (a parameter that is itself the scalar) accumulates like any leaf.
-#if DEEPCHROME_HAS_CUDA
-  if (device() == Device::CUDA) kernels::cuda::put_scalar(root.data, root.mode, 1.0f);
-  else
-#endif
-    root.data[0] = root.mode == GradMode::Accumulate ? root.data[0] + 1.0f : 1.0f;
+  // A leaf root (a parameter that is itself the output) accumulates like any leaf.
+  DC_KERNEL(device(), copy_grad)(grad_sink(impl()), grad_output.data(), numel());
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     if (!t->grad_fn) continue;

@@ -19,14 +19,9 @@ struct Node {
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // traversal edges (inputs requiring grad)
 };
 
-// Where a backward kernel writes the gradient of `t`: the buffer and whether to overwrite
-// or accumulate. Returns {nullptr, Overwrite} when `t` does not need a gradient.
-struct GradSink {
-  float* data = nullptr;
-  GradMode mode = GradMode::Overwrite;
-  explicit operator bool() const { return data != nullptr; }
-};
-GradSink grad_sink(TensorImpl* t);
+// Where a backward kernel writes the gradient of `t`: its buffer and whether to overwrite
+// or accumulate. Returns a null GradOut when `t` does not need a gradient.
+GradOut<float> grad_sink(TensorImpl* t);
 
 // Largest batch for which a linear layer keeps its weight gradient factored.
 inline constexpr int kMaxFactoredRows = 4;

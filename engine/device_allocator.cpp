@@ -2,12 +2,8 @@
 
 #include <bit>
 
-#include "engine/error.h"
-
-#if DEEPCHROME_HAS_CUDA
+#include "kernels/base/error.h"
 #include "kernels/cuda/runtime.h"
-#include "kernels/cuda/tensor_ops.h"
-#endif
 
 namespace dc {
 
@@ -27,8 +23,8 @@ size_t DeviceAllocator::round_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+// In a build without CUDA the first raw_malloc throws "built without the CUDA backend".
 void* DeviceAllocator::allocate(size_t bytes) {
-#if DEEPCHROME_HAS_CUDA
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   void* p = nullptr;
@@ -52,10 +48,6 @@ void* DeviceAllocator::allocate(size_t bytes) {
   live_.emplace(p, size);
   stats_.bytes_in_use += size;
   return p;
-#else
-  (void)bytes;
-  throw Error("this build has no CUDA backend (configure with -DDEEPCHROME_CUDA=ON)");
-#endif
 }
 
 void DeviceAllocator::deallocate(void* p) {
@@ -71,7 +63,6 @@ void DeviceAllocator::deallocate(void* p) {
 }
 
 void DeviceAllocator::release_cache_locked() {
-#if DEEPCHROME_HAS_CUDA
   if (stats_.bytes_cached == 0) return;
   kernels::cuda::synchronize();  // queued kernels may still use cached blocks
   for (auto& [size, blocks] : free_) {
@@ -83,7 +74,6 @@ void DeviceAllocator::release_cache_locked() {
   }
   free_.clear();
   stats_.bytes_cached = 0;
-#endif
 }
 
 void DeviceAllocator::empty_cache() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "engine/tensor.h"
+#include "kernels/contract/dropout.h"
 
 namespace dc {
 
@@ -17,12 +18,10 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int stride = 1,
 // x (..., L) -> (..., (L - kernel) / stride + 1), max over each window
 Tensor max_pool1d(const Tensor& x, int kernel, int stride);
 
-// Inverted dropout with a counter-based mask (see kernels/cpu/dropout.h). Identity when
-// !training or p == 0. `stream` must differ between calls that need independent masks
-// (e.g. mix the layer id and the training step).
-struct DropoutKey {
-  uint64_t seed = 0, stream = 0;
-};
+// Inverted dropout with a counter-based mask (kernels/contract/dropout.h). Identity when
+// !training or p == 0. The key's `stream` must differ between calls that need independent
+// masks (e.g. mix the layer id and the training step).
+using DropoutKey = kernels::DropoutKey;
 Tensor dropout(const Tensor& x, float p, bool training, DropoutKey key);
 
 // ---- elementwise ----------------------------------------------------------------------

@@ -4,23 +4,15 @@
 #include <string>
 
 #include "engine/autograd.h"
-#include "engine/device_check.h"
-#include "engine/error.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/slice.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/attention.h"
-#include "kernels/cuda/slice.h"
-#endif
+#include "engine/dispatch.h"
+#include "kernels/base/error.h"
+#include "kernels/contract/attention.h"
+#include "kernels/contract/layout.h"
 
 namespace dc {
 namespace {
 
-#if DEEPCHROME_HAS_CUDA
-namespace cu = kernels::cuda;
-inline bool on_cuda(const Tensor& t) { return t.device() == Device::CUDA; }
-#endif
+namespace k = kernels;
 
 std::string shape_or_undefined(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("undefined"); }
 
@@ -32,8 +24,8 @@ int normalize_dim(const char* op, int dim, const Shape& shape) {
   return d;
 }
 
-cpu::AxisView axis_view(const Shape& shape, int d) {
-  cpu::AxisView v{1, shape[static_cast<size_t>(d)], 1};
+k::AxisView axis_view(const Shape& shape, int d) {
+  k::AxisView v{1, shape[static_cast<size_t>(d)], 1};
   for (int i = 0; i < d; ++i) v.outer *= shape[static_cast<size_t>(i)];
   for (size_t i = static_cast<size_t>(d) + 1; i < shape.size(); ++i) v.inner *= shape[i];
   return v;
@@ -44,52 +36,34 @@ struct AttentionNode : Node {
   Tensor h;
   std::vector<Tensor> ctx;
   std::shared_ptr<Storage> alpha;  // the weights output's data (not the tensor)
-  cpu::AttentionShape s;
+  k::AttentionShape s;
   const char* name() const override { return "attention_pool"; }
   void backward(TensorImpl& out) override {
     const size_t G = ctx.size();
-    std::vector<const float*> cp(G);
-    std::vector<float*> dctx(G, nullptr);
-    std::vector<GradMode> modes(G, GradMode::Overwrite);
+    std::vector<const float*> cp(G);  // host arrays of device pointers on CUDA, as on the CPU
+    std::vector<GradOut<float>> dctx(G);
     bool any = false;
     // In group order: a context tensor passed for several groups gets Overwrite for its
     // first group and Accumulate for the later ones (the kernel writes groups in order).
     for (size_t g = 0; g < G; ++g) {
       cp[g] = ctx[g].data();
-      const GradSink k = grad_sink(ctx[g].impl());
-      dctx[g] = k.data;
-      modes[g] = k.mode;
-      any = any || k;
+      dctx[g] = grad_sink(ctx[g].impl());
+      any = any || static_cast<bool>(dctx[g]);
     }
-    const GradSink dh = grad_sink(h.impl());
-#if DEEPCHROME_HAS_CUDA
-    if (on_cuda(h)) {  // host arrays of device pointers, as on the CPU
-      cu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, modes.data(), out.grad->storage->data(), h.data(),
-                             alpha->data(), cp.data(), s);
-      return;
-    }
-#endif
-    cpu::attention_backward(dh.data, dh.mode, any ? dctx.data() : nullptr, modes.data(), out.grad->storage->data(), h.data(),
-                            alpha->data(), cp.data(), s);
+    DC_KERNEL(h.device(), attention_backward)(grad_sink(h.impl()), any ? dctx.data() : nullptr, out.grad->storage->data(),
+                                              h.data(), alpha->data(), cp.data(), s);
   }
 };
 
 // ---- slice / concat ---------------------------------------------------------------------
 struct SliceNode : Node {
   Tensor x;
-  cpu::AxisView v;
+  k::AxisView v;
   int64_t start, end;
   const char* name() const override { return "slice"; }
   void backward(TensorImpl& out) override {
-    const GradSink dx = grad_sink(x.impl());
-    if (!dx) return;
-#if DEEPCHROME_HAS_CUDA
-    if (on_cuda(x)) {
-      cu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
-      return;
-    }
-#endif
-    cpu::slice_backward(dx.data, dx.mode, out.grad->storage->data(), v, start, end);
+    const GradOut<float> dx = grad_sink(x.impl());
+    if (dx) DC_KERNEL(x.device(), slice_backward)(dx, out.grad->storage->data(), v, start, end);
   }
 };
 
@@ -100,20 +74,10 @@ struct ConcatNode : Node {
   const char* name() const override { return "concat"; }
   void backward(TensorImpl& out) override {
     const size_t n = xs.size();
-    std::vector<float*> dxs(n, nullptr);
-    std::vector<GradMode> modes(n, GradMode::Overwrite);
-    for (size_t i = 0; i < n; ++i) {
-      const GradSink k = grad_sink(xs[i].impl());
-      dxs[i] = k.data;
-      modes[i] = k.mode;
-    }
-#if DEEPCHROME_HAS_CUDA
-    if (on_cuda(xs[0])) {
-      cu::concat_backward(dxs.data(), modes.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer, inner);
-      return;
-    }
-#endif
-    cpu::concat_backward(dxs.data(), modes.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer, inner);
+    std::vector<GradOut<float>> dxs(n);
+    for (size_t i = 0; i < n; ++i) dxs[i] = grad_sink(xs[i].impl());  // in order (see concat_backward)
+    DC_KERNEL(xs[0].device(), concat_backward)(dxs.data(), out.grad->storage->data(), lens.data(), static_cast<int>(n), outer,
+                                               inner);
   }
 };
 
@@ -134,17 +98,13 @@ AttentionResult attention_pool(const Tensor& h, const std::vector<Tensor>& conte
   const Device dev = h.device();
   check_devices("attention_pool", context, dev);
 
-  const cpu::AttentionShape s{static_cast<int>(hs[0]), static_cast<int>(hs[1]), static_cast<int>(hs[2]), static_cast<int>(hs[3])};
+  const k::AttentionShape s{static_cast<int>(hs[0]), static_cast<int>(hs[1]), static_cast<int>(hs[2]), static_cast<int>(hs[3])};
   std::vector<const float*> cp;
   for (const Tensor& c : context) cp.push_back(c.data());
   AttentionResult r;
   r.pooled = Tensor::empty({s.G, s.B, s.F}, dev);
   r.weights = Tensor::empty({s.G, s.B, s.T}, dev);
-#if DEEPCHROME_HAS_CUDA
-  if (dev == Device::CUDA) cu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
-  else
-#endif
-    cpu::attention_forward(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
+  DC_KERNEL(dev, attention_forward)(r.pooled.data(), r.weights.data(), h.data(), cp.data(), s);
 
   bool needs = any_requires_grad({&h});
   for (const Tensor& c : context) needs = needs || any_requires_grad({&c});
@@ -168,15 +128,11 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   check_shape(0 <= start && start < end && end <= len, "slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
                                                            ") is not a non-empty part of dim " + std::to_string(dim) +
                                                            " (size " + std::to_string(len) + ") of shape " + shape_str(x.shape()));
-  const cpu::AxisView v = axis_view(x.shape(), d);
+  const k::AxisView v = axis_view(x.shape(), d);
   Shape out = x.shape();
   out[static_cast<size_t>(d)] = end - start;
   Tensor y = Tensor::empty(out, x.device());
-#if DEEPCHROME_HAS_CUDA
-  if (on_cuda(x)) cu::slice_forward(y.data(), x.data(), v, start, end);
-  else
-#endif
-    cpu::slice_forward(y.data(), x.data(), v, start, end);
+  DC_KERNEL(x.device(), slice_forward)(y.data(), x.data(), v, start, end);
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<SliceNode>();
     node->x = x;
@@ -207,15 +163,11 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
     lens.push_back(si[static_cast<size_t>(d)]);
     out[static_cast<size_t>(d)] += si[static_cast<size_t>(d)];
   }
-  const cpu::AxisView v = axis_view(out, d);
+  const k::AxisView v = axis_view(out, d);
   std::vector<const float*> ptrs;
   for (const Tensor& t : xs) ptrs.push_back(t.data());
   Tensor y = Tensor::empty(out, xs[0].device());
-#if DEEPCHROME_HAS_CUDA
-  if (on_cuda(xs[0])) cu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
-  else
-#endif
-    cpu::concat_forward(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
+  DC_KERNEL(xs[0].device(), concat_forward)(y.data(), ptrs.data(), lens.data(), static_cast<int>(xs.size()), v.outer, v.inner);
 
   bool needs = false;
   for (const Tensor& t : xs) needs = needs || any_requires_grad({&t});

@@ -9,29 +9,23 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/device_check.h"
-#include "engine/error.h"
-#include "kernels/cpu/lstm.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/lstm.h"
-#include "kernels/cuda/tensor_ops.h"
-#endif
+#include "engine/dispatch.h"
+#include "kernels/base/error.h"
+#include "kernels/contract/layout.h"
+#include "kernels/contract/lstm.h"
 
 namespace dc {
 namespace {
 
-#if DEEPCHROME_HAS_CUDA
-namespace cu = kernels::cuda;
-#endif
+namespace k = kernels;
 
 constexpr const char* kKinds[4] = {"w_ih", "w_hh", "b_ih", "b_hh"};
 
 // The four weight vectors in a fixed order (w_ih, w_hh, b_ih, b_hh).
 std::vector<const std::vector<Tensor>*> weight_lists(const LstmWeights& w) { return {&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh}; }
 
-cpu::LstmParams<float> params_of(const LstmWeights& w) {
-  cpu::LstmParams<float> p;
+k::LstmParams<float> params_of(const LstmWeights& w) {
+  k::LstmParams<float> p;
   for (const Tensor& t : w.w_ih) p.w_ih.push_back(t.data());
   for (const Tensor& t : w.w_hh) p.w_hh.push_back(t.data());
   for (const Tensor& t : w.b_ih) p.b_ih.push_back(t.data());
@@ -91,17 +85,23 @@ class WorkspacePool {
   std::vector<std::pair<float*, size_t>> free_;
 };
 
+// The forward's workspace for a backward to follow: from the pool on the CPU, from the
+// caching allocator on CUDA.
+std::shared_ptr<float> workspace(Device device, int64_t n) {
+  if (device == Device::CPU) return WorkspacePool::instance().get(static_cast<size_t>(n));
+  auto storage = std::make_shared<Storage>(n, device);
+  return std::shared_ptr<float>(storage, storage->data());  // keeps the storage alive
+}
+
 struct LstmNode : Node {
   Tensor x;
   LstmWeights w;
   std::shared_ptr<Storage> y;  // the output's data (not the output tensor: no cycle)
-  std::shared_ptr<float> ws;   // the forward's workspace (gates, c, tanh c of every step), CPU
-  std::shared_ptr<Storage> ws_device;  // the same on CUDA (from the caching allocator)
-  cpu::LstmShape s;
+  std::shared_ptr<float> ws;   // the forward's workspace (gates, c, tanh c of every step)
+  k::LstmShape s;
   const char* name() const override { return "lstm"; }
 
   void backward(TensorImpl& out) override {
-    const bool on_cuda = x.device() == Device::CUDA;
     const int P = s.P();
     const auto lists = weight_lists(w);
     // A tensor passed in more than one slot (shared weights) gets each slot's gradient in a
@@ -111,8 +111,8 @@ struct LstmNode : Node {
     for (const auto* list : lists)
       for (const Tensor& t : *list)
         if (t.requires_grad()) ++uses[t.impl()];
-    cpu::LstmParamGrads<float> g;
-    std::vector<cpu::GradOut<float>>* outs[4] = {&g.w_ih, &g.w_hh, &g.b_ih, &g.b_hh};
+    k::LstmParamGrads<float> g;
+    std::vector<GradOut<float>>* outs[4] = {&g.w_ih, &g.w_hh, &g.b_ih, &g.b_hh};
     std::vector<Tensor> priv(static_cast<size_t>(4 * P));
     for (int kind = 0; kind < 4; ++kind) {
       outs[kind]->resize(P);
@@ -120,7 +120,7 @@ struct LstmNode : Node {
         const Tensor& t = (*lists[kind])[p];
         if (!t.requires_grad()) continue;
         if (uses[t.impl()] == 1) {
-          const GradSink sink = grad_sink(t.impl());
+          const GradOut<float> sink = grad_sink(t.impl());
           (*outs[kind])[p] = {sink.data, sink.mode};
         } else {
           Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
@@ -129,32 +129,18 @@ struct LstmNode : Node {
         }
       }
     }
-    const GradSink dx = grad_sink(x.impl());
-    const float* dy = out.grad->storage->data();
-    if (on_cuda) {
-#if DEEPCHROME_HAS_CUDA
-      cu::lstm_backward(dx.data, dx.mode, g, dy, x.data(), y->data(), params_of(w), ws_device->data(), s);
-#endif
-    } else {
-      cpu::lstm_backward(dx.data, dx.mode, g, dy, x.data(), y->data(), params_of(w), ws.get(), s);
-    }
+    const Device dev = x.device();
+    DC_KERNEL(dev, lstm_backward)(grad_sink(x.impl()), g, out.grad->storage->data(), x.data(), y->data(), params_of(w),
+                                  ws.get(), s);
     for (auto& [impl, n] : uses) {
       if (n == 1) continue;
-      const GradSink sink = grad_sink(impl);
+      const GradOut<float> sink = grad_sink(impl);
       bool first = true;
       for (int kind = 0; kind < 4; ++kind)
         for (int p = 0; p < P; ++p) {
           if ((*lists[kind])[p].impl() != impl) continue;
           const Tensor& buf = priv[static_cast<size_t>(kind * P + p)];
-          const GradMode mode = first ? sink.mode : GradMode::Accumulate;
-          if (on_cuda) {
-#if DEEPCHROME_HAS_CUDA
-            cu::put(sink.data, mode, buf.data(), buf.numel());
-#endif
-          } else {
-            const float* src = buf.data();
-            for (int64_t k = 0; k < buf.numel(); ++k) cpu::put(sink.data, k, src[k], mode);
-          }
+          DC_KERNEL(dev, copy_grad)({sink.data, first ? sink.mode : GradMode::Accumulate}, buf.data(), buf.numel());
           first = false;
         }
     }
@@ -202,32 +188,21 @@ Tensor lstm(const Tensor& x, const LstmWeights& weights, int hidden, bool bidire
   const Device dev = x.device();
   for (const auto* list : lists) check_devices("lstm", *list, dev);
 
-  const cpu::LstmShape s{G, B, T, I, H, D};
+  const k::LstmShape s{G, B, T, I, H, D};
   Tensor y = Tensor::empty({G, B, T, static_cast<int64_t>(D) * H}, dev);
-  const cpu::LstmParams<float> params = params_of(weights);
+  const k::LstmParams<float> params = params_of(weights);
   bool needs_grad = x.requires_grad();
   for (const auto* list : lists)
     for (const Tensor& t : *list) needs_grad = needs_grad || t.requires_grad();
   const bool record_graph = grad_enabled() && needs_grad;
-  std::shared_ptr<float> ws;
-  std::shared_ptr<Storage> ws_device;
-#if DEEPCHROME_HAS_CUDA
-  if (dev == Device::CUDA) {
-    if (record_graph) ws_device = std::make_shared<Storage>(cpu::lstm_workspace_size(s), Device::CUDA);
-    cu::lstm_forward(y.data(), ws_device ? ws_device->data() : nullptr, x.data(), params, s);
-  } else
-#endif
-  {
-    if (record_graph) ws = WorkspacePool::instance().get(static_cast<size_t>(cpu::lstm_workspace_size(s)));
-    cpu::lstm_forward(y.data(), ws.get(), x.data(), params, s);
-  }
+  std::shared_ptr<float> ws = record_graph ? workspace(dev, k::lstm_workspace_size(s)) : nullptr;
+  DC_KERNEL(dev, lstm_forward)(y.data(), ws.get(), x.data(), params, s);
   if (!record_graph) return y;
   auto node = std::make_shared<LstmNode>();
   node->x = x;
   node->w = weights;
   node->y = y.impl()->storage;
   node->ws = std::move(ws);
-  node->ws_device = std::move(ws_device);
   node->s = s;
   record(y, node, {&x});
   for (const auto* list : lists)

@@ -2,14 +2,10 @@
 
 #include <cmath>
 
-#include "engine/device_check.h"
-#include "engine/error.h"
-#include "kernels/cpu/optim.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/optim.h"
+#include "engine/dispatch.h"
+#include "kernels/base/error.h"
+#include "kernels/contract/optim.h"
 #include "kernels/cuda/runtime.h"
-#endif
 
 namespace dc {
 
@@ -62,27 +58,18 @@ void Sgd::step() {
   const float lr = static_cast<float>(current_lr());
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
-#if DEEPCHROME_HAS_CUDA
-    if (p.device() == Device::CUDA) {
-      const float* g = grad_data(p);
-      if (!g && opt_.weight_decay == 0 && opt_.momentum == 0) continue;
-      if (!momentum_.empty()) follow(momentum_[i], p);
-      kernels::cuda::sgd_update(p.data(), g, momentum_.empty() ? nullptr : momentum_[i].data(), p.numel(), lr,
-                                static_cast<float>(opt_.momentum), static_cast<float>(opt_.weight_decay), t_ == 0);
-      continue;
-    }
-#endif
     TensorImpl* impl = p.impl();
-    if (impl->grad_valid && impl->grad_factored && momentum_.empty()) {
+    if (impl->grad_valid && impl->grad_factored && momentum_.empty()) {  // CPU only (FactoredGrad)
       const FactoredGrad& f = *impl->factored;
-      cpu::sgd_factored_update(p.data(), f.rows, f.cols, f.u.data(), f.v.data(), f.n, lr,
-                               static_cast<float>(opt_.weight_decay));
+      kernels::cpu::sgd_factored_update(p.data(), f.rows, f.cols, f.u.data(), f.v.data(), f.n, lr,
+                                        static_cast<float>(opt_.weight_decay));
       continue;
     }
     const float* g = grad_data(p);
     if (!g && opt_.weight_decay == 0 && opt_.momentum == 0) continue;  // nothing moves
-    cpu::sgd_update(p.data(), g, momentum_.empty() ? nullptr : momentum_[i].data(), p.numel(), lr,
-                    static_cast<float>(opt_.momentum), static_cast<float>(opt_.weight_decay), t_ == 0);
+    if (!momentum_.empty()) follow(momentum_[i], p);
+    DC_KERNEL(p.device(), sgd_update)(p.data(), g, momentum_.empty() ? nullptr : momentum_[i].data(), p.numel(), lr,
+                                      static_cast<float>(opt_.momentum), static_cast<float>(opt_.weight_decay), t_ == 0);
   }
   ++t_;
 }
@@ -98,19 +85,12 @@ void Adam::step() {
   ++t_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
-#if DEEPCHROME_HAS_CUDA
-    if (p.device() == Device::CUDA) {
-      follow(m_[i], p);
-      follow(v_[i], p);
-      kernels::cuda::adam_update(p.data(), grad_data(p), m_[i].data(), v_[i].data(), p.numel(), static_cast<float>(opt_.lr),
-                                 static_cast<float>(opt_.beta1), static_cast<float>(opt_.beta2), static_cast<float>(opt_.eps),
-                                 static_cast<float>(opt_.weight_decay), t_);
-      continue;
-    }
-#endif
-    cpu::adam_update(p.data(), grad_data(p), m_[i].data(), v_[i].data(), p.numel(), static_cast<float>(opt_.lr),
-                     static_cast<float>(opt_.beta1), static_cast<float>(opt_.beta2), static_cast<float>(opt_.eps),
-                     static_cast<float>(opt_.weight_decay), t_);
+    follow(m_[i], p);
+    follow(v_[i], p);
+    DC_KERNEL(p.device(), adam_update)(p.data(), grad_data(p), m_[i].data(), v_[i].data(), p.numel(),
+                                       static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
+                                       static_cast<float>(opt_.beta2), static_cast<float>(opt_.eps),
+                                       static_cast<float>(opt_.weight_decay), t_);
   }
 }
 
@@ -131,75 +111,57 @@ double factored_sum_squares(const FactoredGrad& f) {
 }
 }  // namespace
 
-#if DEEPCHROME_HAS_CUDA
 namespace {
-// The squared norm of all gradients summed into one device double, then every gradient
-// scaled by the clip factor computed on the device. Returns the storage of the sum.
-std::shared_ptr<Storage> clip_on_device(const std::vector<Parameter>& params, double max_norm) {
+[[noreturn]] void throw_not_finite(double norm) {
+  throw Error("clip_grad_norm: the gradient norm is not finite (" + std::to_string(norm) + ")");
+}
+
+// Sums the squares of every gradient into a double on the parameters' device, then scales
+// every gradient by the clip factor computed from it there (kernels/contract/optim.h), so
+// on a GPU nothing waits. Factored gradients (CPU only) join the sum and are scaled through
+// their u factor. On the CPU a non-finite norm throws before anything is scaled. Returns the
+// squared norm when `read` (on CUDA: one small copy back, which waits), else 0.
+double clip(const std::vector<Parameter>& params, double max_norm, bool read) {
   static_assert(sizeof(double) == 2 * sizeof(float), "a double occupies two floats of a storage");
-  auto total = std::make_shared<Storage>(2, Device::CUDA);
-  double* t = reinterpret_cast<double*>(total->data());
-  kernels::cuda::fill_zero(t, sizeof(double));
+  const Device dev = params_device("clip_grad_norm", params);
+  const Tensor total_storage = Tensor::zeros({2}, dev);
+  double* total = reinterpret_cast<double*>(const_cast<float*>(total_storage.data()));
   std::vector<Tensor> grads;
   grads.reserve(params.size());
   for (const auto& p : params) {
-    Tensor g = p.tensor.grad();
-    if (!g.defined()) continue;
-    kernels::cuda::sum_squares_accumulate(t, g.data(), g.numel());
-    grads.push_back(std::move(g));
-  }
-  for (Tensor& g : grads) kernels::cuda::clip_scale(g.data(), g.numel(), t, max_norm);
-  return total;
-}
-}  // namespace
-#endif
-
-void clip_grad_norm_no_sync(const std::vector<Parameter>& params, double max_norm) {
-#if DEEPCHROME_HAS_CUDA
-  if (params_device("clip_grad_norm", params) == Device::CUDA) {
-    clip_on_device(params, max_norm);
-    return;
-  }
-#endif
-  clip_grad_norm(params, max_norm);
-}
-
-double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
-#if DEEPCHROME_HAS_CUDA
-  if (params_device("clip_grad_norm", params) == Device::CUDA) {
-    const std::shared_ptr<Storage> total = clip_on_device(params, max_norm);
-    double sum = 0;
-    kernels::cuda::copy_to_host(&sum, total->data(), sizeof(double));
-    const double norm = std::sqrt(sum);
-    if (!std::isfinite(norm)) throw Error("clip_grad_norm: the gradient norm is not finite (" + std::to_string(norm) + ")");
-    return norm;
-  }
-#else
-  params_device("clip_grad_norm", params);  // parameters on one device (always the CPU here)
-#endif
-  double total = 0;
-  for (const auto& p : params) {
     const TensorImpl* impl = p.tensor.impl();
     if (impl->grad_valid && impl->grad_factored) {
-      total += factored_sum_squares(*impl->factored);
+      *total += factored_sum_squares(*impl->factored);
       continue;
     }
     Tensor g = p.tensor.grad();
-    if (g.defined()) total += cpu::sum_squares(g.data(), g.numel());
+    if (!g.defined()) continue;
+    DC_KERNEL(dev, sum_squares_accumulate)(total, g.data(), g.numel());
+    grads.push_back(std::move(g));
   }
-  const double norm = std::sqrt(total);
-  if (!std::isfinite(norm)) throw Error("clip_grad_norm: the gradient norm is not finite (" + std::to_string(norm) + ")");
-  const double factor = max_norm / (norm + 1e-6);
-  if (factor < 1.0)
-    for (const auto& p : params) {
-      TensorImpl* impl = p.tensor.impl();
-      if (impl->grad_valid && impl->grad_factored) {  // scaling u scales the sum
-        cpu::scale_inplace(impl->factored->u.data(), static_cast<int64_t>(impl->factored->u.size()), static_cast<float>(factor));
-        continue;
-      }
-      Tensor g = p.tensor.grad();
-      if (g.defined()) cpu::scale_inplace(g.data(), g.numel(), static_cast<float>(factor));
-    }
+  if (dev == Device::CPU && !std::isfinite(std::sqrt(*total))) throw_not_finite(std::sqrt(*total));
+  for (const auto& p : params) {
+    TensorImpl* impl = p.tensor.impl();
+    if (!(impl->grad_valid && impl->grad_factored)) continue;
+    const double factor = max_norm / (std::sqrt(*total) + 1e-6);  // scaling u scales the sum
+    if (factor < 1.0)
+      for (float& u : impl->factored->u) u *= static_cast<float>(factor);
+  }
+  for (Tensor& g : grads) DC_KERNEL(dev, clip_scale)(g.data(), g.numel(), total, max_norm);
+  if (!read) return 0;
+  double sum = *total;
+  if (dev == Device::CUDA) kernels::cuda::copy_to_host(&sum, total, sizeof(double));
+  return sum;
+}
+}  // namespace
+
+void clip_grad_norm_no_sync(const std::vector<Parameter>& params, double max_norm) {
+  clip(params, max_norm, params_device("clip_grad_norm", params) == Device::CPU);
+}
+
+double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
+  const double norm = std::sqrt(clip(params, max_norm, true));
+  if (!std::isfinite(norm)) throw_not_finite(norm);
   return norm;
 }
 

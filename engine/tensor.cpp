@@ -7,11 +7,8 @@
 
 #include "engine/autograd.h"
 #include "engine/device_allocator.h"
-#include "engine/error.h"
-
-#if DEEPCHROME_HAS_CUDA
+#include "kernels/base/error.h"
 #include "kernels/cuda/runtime.h"
-#endif
 
 namespace dc {
 
@@ -60,13 +57,9 @@ void copy_floats(float* dst, Device to, const float* src, Device from, int64_t n
     std::memcpy(dst, src, bytes);
     return;
   }
-#if DEEPCHROME_HAS_CUDA
   if (to == Device::CUDA && from == Device::CUDA) kernels::cuda::copy_device(dst, src, bytes);
   else if (to == Device::CUDA) kernels::cuda::copy_to_device(dst, src, bytes);
   else kernels::cuda::copy_to_host(dst, src, bytes);
-#else
-  throw Error("this build has no CUDA backend (configure with -DDEEPCHROME_CUDA=ON)");
-#endif
 }
 }  // namespace
 
@@ -83,13 +76,11 @@ Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
   Tensor t = empty(shape, device);
-#if DEEPCHROME_HAS_CUDA
   if (device == Device::CUDA) {
     if (value == 0.0f) kernels::cuda::fill_zero(t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
     else kernels::cuda::fill_float(t.data(), value, static_cast<size_t>(t.numel()));
     return t;
   }
-#endif
   float* p = t.data();
   for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
   return t;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/base/grad.h"
+
 namespace dc {
 
 enum class Device { CPU, CUDA };
@@ -43,11 +45,6 @@ class Storage {
 };
 
 struct Node;
-
-// Whether a kernel writes a gradient buffer (`=`) or adds into it (`+=`). The engine
-// passes Overwrite for the first contribution to a buffer after zero_grad() or creation,
-// Accumulate for later ones, so no gradient buffer ever needs a memset.
-enum class GradMode { Overwrite, Accumulate };
 
 // A weight gradient held as factors instead of a dense matrix: grad = sum_n u[n]^T v[n]
 // with u (n, rows) and v (n, cols). A linear layer's weight gradient for a batch of one is
@@ -117,6 +114,9 @@ class Tensor {
   void zero_grad();  // marks the gradient stale; keeps the buffer for reuse
   // Reverse-mode sweep from this scalar tensor (its gradient is 1).
   void backward() const;
+  // The same from a tensor of any shape, given the gradient of some scalar with respect to
+  // it (`grad_output`: as many elements, on the same device).
+  void backward(const Tensor& grad_output) const;
 
   Tensor detach() const;  // same storage, no autograd history
   Tensor clone() const;   // deep copy of the data on the same device, no autograd history

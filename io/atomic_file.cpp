@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 namespace dc::io {
 

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "models/model.h"
 
 namespace dc::io {

@@ -14,7 +14,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
+#include "kernels/base/hash.h"
 #include "io/atomic_file.h"
 
 namespace dc::io {
@@ -295,12 +296,6 @@ std::string absolute_path(const std::string& path) {
   std::filesystem::path abs = std::filesystem::weakly_canonical(path, ec);
   if (ec) abs = std::filesystem::absolute(path, ec).lexically_normal();
   return ec ? path : abs.string();
-}
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ull;
-  return h;
 }
 
 bool stat_file(const std::string& path, FileStamp& stamp) {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <sstream>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 namespace dc::io {
 namespace {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/atomic_file.h"
 #include "io/config.h"
 #include "io/safetensors.h"

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/atomic_file.h"
 
 namespace dc::io {

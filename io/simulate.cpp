@@ -7,8 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/error.h"
-#include "engine/rng.h"
+#include "kernels/base/error.h"
+#include "kernels/base/hash.h"
+#include "kernels/base/philox.h"
 #include "io/atomic_file.h"
 #include "io/paper.h"
 
@@ -29,11 +30,7 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t hash_name(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ull;
-  return splitmix64(h);
-}
+uint64_t hash_name(std::string_view s) { return splitmix64(fnv1a(s)); }
 
 // RNG streams: one per gene, plus a few per cell (split assignment, cell-wide factors).
 uint64_t gene_stream(uint64_t cell_hash, uint64_t gene) { return splitmix64(cell_hash ^ splitmix64(gene + 1)); }

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <set>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/paper.h"

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/autograd.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "engine/ops_attention.h"
 #include "models/classifier_head.h"

@@ -1,6 +1,6 @@
 #include "models/deepchrome.h"
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "models/classifier_head.h"
 

@@ -5,7 +5,7 @@
 #include <numeric>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 
 namespace dc {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/init.h"
 #include "models/attentivechrome.h"
 #include "models/baselines.h"

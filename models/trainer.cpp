@@ -9,14 +9,10 @@
 #include <string>
 
 #include "engine/autograd.h"
-#include "engine/error.h"
-#include "engine/rng.h"
+#include "engine/running_sum.h"
+#include "kernels/base/error.h"
+#include "kernels/base/philox.h"
 #include "models/metrics.h"
-
-#if DEEPCHROME_HAS_CUDA
-#include "kernels/cuda/runtime.h"
-#include "kernels/cuda/tensor_ops.h"
-#endif
 
 namespace dc {
 namespace {
@@ -54,25 +50,6 @@ Tensor on_device(const Tensor& host, Device device) { return device == Device::C
               std::to_string(epoch) + ", " + where + " (try a smaller train.lr, or train.clip_grad_norm)");
 }
 
-#if DEEPCHROME_HAS_CUDA
-// The epoch's running sum of (batch loss * batch size), kept on the device so that a
-// training step never waits for the GPU; read back every kLossReadInterval batches.
-class DeviceLossSum {
- public:
-  DeviceLossSum() : storage_(std::make_shared<Storage>(2, Device::CUDA)) { reset(); }
-  void reset() { kernels::cuda::fill_zero(sum(), sizeof(double)); }
-  void add(const Tensor& loss, size_t count) { kernels::cuda::accumulate_scaled(sum(), loss.data(), static_cast<double>(count)); }
-  double read() const {
-    double v = 0;
-    kernels::cuda::copy_to_host(&v, storage_->data(), sizeof(double));
-    return v;
-  }
-
- private:
-  double* sum() { return reinterpret_cast<double*>(storage_->data()); }
-  std::shared_ptr<Storage> storage_;  // one double in two floats
-};
-#endif
 
 }  // namespace
 
@@ -146,53 +123,40 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
   const size_t bs = static_cast<size_t>(o.batch_size);
   const int batches = static_cast<int>((train.n + bs - 1) / bs);
   Tensor x, labels;
-#if DEEPCHROME_HAS_CUDA
-  std::unique_ptr<DeviceLossSum> device_loss;
-  if (device == Device::CUDA) device_loss = std::make_unique<DeviceLossSum>();
-#endif
+  // The loss stays on the device; it is read back (which waits for the device) every
+  // `read_interval` batches: every batch on the CPU, where reading costs nothing.
+  RunningSum loss_sum(device);
+  const int read_interval = device == Device::CPU ? 1 : kLossReadInterval;
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<size_t> order = epoch_order(train.n, o.seed, epoch);
-    double loss_sum = 0;
-#if DEEPCHROME_HAS_CUDA
+    loss_sum.reset();
+    double epoch_loss = 0;
     int last_read = 0;  // batches whose loss was read back so far
-    if (device_loss) device_loss->reset();
-#endif
     for (int b = 0; b < batches; ++b) {
       const size_t start = static_cast<size_t>(b) * bs, count = std::min(bs, train.n - start);
       gather_batch(train, order.data() + start, count, x, labels);
       opt->zero_grad();
-#if DEEPCHROME_HAS_CUDA
-      if (device_loss) {  // no step waits for the device; the loss is read every kLossReadInterval batches
-        Tensor loss = model.loss(model.forward(x.to(device), true, step++), labels.to(device));
-        device_loss->add(loss, count);
-        loss.backward();
-        if (o.clip_grad_norm > 0) clip_grad_norm_no_sync(model.parameters(), o.clip_grad_norm);
-        opt->step();
-        if ((b + 1) % kLossReadInterval == 0 || b + 1 == batches) {
-          loss_sum = device_loss->read();
-          if (!std::isfinite(loss_sum))
-            throw_diverged(loss_sum, epoch, "in batches " + std::to_string(last_read + 1) + "-" + std::to_string(b + 1));
-          last_read = b + 1;
-          if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, loss_sum / static_cast<double>(start + count));
-        }
-        continue;
+      Tensor loss = model.loss(model.forward(on_device(x, device), true, step++), on_device(labels, device));
+      loss_sum.add(loss, static_cast<double>(count));
+      if ((b + 1) % read_interval == 0 || b + 1 == batches) {  // checked before the step can spread a NaN
+        epoch_loss = loss_sum.read();
+        if (!std::isfinite(epoch_loss))
+          throw_diverged(epoch_loss, epoch,
+                         b == last_read ? "batch " + std::to_string(b + 1)
+                                        : "in batches " + std::to_string(last_read + 1) + "-" + std::to_string(b + 1));
+        last_read = b + 1;
+        if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, epoch_loss / static_cast<double>(start + count));
       }
-#endif
-      Tensor loss = model.loss(model.forward(x, true, step++), labels);
-      const float value = loss.item();
-      if (!std::isfinite(value)) throw_diverged(value, epoch, "batch " + std::to_string(b + 1));
       loss.backward();
-      if (o.clip_grad_norm > 0) clip_grad_norm(model.parameters(), o.clip_grad_norm);
+      if (o.clip_grad_norm > 0) clip_grad_norm_no_sync(model.parameters(), o.clip_grad_norm);
       opt->step();
-      loss_sum += value * static_cast<double>(count);
-      if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, loss_sum / static_cast<double>(start + count));
     }
     EpochRecord rec;
     rec.epoch = epoch;
     rec.seconds = seconds_since(t0);
-    rec.train_loss = loss_sum / static_cast<double>(train.n);
+    rec.train_loss = epoch_loss / static_cast<double>(train.n);
     result.train_seconds += rec.seconds;
 
     const std::vector<float> pv = predict(model, valid), pt = predict(model, test);

@@ -1,6 +1,6 @@
-// Helpers shared by the test suites: random fills, the one tolerance rule
-// |a - r| <= atol + rtol * |r| (reporting the worst element and the first failure), and
-// a central-difference gradient checker.
+// Helpers shared by the test suites: random fills, checks under the one tolerance rule
+// (engine/op_table.h: |a - r| <= atol + rtol * |r|, reporting the worst element and the
+// first failure), and a central-difference gradient checker.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/op_table.h"
 #include "engine/parallel.h"
-#include "engine/rng.h"
+#include "kernels/base/philox.h"
 
 namespace dc::test {
 
@@ -26,23 +27,14 @@ std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double h
   return v;
 }
 
-// Checks every element; on failure reports the first failing index and the worst error.
+// Checks every element under the one tolerance rule (engine/op_table.h); on failure
+// reports the first failing index and the worst error.
 template <class A, class R>
 void expect_close(const A* actual, const R* reference, size_t n, double atol, double rtol, const std::string& what) {
-  size_t first_bad = n, worst = 0;
-  double worst_err = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double a = static_cast<double>(actual[i]), r = static_cast<double>(reference[i]);
-    const double err = std::fabs(a - r);
-    const bool ok = err <= atol + rtol * std::fabs(r) && std::isfinite(a) == std::isfinite(r);
-    if (!ok && first_bad == n) first_bad = i;
-    if (err > worst_err || (!ok && first_bad == i)) { worst_err = err; worst = i; }
-  }
-  INFO(what << ": " << n << " elements, max |err| " << worst_err << " at [" << worst << "]");
-  if (first_bad < n)
-    INFO("first mismatch at [" << first_bad << "]: got " << static_cast<double>(actual[first_bad]) << ", expected "
-                               << static_cast<double>(reference[first_bad]));
-  CHECK(first_bad == n);
+  const std::vector<double> a(actual, actual + n), r(reference, reference + n);
+  const optable::Comparison c = optable::compare(a, r, {atol, rtol});
+  INFO(c.describe(what));
+  CHECK(c.ok);
 }
 
 template <class A, class R>

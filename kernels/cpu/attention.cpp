@@ -1,10 +1,11 @@
-#include "kernels/cpu/attention.h"
+#include "kernels/contract/attention.h"
 
 #include <cstring>
 
-#include "kernels/cpu/scratch.h"
+#include "kernels/base/scratch.h"
+#include "kernels/cpu/common.h"
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 namespace {
 
 // The parallel regions sit directly in the target_clones functions below: an OpenMP
@@ -189,8 +190,8 @@ void attention_forward(float* pooled, float* alpha, const float* h, const float*
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const GradMode* dctx_mode, const float* dpooled,
-                        const float* h, const float* alpha, const float* const* ctx, AttentionShape s) {
+void attention_backward(GradOut<float> dh, const GradOut<float>* dctx, const float* dpooled, const float* h,
+                        const float* alpha, const float* const* ctx, AttentionShape s) {
   const int64_t rows = s.rows();
   // Per-row dctx partials (rows x F), dscore (rows x T) and one F-vector for the reduction.
   float* parts = scratch(3, static_cast<size_t>(rows) * (s.F + s.T) + static_cast<size_t>(s.F));
@@ -200,16 +201,16 @@ void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const G
 #pragma omp parallel
     {
       const Range r = thread_range(rows);
-      backward_rows(dh, dh_mode, parts, ds, dpooled, h, alpha, ctx, s, r.begin, r.end);
+      backward_rows(dh.data, dh.mode, parts, ds, dpooled, h, alpha, ctx, s, r.begin, r.end);
     }
   } else {
-    backward_rows(dh, dh_mode, parts, ds, dpooled, h, alpha, ctx, s, 0, rows);
+    backward_rows(dh.data, dh.mode, parts, ds, dpooled, h, alpha, ctx, s, 0, rows);
   }
   if (!dctx) return;
   // dctx[g] = sum over b of the row partials, in order b = 0..B-1 (thread-count independent);
   // groups in order, so a buffer shared by two groups sees Overwrite then Accumulate.
   for (int g = 0; g < s.G; ++g) {
-    float* d = dctx[g];
+    float* d = dctx[g].data;
     if (!d) continue;
     const float* pg = parts + int64_t{g} * s.B * s.F;
 #pragma omp simd
@@ -219,7 +220,7 @@ void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const G
 #pragma omp simd
       for (int f = 0; f < s.F; ++f) acc[f] += pb[f];
     }
-    if (dctx_mode[g] == GradMode::Overwrite) {
+    if (!dctx[g].accumulate()) {
 #pragma omp simd
       for (int f = 0; f < s.F; ++f) d[f] = acc[f];
     } else {
@@ -229,4 +230,4 @@ void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const G
   }
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

@@ -1,17 +1,16 @@
-// Shared helpers for the CPU kernels. Every kernel is a free function templated on the
-// scalar type T: the engine runs them in float, the gradient tests in double.
+// Threading helpers shared by the CPU kernels (OpenMP when built with it).
 #pragma once
 
 #include <cstdint>
 #include <climits>
 
-#include "engine/tensor.h"  // GradMode
+#include "kernels/base/grad.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 
 // Whether `work` is worth splitting across the OpenMP threads. Kernels branch on this
 // instead of writing `#pragma omp parallel if (...)`: with libgomp a parallel region
@@ -55,13 +54,6 @@ inline void parallel_for(int64_t n, int64_t threshold, F&& body) {
   }
 }
 
-// Writes or accumulates one gradient element according to the buffer's GradMode.
-template <class T>
-inline void put(T* d, int64_t i, T v, GradMode mode) {
-  if (mode == GradMode::Overwrite) d[i] = v;
-  else d[i] += v;
-}
-
 // body(begin, end) over [0, n): split across the threads when `parallel` (and more than one
 // thread is available), else inline.
 template <class F>
@@ -69,4 +61,4 @@ inline void parallel_for_if(bool parallel, int64_t n, F&& body) {
   parallel_for(n, parallel ? -1 : INT64_MAX, body);
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

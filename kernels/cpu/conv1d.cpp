@@ -1,14 +1,17 @@
-#include "kernels/cpu/conv1d.h"
+#include "kernels/contract/conv1d.h"
 
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/scratch.h"
+#include "kernels/base/scratch.h"
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 
 // col (CIN*K, N*LOUT): col[(c*K + k), n*LOUT + l] = x[n, c, l*stride + k - pad] (0 outside).
 // Laying the batch along the columns turns the whole batch into one GEMM per direction.
+// Without a caller's `col` (inference) it lives in scratch slot 2.
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
+  if (!col) col = scratch(2, static_cast<size_t>(conv1d_col_size(s)));
   parallel_for_if(1LL * CK * NL > 50000, CK, [&](int64_t lo_, int64_t hi_) {
     for (int r = static_cast<int>(lo_); r < static_cast<int>(hi_); ++r) {
       const int c = r / s.K, k = r % s.K;
@@ -35,8 +38,8 @@ void conv1d_forward(float* y, float* col, const float* x, const float* w, const 
   });
 }
 
-void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
-                     const float* dy, const float* col, const float* w, Conv1dShape s) {
+void conv1d_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* col,
+                     const float* w, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
   // dy (N, COUT, LOUT) -> dyp (COUT, N*LOUT), the layout of the forward GEMM's output.
   float* dyp = scratch(0, static_cast<size_t>(s.COUT) * NL);
@@ -53,11 +56,10 @@ void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, f
       float acc = 0.0f;
       const float* row = dyp + static_cast<size_t>(o) * NL;
       for (int j = 0; j < NL; ++j) acc += row[j];
-      put(db, o, acc, db_mode);
+      db.put(o, acc);
     }
   if (dw)  // dw (COUT, CK) = dyp (COUT, NL) . col^T (NL, CK)
-    sgemm(Trans::No, Trans::Yes, s.COUT, CK, NL, 1.0f, dyp, NL, col, NL, dw_mode == GradMode::Overwrite ? 0.0f : 1.0f,
-          dw, CK);
+    sgemm(Trans::No, Trans::Yes, s.COUT, CK, NL, 1.0f, dyp, NL, col, NL, dw.accumulate() ? 1.0f : 0.0f, dw.data, CK);
   if (dx) {
     // dcol (CK, NL) = w^T (CK, COUT) . dyp (COUT, NL), then scatter back (col2im).
     float* dcol = scratch(1, static_cast<size_t>(CK) * NL);
@@ -65,8 +67,8 @@ void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, f
     parallel_for_if(1LL * CK * NL > 50000, s.N * s.CIN, [&](int64_t lo_, int64_t hi_) {
       for (int nc = static_cast<int>(lo_); nc < static_cast<int>(hi_); ++nc) {
         const int n = nc / s.CIN, c = nc % s.CIN;
-        float* dst = dx + static_cast<size_t>(nc) * s.L;
-        if (dx_mode == GradMode::Overwrite)
+        float* dst = dx.data + static_cast<size_t>(nc) * s.L;
+        if (!dx.accumulate())
           for (int p = 0; p < s.L; ++p) dst[p] = 0.0f;
         for (int k = 0; k < s.K; ++k) {
           const float* src = dcol + static_cast<size_t>(c * s.K + k) * NL + static_cast<size_t>(n) * LOUT;
@@ -80,4 +82,4 @@ void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, f
   }
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

@@ -1,14 +1,16 @@
-#include "kernels/cpu/dropout.h"
+#include "kernels/contract/dropout.h"
 
 #include <algorithm>
 
-namespace dc::cpu {
+#include "kernels/cpu/common.h"
+
+namespace dc::kernels::cpu {
 namespace {
 
 constexpr int kBlock = 64;
 
 // random_bits(key.seed, key.stream, i) for i in [i0, i0 + count), count <= kBlock: the same
-// Philox4x32-10 as engine/rng.h, written lane-parallel so the compiler vectorises it.
+// Philox4x32-10 as kernels/base/philox.h, written lane-parallel so the compiler vectorises it.
 __attribute__((always_inline)) inline void philox_block(uint32_t* out, uint64_t i0, int count, DropoutKey key) {
   uint32_t c0[kBlock], c1[kBlock], c2[kBlock], c3[kBlock];
   for (int j = 0; j < kBlock; ++j) {
@@ -81,17 +83,17 @@ void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey ke
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p, DropoutKey key) {
+void dropout_backward(GradOut<float> dx, const float* dy, int64_t n, float p, DropoutKey key) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   if (use_threads(n, 32768)) {
 #pragma omp parallel
     {
       const Range r = thread_range(blocks);
-      backward_blocks(dx, dx_mode, dy, n, p, key, r.begin, r.end);
+      backward_blocks(dx.data, dx.mode, dy, n, p, key, r.begin, r.end);
     }
   } else {
-    backward_blocks(dx, dx_mode, dy, n, p, key, 0, blocks);
+    backward_blocks(dx.data, dx.mode, dy, n, p, key, 0, blocks);
   }
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

@@ -1,6 +1,8 @@
-#include "kernels/cpu/elementwise.h"
+#include "kernels/contract/elementwise.h"
 
-namespace dc::cpu {
+#include "kernels/cpu/common.h"
+
+namespace dc::kernels::cpu {
 namespace {
 
 // The parallel regions sit directly in the target_clones functions below: an OpenMP
@@ -63,16 +65,36 @@ void activation_forward(float* y, const float* x, int64_t n, Activation a) {
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void activation_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int64_t n, Activation a) {
+void activation_backward(GradOut<float> dx, const float* dy, const float* y, int64_t n, Activation a) {
   if (use_threads(n, 200000)) {
 #pragma omp parallel
     {
       const Range r = thread_range(n);
-      backward_any(a, dx, dx_mode, dy, y, r.begin, r.end);
+      backward_any(a, dx.data, dx.mode, dy, y, r.begin, r.end);
     }
   } else {
-    backward_any(a, dx, dx_mode, dy, y, 0, n);
+    backward_any(a, dx.data, dx.mode, dy, y, 0, n);
   }
 }
 
-}  // namespace dc::cpu
+// add / mul: the same loops as the reference, split across the threads above 200K elements.
+void binary_forward(float* y, const float* a, const float* b, int64_t n, Binary op) {
+  parallel_for(n, 200000, [&](int64_t lo, int64_t hi) {
+    if (op == Binary::Add)
+      for (int64_t i = lo; i < hi; ++i) y[i] = a[i] + b[i];
+    else
+      for (int64_t i = lo; i < hi; ++i) y[i] = a[i] * b[i];
+  });
+}
+
+void binary_backward(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b, int64_t n,
+                     Binary op) {
+  parallel_for(n, 200000, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      if (da) da.put(i, op == Binary::Add ? dy[i] : dy[i] * b[i]);
+      if (db) db.put(i, op == Binary::Add ? dy[i] : dy[i] * a[i]);
+    }
+  });
+}
+
+}  // namespace dc::kernels::cpu

@@ -6,6 +6,7 @@
 // (AVX-512, AVX2+FMA, baseline x86-64) and the loader picks the best one for the CPU, so
 // the binary stays portable without -march=native.
 #include "kernels/cpu/gemm.h"
+#include "kernels/base/scratch.h"
 
 #include "kernels/cpu/common.h"
 
@@ -21,7 +22,7 @@
 #include <omp.h>
 #endif
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 namespace {
 
 // MR, the rows of a C tile, is a template parameter: 12 with AVX-512 (12 of its 32 vector
@@ -34,21 +35,6 @@ using vf16 = float __attribute__((vector_size(64)));
 using vf8 = float __attribute__((vector_size(32)));
 using vf4 = float __attribute__((vector_size(16)));
 
-// Aligned scratch that grows and is reused (one per thread via thread_local).
-struct Scratch {
-  float* p = nullptr;
-  size_t n = 0;
-  float* get(size_t need) {
-    if (need > n) {
-      std::free(p);
-      n = std::max(need, n * 2);
-      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-      if (!p) throw std::bad_alloc();
-    }
-    return p;
-  }
-  ~Scratch() { std::free(p); }
-};
 
 __attribute__((always_inline)) inline float a_at(Trans ta, const float* A, int lda, int i, int k) {
   return ta == Trans::No ? A[static_cast<size_t>(i) * lda + k] : A[static_cast<size_t>(k) * lda + i];
@@ -168,7 +154,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
             float beta, float* C, int ldc) {                                                                        \
     constexpr int MR = MRV;                                                                                         \
     const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;                                             \
-    static thread_local Scratch a_scratch, b_scratch;                                                               \
+    static thread_local AlignedBuffer a_scratch, b_scratch;                                                               \
     /* Packed panels are shared by all threads of the team: allocate on the calling thread. */                      \
     float* apack = a_scratch.get(static_cast<size_t>(mpanels) * MR * KC);                                           \
     float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);                                           \
@@ -235,4 +221,4 @@ void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
   impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

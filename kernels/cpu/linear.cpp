@@ -1,11 +1,12 @@
-#include "kernels/cpu/linear.h"
+#include "kernels/contract/linear.h"
 
 #include <algorithm>
 
+#include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/scratch.h"
+#include "kernels/base/scratch.h"
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 namespace {
 
 // A batch of one is matrix-vector work, bound by streaming w: no GEMM packing, each
@@ -115,24 +116,24 @@ void linear_forward(float* y, const float* x, const float* w, const float* b, Li
       for (int o = 0; o < s.OUT; ++o) y[static_cast<size_t>(n) * s.OUT + o] += b[o];
 }
 
-void linear_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
-                     const float* dy, const float* x, const float* w, LinearShape s) {
+void linear_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* x,
+                     const float* w, LinearShape s) {
   if (s.N == 1) {
-    rank1_backward(dx, dx_mode, dw, dw_mode, dy, x, w, s.IN, s.OUT);
+    rank1_backward(dx.data, dx.mode, dw.data, dw.mode, dy, x, w, s.IN, s.OUT);
   } else {
     if (dx)
-      sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy, s.OUT, w, s.IN,
-            dx_mode == GradMode::Overwrite ? 0.0f : 1.0f, dx, s.IN);
+      sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy, s.OUT, w, s.IN, dx.accumulate() ? 1.0f : 0.0f, dx.data,
+            s.IN);
     if (dw)
-      sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy, s.OUT, x, s.IN,
-            dw_mode == GradMode::Overwrite ? 0.0f : 1.0f, dw, s.IN);
+      sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy, s.OUT, x, s.IN, dw.accumulate() ? 1.0f : 0.0f, dw.data,
+            s.IN);
   }
   if (db)
     for (int o = 0; o < s.OUT; ++o) {
       float acc = 0.0f;
       for (int n = 0; n < s.N; ++n) acc += dy[static_cast<size_t>(n) * s.OUT + o];
-      put(db, o, acc, db_mode);
+      db.put(o, acc);
     }
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

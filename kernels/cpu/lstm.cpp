@@ -18,7 +18,9 @@
 // (AVX2 + FMA), 4 (baseline SSE2); the widest the CPU has is picked at run time. (Vectors
 // wider than the hardware's are lowered through the stack by GCC: a 16-float vector on an
 // AVX2 build runs this kernel ~25x slower.)
-#include "kernels/cpu/lstm.h"
+#include "kernels/contract/lstm.h"
+#include "kernels/base/scratch.h"
+#include "kernels/cpu/common.h"
 
 #include <algorithm>
 #include <bit>
@@ -29,7 +31,7 @@
 // by value would change the ABI where the instruction set lacks them.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-namespace dc::cpu {
+namespace dc::kernels::cpu {
 namespace {
 
 #define DC_AI __attribute__((always_inline)) inline
@@ -296,24 +298,6 @@ DC_AI void run_tiles(const K& k, int mr, int nv) {
   }
 }
 
-// 64-byte aligned scratch that grows and is reused (one per thread via thread_local).
-struct Buf {
-  float* p = nullptr;
-  size_t n = 0;
-  float* get(size_t need) {
-    if (need > n) {
-      std::free(p);
-      p = static_cast<float*>(std::aligned_alloc(64, ((need * sizeof(float) + 63) / 64) * 64));
-      if (!p) {
-        n = 0;
-        throw std::bad_alloc();
-      }
-      n = need;
-    }
-    return p;
-  }
-  ~Buf() { std::free(p); }
-};
 
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
@@ -400,7 +384,7 @@ DC_AI void forward_item(const Fwd& f, int64_t item) {
   const int64_t BT = s.BT(), P = s.P();
   const auto [p, g, d, b0, b1] = item_of(s, f.chunks, item);
   if (b0 >= b1) return;
-  static thread_local Buf tmp_buf, c_buf;
+  static thread_local AlignedBuffer tmp_buf, c_buf;
   float* tmp = tmp_buf.get(static_cast<size_t>(8) * G4P);  // pre-activations of a row block
   float* cst = c_buf.get(static_cast<size_t>(b1 - b0) * H);  // c of each row
   std::fill(cst, cst + static_cast<size_t>(b1 - b0) * H, 0.0f);
@@ -496,7 +480,7 @@ DC_AI void backward_item(const Bwd& f, int64_t item) {
   const int rows = b1 - b0, rpad = round_up(rows, 8);
   const bool want_hh = wants(f.dw->w_hh, p), want_ih = wants(f.dw->w_ih, p);
   const bool want_b = wants(f.dw->b_ih, p) || wants(f.dw->b_hh, p);
-  static thread_local Buf dh_buf, dc_buf, da_buf, out_buf, zero_buf;
+  static thread_local AlignedBuffer dh_buf, dc_buf, da_buf, out_buf, zero_buf;
   float* dhs = dh_buf.get(static_cast<size_t>(rpad) * HP);   // dh from the later step, per row
   float* dcs = dc_buf.get(static_cast<size_t>(rows) * H);    // dc carried to the earlier step
   float* das = da_buf.get(static_cast<size_t>(rows) * G4P);  // this step's da, per row
@@ -618,7 +602,7 @@ void lstm_forward(float* y, float* ws, const float* x, const LstmParams<float>& 
   const int H = s.H, I = s.I, G4 = 4 * H, P = s.P();
   const Isa target = isa();
   const int G4P = round_up(G4, lanes(target));
-  static thread_local Buf pack_buf;  // read by the whole team: owned by the calling thread
+  static thread_local AlignedBuffer pack_buf;  // read by the whole team: owned by the calling thread
   const int64_t wsize = static_cast<int64_t>(P) * (I + H) * G4P;
   float* wpk = pack_buf.get(static_cast<size_t>(wsize + static_cast<int64_t>(P) * G4P));
   float* bias = wpk + wsize;
@@ -643,11 +627,11 @@ void lstm_forward(float* y, float* ws, const float* x, const LstmParams<float>& 
   }
 }
 
-void lstm_backward(float* dx, GradMode dx_mode, const LstmParamGrads<float>& dw, const float* dy, const float* x,
-                   const float* y, const LstmParams<float>& w, const float* ws, LstmShape s) {
+void lstm_backward(GradOut<float> dx, const LstmParamGrads<float>& dw, const float* dy, const float* x, const float* y,
+                   const LstmParams<float>& w, const float* ws, LstmShape s) {
   const int H = s.H, I = s.I, D = s.D, G4 = 4 * H, P = s.P();
   const int64_t BT = s.BT();
-  bool need_any = dx != nullptr;
+  bool need_any = static_cast<bool>(dx);
   for (int p = 0; p < P; ++p)
     need_any = need_any || wants(dw.w_hh, p) || wants(dw.w_ih, p) || wants(dw.b_ih, p) || wants(dw.b_hh, p);
   if (!need_any) return;
@@ -659,7 +643,7 @@ void lstm_backward(float* dx, GradMode dx_mode, const LstmParamGrads<float>& dw,
   const int chunks = chunks_per_pair(P, s.B);
   const int64_t items = static_cast<int64_t>(P) * chunks, psz = static_cast<int64_t>(Hr + Ir + 1) * G4P;
   // Shared by the whole team: owned by the calling thread.
-  static thread_local Buf wb_buf, wih1_buf, part_buf, dx_buf;
+  static thread_local AlignedBuffer wb_buf, wih1_buf, part_buf, dx_buf;
   float* wb = wb_buf.get(static_cast<size_t>(P) * G4 * WB);
   for (int p = 0; p < P; ++p)
     for (int k = 0; k < G4; ++k) {
@@ -691,7 +675,7 @@ void lstm_backward(float* dx, GradMode dx_mode, const LstmParamGrads<float>& dw,
         float v = 0.0f;
         for (int c = 0; c < chunks; ++c)
           v += part[(static_cast<int64_t>(p) * chunks + c) * psz + offset + static_cast<int64_t>(j) * G4P + k];
-        put(out.data, static_cast<int64_t>(k) * n + j, v, out.mode);
+        out.put(static_cast<int64_t>(k) * n + j, v);
       }
   };
   for (int p = 0; p < P; ++p) {
@@ -704,9 +688,9 @@ void lstm_backward(float* dx, GradMode dx_mode, const LstmParamGrads<float>& dw,
     for (int g = 0; g < s.G; ++g) {
       const float* d0 = dxp + static_cast<int64_t>(g) * D * BT * I;
       const float* d1 = D == 2 ? d0 + BT * I : nullptr;
-      float* dst = dx + static_cast<int64_t>(g) * BT * I;
-      for (int64_t k = 0; k < BT * I; ++k) put(dst, k, d1 ? d0[k] + d1[k] : d0[k], dx_mode);
+      const int64_t at = static_cast<int64_t>(g) * BT * I;
+      for (int64_t k = 0; k < BT * I; ++k) dx.put(at + k, d1 ? d0[k] + d1[k] : d0[k]);
     }
 }
 
-}  // namespace dc::cpu
+}  // namespace dc::kernels::cpu

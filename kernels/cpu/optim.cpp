@@ -1,6 +1,8 @@
-#include "kernels/cpu/optim.h"
+#include "kernels/contract/optim.h"
 
-namespace dc::cpu {
+#include "kernels/cpu/common.h"
+
+namespace dc::kernels::cpu {
 namespace {
 
 __attribute__((always_inline)) inline void factored_rows(float* p, int rows, int cols, const float* u, const float* v, int n,
@@ -36,4 +38,46 @@ void sgd_factored_update(float* p, int rows, int cols, const float* u, const flo
   }
 }
 
-}  // namespace dc::cpu
+void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay,
+                bool first_step) {
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float gi = (g ? g[i] : 0.0f) + weight_decay * p[i];
+      if (buf) {
+        buf[i] = first_step ? gi : momentum * buf[i] + gi;
+        gi = buf[i];
+      }
+      p[i] -= lr * gi;
+    }
+  });
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
+                 float weight_decay, int64_t step) {
+  const float bc1 = 1.0f - std::pow(beta1, static_cast<float>(step)), bc2 = 1.0f - std::pow(beta2, static_cast<float>(step));
+  const float step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float gi = (g ? g[i] : 0.0f) + weight_decay * p[i];
+      m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+      v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps);
+    }
+  });
+}
+
+// Sequential in double: the same bits for any thread count.
+void sum_squares_accumulate(double* total, const float* g, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(g[i]) * g[i];
+  *total += s;
+}
+
+void clip_scale(float* g, int64_t n, const double* total, double max_norm) {
+  const double factor = max_norm / (std::sqrt(*total) + 1e-6);
+  if (!(factor < 1.0)) return;
+  const float f = static_cast<float>(factor);
+  for (int64_t i = 0; i < n; ++i) g[i] *= f;
+}
+
+}  // namespace dc::kernels::cpu

@@ -1,8 +1,10 @@
-#include "kernels/cpu/pool.h"
+#include "kernels/contract/pool.h"
 
 #include <algorithm>
 
-namespace dc::cpu {
+#include "kernels/cpu/common.h"
+
+namespace dc::kernels::cpu {
 namespace {
 
 // Windows are processed 16 at a time, each lane one window, so the compare-and-select
@@ -55,4 +57,16 @@ void maxpool1d_forward(float* y, int32_t* argmax, const float* x, Pool1dShape s)
   }
 }
 
-}  // namespace dc::cpu
+void maxpool1d_backward(GradOut<float> dx, const float* dy, const int32_t* argmax, Pool1dShape s) {
+  const int LOUT = s.LOUT();
+  parallel_for(s.R, 50000 / (s.L > 0 ? s.L : 1), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = dx.data + r * s.L;
+      if (!dx.accumulate())
+        for (int p = 0; p < s.L; ++p) row[p] = 0.0f;
+      for (int l = 0; l < LOUT; ++l) row[argmax[r * LOUT + l]] += dy[r * LOUT + l];
+    }
+  });
+}
+
+}  // namespace dc::kernels::cpu

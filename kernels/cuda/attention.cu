@@ -8,7 +8,7 @@
 //   sums over t (pooled, and dctx's row share): threads own features, the time steps are
 //            split into kThreads / F fixed parts whose partial sums are added in order.
 // Every reduction has a fixed order: results do not vary from run to run.
-#include "kernels/cuda/attention.h"
+#include "kernels/contract/attention.h"
 
 #include <algorithm>
 #include <cmath>
@@ -229,7 +229,7 @@ void allow_shared(Kernel kernel, size_t bytes) {
 
 }  // namespace
 
-void attention_forward(float* pooled, float* alpha, const float* h, const float* const* ctx, cpu::AttentionShape s) {
+void attention_forward(float* pooled, float* alpha, const float* h, const float* const* ctx, AttentionShape s) {
   if (s.rows() == 0 || s.T == 0 || s.F == 0) return;
   const size_t smem = shared_bytes(static_cast<size_t>(s.F) + s.T + kThreads + kWarps, "attention_forward");
   allow_shared(attention_forward_kernel, smem);
@@ -243,12 +243,14 @@ void attention_forward(float* pooled, float* alpha, const float* h, const float*
   }
 }
 
-void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const GradMode* dctx_mode, const float* dpooled,
-                        const float* h, const float* alpha, const float* const* ctx, cpu::AttentionShape s) {
+void attention_backward(GradOut<float> dh_out, const GradOut<float>* dctx, const float* dpooled, const float* h,
+                        const float* alpha, const float* const* ctx, AttentionShape s) {
   if (s.rows() == 0 || s.T == 0 || s.F == 0) return;
+  float* dh = dh_out.data;
+  const GradMode dh_mode = dh_out.mode;
   bool any_dctx = false;
   if (dctx)
-    for (int g = 0; g < s.G; ++g) any_dctx = any_dctx || dctx[g] != nullptr;
+    for (int g = 0; g < s.G; ++g) any_dctx = any_dctx || static_cast<bool>(dctx[g]);
   if (!dh && !any_dctx) return;
   float* parts = any_dctx ? device_scratch(2, static_cast<size_t>(s.rows()) * s.F) : nullptr;
   const size_t smem = shared_bytes(2 * static_cast<size_t>(s.F) + 2 * static_cast<size_t>(s.T) + kThreads + kWarps,
@@ -267,8 +269,8 @@ void attention_backward(float* dh, GradMode dh_mode, float* const* dctx, const G
     const int ng = std::min(kGroupsPerLaunch, s.G - g0);
     DctxPtrs o{};
     for (int i = 0; i < ng; ++i) {
-      o.p[i] = dctx[g0 + i];
-      o.accumulate[i] = dctx[g0 + i] && dctx_mode[g0 + i] == GradMode::Accumulate ? 1 : 0;
+      o.p[i] = dctx[g0 + i].data;
+      o.accumulate[i] = dctx[g0 + i] && dctx[g0 + i].accumulate() ? 1 : 0;
     }
     attention_dctx_kernel<<<static_cast<unsigned>((s.F + 31) / 32), kDctxWarps * 32, 0, current_stream()>>>(parts, o, g0,
                                                                                                             ng, s.B, s.F);

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "kernels/cuda/runtime.h"
 
 namespace dc::kernels::cuda {

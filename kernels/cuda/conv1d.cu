@@ -3,6 +3,7 @@
 //
 // Every sum over (c, k) runs c-major, k-minor; every sum over positions runs in position
 // order within a chunk and chunks in a fixed order, so results do not depend on timing.
+#include "kernels/contract/conv1d.h"
 #include "kernels/cuda/conv1d.h"
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 namespace dc::kernels::cuda {
 namespace {
 
-using cpu::Conv1dShape;
 
 constexpr int kSmemFloats = 12288;  // 48 KiB: dynamic shared memory a block gets without opt-in
 constexpr int kBlock = 256;         // threads of the simple (one thread per element) kernels
@@ -404,8 +404,10 @@ void conv1d_forward(float* y, float* col, const float* x, const float* w, const 
   }
 }
 
-void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
-                     const float* dy, const float* col, const float* w, Conv1dShape s) {
+void conv1d_backward(GradOut<float> dx_out, GradOut<float> dw_out, GradOut<float> db_out, const float* dy, const float* col,
+                     const float* w, Conv1dShape s) {
+  float *dx = dx_out.data, *dw = dw_out.data, *db = db_out.data;
+  const GradMode dx_mode = dx_out.mode, dw_mode = dw_out.mode, db_mode = db_out.mode;
   const int LOUT = s.LOUT();
   cudaStream_t st = current_stream();
 

@@ -1,4 +1,4 @@
-// CUDA 1-D convolution with the contract of kernels/cpu/conv1d.h (x (N, CIN, L), w (COUT,
+// CUDA 1-D convolution with the contract of kernels/contract/conv1d.h (x (N, CIN, L), w (COUT,
 // CIN, K), b (COUT) or null, any stride / padding; GradMode per gradient, null gradient
 // pointers skip that work). Device pointers; launches on the process stream, never
 // synchronises, never allocates except device scratch slot 0 (weight-gradient partials).
@@ -26,7 +26,7 @@
 //             directly). Deterministic: no atomics anywhere.
 #pragma once
 
-#include "kernels/cpu/conv1d.h"
+#include "kernels/contract/conv1d.h"
 
 namespace dc::kernels::cuda {
 
@@ -39,9 +39,5 @@ struct Conv1dTuning {
   int dw_parts = 0;  // the number of partial sums P of dw / db (1: written directly)
 };
 void set_conv1d_tuning(Conv1dTuning t);
-
-void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, cpu::Conv1dShape s);
-void conv1d_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
-                     const float* dy, const float* col, const float* w, cpu::Conv1dShape s);
 
 }  // namespace dc::kernels::cuda

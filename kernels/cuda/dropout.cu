@@ -1,10 +1,10 @@
 // CUDA dropout (contract: kernels/cpu/dropout.h; design: kernels/cuda/dropout.h).
-// cpu::dropout_keep is a host function, so the keep test is written here from the same
+// dropout_keep is a host function, so the keep test is written here from the same
 // __host__ __device__ uniform01 of engine/rng.h. The products and sums use the _rn
 // intrinsics so that nvcc cannot fuse them into an FMA the CPU does not perform.
-#include "kernels/cuda/dropout.h"
+#include "kernels/contract/dropout.h"
 
-#include "engine/rng.h"
+#include "kernels/base/philox.h"
 #include "kernels/cuda/common.cuh"
 
 namespace dc::kernels::cuda {
@@ -34,14 +34,16 @@ __global__ void dropout_backward_kernel(float* __restrict__ dx, bool accumulate,
 
 }  // namespace
 
-void dropout_forward(float* y, const float* x, int64_t n, float p, cpu::DropoutKey key) {
+void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey key) {
   if (n <= 0) return;
   const float scale = 1.0f / (1.0f - p);  // the CPU's expression, evaluated on the host in float
   dropout_forward_kernel<<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(y, x, n, p, scale, key.seed, key.stream);
   DC_CUDA_CHECK_LAUNCH();
 }
 
-void dropout_backward(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p, cpu::DropoutKey key) {
+void dropout_backward(GradOut<float> dx_out, const float* dy, int64_t n, float p, DropoutKey key) {
+  float* dx = dx_out.data;
+  const GradMode dx_mode = dx_out.mode;
   if (!dx || n <= 0) return;
   const float scale = 1.0f / (1.0f - p);
   dropout_backward_kernel<<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(

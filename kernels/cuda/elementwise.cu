@@ -1,7 +1,7 @@
 // Elementwise kernels (see elementwise.h): grid-stride loops, four elements per step through
 // float4 loads when every pointer involved is 16-byte aligned, one at a time otherwise and
 // for the n % 4 tail. Each element's arithmetic is the same on both paths.
-#include "kernels/cuda/elementwise.h"
+#include "kernels/contract/elementwise.h"
 
 #include <cstdint>
 
@@ -25,22 +25,22 @@ __device__ __forceinline__ void put(float* d, int64_t i, Vec<W> v, bool accumula
 }
 
 // ---- activations ---------------------------------------------------------------------------
-template <cpu::Activation A>
+template <Activation A>
 __device__ __forceinline__ float activate(float v) {
-  if constexpr (A == cpu::Activation::Relu) return v > 0.0f ? v : 0.0f;
-  else if constexpr (A == cpu::Activation::Tanh) return tanhf(v);
+  if constexpr (A == Activation::Relu) return v > 0.0f ? v : 0.0f;
+  else if constexpr (A == Activation::Tanh) return tanhf(v);
   else return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));  // never exp of a large positive
 }
 
 // dy * activation'(y); relu is a select (as the CPU's fast path), not a multiply.
-template <cpu::Activation A>
+template <Activation A>
 __device__ __forceinline__ float grad_of(float dy, float y) {
-  if constexpr (A == cpu::Activation::Relu) return y > 0.0f ? dy : 0.0f;
-  else if constexpr (A == cpu::Activation::Tanh) return dy * (1.0f - y * y);
+  if constexpr (A == Activation::Relu) return y > 0.0f ? dy : 0.0f;
+  else if constexpr (A == Activation::Tanh) return dy * (1.0f - y * y);
   else return dy * (y * (1.0f - y));
 }
 
-template <cpu::Activation A>
+template <Activation A>
 struct ActivationForward {
   float* y;
   const float* x;
@@ -53,7 +53,7 @@ struct ActivationForward {
   }
 };
 
-template <cpu::Activation A>
+template <Activation A>
 struct ActivationBackward {
   float* dx;
   const float* dy;
@@ -72,7 +72,7 @@ struct ActivationBackward {
 // ---- add / mul -----------------------------------------------------------------------------
 // Products use __fmul_rn so that an accumulation is never contracted into an FMA: the
 // result then rounds exactly as the CPU's separate multiply and add.
-template <cpu::Binary B>
+template <Binary B>
 struct BinaryForward {
   float* y;
   const float* a;
@@ -83,12 +83,12 @@ struct BinaryForward {
     Vec<W> v;
 #pragma unroll
     for (int k = 0; k < W; ++k)
-      v.v[k] = B == cpu::Binary::Add ? __fadd_rn(va.v[k], vb.v[k]) : __fmul_rn(va.v[k], vb.v[k]);
+      v.v[k] = B == Binary::Add ? __fadd_rn(va.v[k], vb.v[k]) : __fmul_rn(va.v[k], vb.v[k]);
     store<W>(y, i, v);
   }
 };
 
-template <cpu::Binary B>
+template <Binary B>
 struct BinaryBackward {
   float* da;
   float* db;
@@ -102,7 +102,7 @@ struct BinaryBackward {
     // da first, then db (re-loaded after da's store): da == db sums both contributions.
     if (da) {
       Vec<W> v = g;
-      if constexpr (B == cpu::Binary::Mul) {
+      if constexpr (B == Binary::Mul) {
         const Vec<W> vb = load<W>(b, i);
 #pragma unroll
         for (int k = 0; k < W; ++k) v.v[k] = __fmul_rn(g.v[k], vb.v[k]);
@@ -111,7 +111,7 @@ struct BinaryBackward {
     }
     if (db) {
       Vec<W> v = g;
-      if constexpr (B == cpu::Binary::Mul) {
+      if constexpr (B == Binary::Mul) {
         const Vec<W> va = load<W>(a, i);
 #pragma unroll
         for (int k = 0; k < W; ++k) v.v[k] = __fmul_rn(g.v[k], va.v[k]);
@@ -121,51 +121,55 @@ struct BinaryBackward {
   }
 };
 
-template <cpu::Activation A>
+template <Activation A>
 void activation_forward_as(float* y, const float* x, int64_t n) {
   launch_pointwise(ActivationForward<A>{y, x}, n, aligned16(y) && aligned16(x));
 }
 
-template <cpu::Activation A>
+template <Activation A>
 void activation_backward_as(float* dx, bool accumulate, const float* dy, const float* y, int64_t n) {
   launch_pointwise(ActivationBackward<A>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
 }
 
 }  // namespace
 
-void activation_forward(float* y, const float* x, int64_t n, cpu::Activation a) {
+void activation_forward(float* y, const float* x, int64_t n, Activation a) {
   switch (a) {
-    case cpu::Activation::Relu: return activation_forward_as<cpu::Activation::Relu>(y, x, n);
-    case cpu::Activation::Tanh: return activation_forward_as<cpu::Activation::Tanh>(y, x, n);
-    case cpu::Activation::Sigmoid: return activation_forward_as<cpu::Activation::Sigmoid>(y, x, n);
+    case Activation::Relu: return activation_forward_as<Activation::Relu>(y, x, n);
+    case Activation::Tanh: return activation_forward_as<Activation::Tanh>(y, x, n);
+    case Activation::Sigmoid: return activation_forward_as<Activation::Sigmoid>(y, x, n);
   }
 }
 
-void activation_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int64_t n, cpu::Activation a) {
+void activation_backward(GradOut<float> dx_out, const float* dy, const float* y, int64_t n, Activation a) {
+  float* dx = dx_out.data;
+  const GradMode dx_mode = dx_out.mode;
   if (!dx) return;
   const bool acc = dx_mode == GradMode::Accumulate;
   switch (a) {
-    case cpu::Activation::Relu: return activation_backward_as<cpu::Activation::Relu>(dx, acc, dy, y, n);
-    case cpu::Activation::Tanh: return activation_backward_as<cpu::Activation::Tanh>(dx, acc, dy, y, n);
-    case cpu::Activation::Sigmoid: return activation_backward_as<cpu::Activation::Sigmoid>(dx, acc, dy, y, n);
+    case Activation::Relu: return activation_backward_as<Activation::Relu>(dx, acc, dy, y, n);
+    case Activation::Tanh: return activation_backward_as<Activation::Tanh>(dx, acc, dy, y, n);
+    case Activation::Sigmoid: return activation_backward_as<Activation::Sigmoid>(dx, acc, dy, y, n);
   }
 }
 
-void binary_forward(float* y, const float* a, const float* b, int64_t n, cpu::Binary op) {
+void binary_forward(float* y, const float* a, const float* b, int64_t n, Binary op) {
   const bool vec4 = aligned16(y) && aligned16(a) && aligned16(b);
-  if (op == cpu::Binary::Add) launch_pointwise(BinaryForward<cpu::Binary::Add>{y, a, b}, n, vec4);
-  else launch_pointwise(BinaryForward<cpu::Binary::Mul>{y, a, b}, n, vec4);
+  if (op == Binary::Add) launch_pointwise(BinaryForward<Binary::Add>{y, a, b}, n, vec4);
+  else launch_pointwise(BinaryForward<Binary::Mul>{y, a, b}, n, vec4);
 }
 
-void binary_backward(float* da, GradMode da_mode, float* db, GradMode db_mode, const float* dy, const float* a,
-                     const float* b, int64_t n, cpu::Binary op) {
+void binary_backward(GradOut<float> da_out, GradOut<float> db_out, const float* dy, const float* a, const float* b, int64_t n,
+                     Binary op) {
+  float *da = da_out.data, *db = db_out.data;
+  const GradMode da_mode = da_out.mode, db_mode = db_out.mode;
   if (!da && !db) return;
   const bool da_acc = da_mode == GradMode::Accumulate, db_acc = db_mode == GradMode::Accumulate;
-  if (op == cpu::Binary::Add) {  // a and b are not read
-    launch_pointwise(BinaryBackward<cpu::Binary::Add>{da, db, dy, nullptr, nullptr, da_acc, db_acc}, n,
+  if (op == Binary::Add) {  // a and b are not read
+    launch_pointwise(BinaryBackward<Binary::Add>{da, db, dy, nullptr, nullptr, da_acc, db_acc}, n,
                      aligned16(da) && aligned16(db) && aligned16(dy));
   } else {
-    launch_pointwise(BinaryBackward<cpu::Binary::Mul>{da, db, dy, a, b, da_acc, db_acc}, n,
+    launch_pointwise(BinaryBackward<Binary::Mul>{da, db, dy, a, b, da_acc, db_acc}, n,
                      aligned16(da) && aligned16(db) && aligned16(dy) && aligned16(a) && aligned16(b));
   }
 }

@@ -20,7 +20,6 @@
 namespace dc::kernels::cuda {
 namespace {
 
-using cpu::Trans;
 
 constexpr int kBK = 8;         // K step
 constexpr int kThreads = 256;  // 16 x 16

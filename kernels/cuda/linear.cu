@@ -1,13 +1,12 @@
 // CUDA linear layer (contract: kernels/cpu/linear.h; design: kernels/cuda/linear.h).
-#include "kernels/cuda/linear.h"
+#include "kernels/contract/linear.h"
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/gemm.h"
+#include "kernels/contract/gemm.h"
 
 namespace dc::kernels::cuda {
 namespace {
 
-using cpu::Trans;
 
 constexpr int kCols = 32;  // bias gradient: columns per block (one warp wide)
 constexpr int kRows = 8;   // bias gradient: row groups per block
@@ -41,9 +40,9 @@ __global__ void __launch_bounds__(kCols* kRows)
 
 }  // namespace
 
-// sgemm is called as cuda::sgemm: unqualified, argument-dependent lookup on cpu::Trans would
-// also find cpu::sgemm.
-void linear_forward(float* y, const float* x, const float* w, const float* b, cpu::LinearShape s) {
+// sgemm is called as cuda::sgemm: unqualified, argument-dependent lookup on Trans would
+// also find sgemm.
+void linear_forward(float* y, const float* x, const float* w, const float* b, LinearShape s) {
   if (s.N <= 0 || s.OUT <= 0) return;
   cuda::sgemm(Trans::No, Trans::Yes, s.N, s.OUT, s.IN, 1.0f, x, s.IN, w, s.IN, 0.0f, y, s.OUT);
   if (b) {
@@ -53,8 +52,10 @@ void linear_forward(float* y, const float* x, const float* w, const float* b, cp
   }
 }
 
-void linear_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, float* db, GradMode db_mode,
-                     const float* dy, const float* x, const float* w, cpu::LinearShape s) {
+void linear_backward(GradOut<float> dx_out, GradOut<float> dw_out, GradOut<float> db_out, const float* dy, const float* x,
+                     const float* w, LinearShape s) {
+  float *dx = dx_out.data, *dw = dw_out.data, *db = db_out.data;
+  const GradMode dx_mode = dx_out.mode, dw_mode = dw_out.mode, db_mode = db_out.mode;
   // dx (N, IN) = dy (N, OUT) w (OUT, IN)
   if (dx)
     cuda::sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy, s.OUT, w, s.IN,

@@ -8,7 +8,7 @@
 //   nll / bce backward: one thread per element, reading the device scalar dloss.
 // Products that the CPU rounds separately are written with __fmul_rn / __fsub_rn so that
 // nvcc does not contract them into FMAs.
-#include "kernels/cuda/loss.h"
+#include "kernels/contract/loss.h"
 
 #include <math_constants.h>
 
@@ -120,7 +120,9 @@ void log_softmax_forward(float* y, const float* x, int R, int C) {
   DC_CUDA_CHECK_LAUNCH();
 }
 
-void log_softmax_backward(float* dx, GradMode dx_mode, const float* dy, const float* y, int R, int C) {
+void log_softmax_backward(GradOut<float> dx_out, const float* dy, const float* y, int R, int C) {
+  float* dx = dx_out.data;
+  const GradMode dx_mode = dx_out.mode;
   if (!dx || R <= 0 || C <= 0) return;
   const unsigned blocks = static_cast<unsigned>((static_cast<int64_t>(R) + kRowsPerBlock - 1) / kRowsPerBlock);
   log_softmax_backward_kernel<<<blocks, kBlock, 0, current_stream()>>>(dx, dx_mode == GradMode::Accumulate, dy, y, R, C);
@@ -132,7 +134,9 @@ void nll_loss_forward(float* loss, const float* logp, const float* target, int R
   DC_CUDA_CHECK_LAUNCH();
 }
 
-void nll_loss_backward(float* dlogp, GradMode mode, const float* dloss, const float* target, int R, int C) {
+void nll_loss_backward(GradOut<float> dlogp_out, const float* dloss, const float* target, int R, int C) {
+  float* dlogp = dlogp_out.data;
+  const GradMode mode = dlogp_out.mode;
   if (!dlogp || R <= 0 || C <= 0) return;
   const int64_t n = static_cast<int64_t>(R) * C;
   nll_backward_kernel<<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dlogp, mode == GradMode::Accumulate, dloss, target,
@@ -145,7 +149,9 @@ void bce_with_logits_forward(float* loss, const float* z, const float* t, int R)
   DC_CUDA_CHECK_LAUNCH();
 }
 
-void bce_with_logits_backward(float* dz, GradMode mode, const float* dloss, const float* z, const float* t, int R) {
+void bce_with_logits_backward(GradOut<float> dz_out, const float* dloss, const float* z, const float* t, int R) {
+  float* dz = dz_out.data;
+  const GradMode mode = dz_out.mode;
   if (!dz || R <= 0) return;
   bce_backward_kernel<<<grid_for(R, kBlock), kBlock, 0, current_stream()>>>(dz, mode == GradMode::Accumulate, dloss, z, t, R);
   DC_CUDA_CHECK_LAUNCH();

@@ -23,6 +23,7 @@
 // the rounding does not grow with B*T), then a finalize pass that adds
 // the chunks in order and writes each gradient with its GradMode. dx sums both
 // directions' da W_ih per row. Nothing uses atomics: the results are deterministic.
+#include "kernels/contract/lstm.h"
 #include "kernels/cuda/lstm.h"
 
 #include <algorithm>
@@ -35,7 +36,6 @@
 namespace dc::kernels::cuda {
 namespace {
 
-using cpu::LstmShape;
 
 constexpr int kPairsPerLaunch = 16;  // pointer tables travel by value in the kernel arguments
 constexpr int kMaxHidden = 1024;
@@ -725,7 +725,7 @@ bool weights_in_smem(size_t wfloats, size_t bfloats, size_t* bytes, const char* 
   return false;
 }
 
-PairPtrs pair_ptrs(const cpu::LstmParams<float>& w, int p0, int np) {
+PairPtrs pair_ptrs(const LstmParams<float>& w, int p0, int np) {
   PairPtrs pp{};
   auto at = [](const std::vector<const float*>& v, int p) { return p < static_cast<int>(v.size()) ? v[p] : nullptr; };
   for (int i = 0; i < np; ++i) {
@@ -749,7 +749,7 @@ LstmTuning lstm_set_tuning(LstmTuning t) {
   return previous;
 }
 
-void lstm_forward(float* y, float* ws, const float* x, const cpu::LstmParams<float>& w, cpu::LstmShape s) {
+void lstm_forward(float* y, float* ws, const float* x, const LstmParams<float>& w, LstmShape s) {
   check_sizes(s, "lstm_forward");
   const int P = s.P(), G4 = 4 * s.H;
   const Config cf = recurrent_config(s, device_limits().sms);
@@ -779,13 +779,15 @@ void lstm_forward(float* y, float* ws, const float* x, const cpu::LstmParams<flo
   });
 }
 
-void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>& dw, const float* dy, const float* x,
-                   const float* y, const cpu::LstmParams<float>& w, const float* ws, cpu::LstmShape s) {
+void lstm_backward(GradOut<float> dx_out, const LstmParamGrads<float>& dw, const float* dy, const float* x, const float* y,
+                   const LstmParams<float>& w, const float* ws, LstmShape s) {
+  float* dx = dx_out.data;
+  const GradMode dx_mode = dx_out.mode;
   (void)y;  // h_prev is in the workspace
   check_sizes(s, "lstm_backward");
   const int P = s.P(), G4 = 4 * s.H, H = s.H, I = s.I;
   const int64_t BT = s.BT();
-  auto want = [](const std::vector<cpu::GradOut<float>>& v, int p) {
+  auto want = [](const std::vector<GradOut<float>>& v, int p) {
     return p < static_cast<int>(v.size()) && v[p].data != nullptr;
   };
   bool any_w = false;
@@ -836,7 +838,7 @@ void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>
     for (int p0 = 0; p0 < P; p0 += kPairsPerLaunch) {
       const int np = std::min(kPairsPerLaunch, P - p0);
       GradPtrs o{};
-      const std::vector<cpu::GradOut<float>>* kinds[4] = {&dw.w_ih, &dw.w_hh, &dw.b_ih, &dw.b_hh};
+      const std::vector<GradOut<float>>* kinds[4] = {&dw.w_ih, &dw.w_hh, &dw.b_ih, &dw.b_hh};
       for (int k = 0; k < 4; ++k)
         for (int i = 0; i < np; ++i)
           if (want(*kinds[k], p0 + i)) {

@@ -1,4 +1,4 @@
-// CUDA LSTM: the same batched single-layer LSTM as kernels/cpu/lstm.h (G groups with their
+// CUDA LSTM: the same batched single-layer LSTM as kernels/contract/lstm.h (G groups with their
 // own weights, D directions, torch.nn.LSTM gates (i, f, g, o), zero initial states), with
 // the same host signatures. Every pointer is a device pointer, including the ones inside
 // LstmParams / LstmParamGrads (the vectors themselves live on the host).
@@ -27,13 +27,9 @@
 // 1024 (an error beyond).
 #pragma once
 
-#include "kernels/cpu/lstm.h"
+#include "kernels/contract/lstm.h"
 
 namespace dc::kernels::cuda {
-
-void lstm_forward(float* y, float* ws, const float* x, const cpu::LstmParams<float>& w, cpu::LstmShape s);
-void lstm_backward(float* dx, GradMode dx_mode, const cpu::LstmParamGrads<float>& dw, const float* dy, const float* x,
-                   const float* y, const cpu::LstmParams<float>& w, const float* ws, cpu::LstmShape s);
 
 // For tests: force the recurrent kernels' configuration instead of the automatic choice
 // (which depends on the batch and the GPU's SM count): nb sequences per thread (1, 2 or 4;

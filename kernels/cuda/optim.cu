@@ -7,7 +7,7 @@
 //   sum_squares_accumulate: reduce.h's deterministic two-pass double reduction.
 //   clip_scale: every thread computes the factor from the device total (in double, as
 //     engine/optim.cpp) and returns at once when it is not < 1, else scales its elements.
-#include "kernels/cuda/optim.h"
+#include "kernels/contract/optim.h"
 
 #include <cmath>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // CUDA max-pooling (contract: kernels/cpu/pool.h; design: kernels/cuda/pool.h).
-#include "kernels/cuda/pool.h"
+#include "kernels/contract/pool.h"
 
 #include "kernels/cuda/common.cuh"
 
@@ -9,7 +9,7 @@ namespace {
 constexpr int kBlock = 256;
 
 __global__ void maxpool_forward_kernel(float* __restrict__ y, int32_t* __restrict__ argmax, const float* __restrict__ x,
-                                       cpu::Pool1dShape s, int LOUT, int64_t total) {
+                                       Pool1dShape s, int LOUT, int64_t total) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total; idx += step) {
     const int64_t r = idx / LOUT;
@@ -33,7 +33,7 @@ __global__ void maxpool_forward_kernel(float* __restrict__ y, int32_t* __restric
 // dx[r, p] = (0 | dx[r, p]) + sum, in window order, of dy[r, l] over the windows l that
 // contain p (l*stride <= p < l*stride + K) and chose it.
 __global__ void maxpool_backward_kernel(float* __restrict__ dx, bool accumulate, const float* __restrict__ dy,
-                                        const int32_t* __restrict__ argmax, cpu::Pool1dShape s, int LOUT,
+                                        const int32_t* __restrict__ argmax, Pool1dShape s, int LOUT,
                                         int64_t total) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total; idx += step) {
@@ -52,7 +52,7 @@ __global__ void maxpool_backward_kernel(float* __restrict__ dx, bool accumulate,
 
 }  // namespace
 
-void maxpool1d_forward(float* y, int32_t* argmax, const float* x, cpu::Pool1dShape s) {
+void maxpool1d_forward(float* y, int32_t* argmax, const float* x, Pool1dShape s) {
   const int LOUT = s.LOUT();
   const int64_t total = static_cast<int64_t>(s.R) * LOUT;
   if (total <= 0) return;
@@ -60,7 +60,9 @@ void maxpool1d_forward(float* y, int32_t* argmax, const float* x, cpu::Pool1dSha
   DC_CUDA_CHECK_LAUNCH();
 }
 
-void maxpool1d_backward(float* dx, GradMode dx_mode, const float* dy, const int32_t* argmax, cpu::Pool1dShape s) {
+void maxpool1d_backward(GradOut<float> dx_out, const float* dy, const int32_t* argmax, Pool1dShape s) {
+  float* dx = dx_out.data;
+  const GradMode dx_mode = dx_out.mode;
   const int64_t total = static_cast<int64_t>(s.R) * s.L;
   if (!dx || total <= 0) return;
   maxpool_backward_kernel<<<grid_for(total, kBlock), kBlock, 0, current_stream()>>>(

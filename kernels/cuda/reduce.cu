@@ -7,6 +7,7 @@
 //           tree) and stores the result.
 // With G = 1 (n <= kBlock * kPerThread) pass 1 stores the result itself: one launch.
 // No atomics anywhere, so the same input gives the same bits on every run.
+#include "kernels/contract/reduce.h"
 #include "kernels/cuda/reduce.h"
 
 #include <algorithm>
@@ -78,6 +79,13 @@ __global__ void fill_kernel(float* dx, bool accumulate, const float* value, floa
   }
 }
 
+// y[0] *= factor (mean = sum * (1/n), rounded as on the CPU: the float sum times a float).
+__global__ void scale_kernel(float* y, float factor) { y[0] *= factor; }
+
+__global__ void accumulate_scaled_kernel(double* acc, const float* x, double weight) {
+  acc[0] += static_cast<double>(x[0]) * weight;
+}
+
 }  // namespace
 
 namespace detail {
@@ -98,11 +106,22 @@ void reduce_sum(const float* x, int64_t n, bool squares, float* out_float, doubl
 }
 }  // namespace detail
 
-void sum_forward(float* out, const float* x, int64_t n) { detail::reduce_sum(x, n, false, out, nullptr, kScratchSlotSum); }
+void sum_forward(float* y, const float* x, int64_t n, float scale) {
+  detail::reduce_sum(x, n, false, y, nullptr, kScratchSlotSum);
+  if (scale != 1.0f) {
+    scale_kernel<<<1, 1, 0, current_stream()>>>(y, scale);
+    DC_CUDA_CHECK_LAUNCH();
+  }
+}
 
-void fill_backward(float* dx, GradMode mode, const float* value, float scale, int64_t n) {
+void fill_backward(GradOut<float> dx, const float* dy, float scale, int64_t n) {
   if (!dx || n <= 0) return;
-  fill_kernel<<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dx, mode == GradMode::Accumulate, value, scale, n);
+  fill_kernel<<<grid_for(n, kBlock), kBlock, 0, current_stream()>>>(dx.data, dx.accumulate(), dy, scale, n);
+  DC_CUDA_CHECK_LAUNCH();
+}
+
+void accumulate_scaled(double* acc, const float* x, double weight) {
+  accumulate_scaled_kernel<<<1, 1, 0, current_stream()>>>(acc, x, weight);
   DC_CUDA_CHECK_LAUNCH();
 }
 

@@ -143,6 +143,8 @@ float* device_scratch(int slot, size_t floats) {
   return s.p;
 }
 
+void clear_last_error() { cudaGetLastError(); }
+
 void synchronize() { DC_CUDA_CHECK(cudaStreamSynchronize(runtime().stream)); }
 
 void* stream() { return runtime().stream; }

@@ -45,6 +45,11 @@ void fill_float(float* dst, float value, size_t count);
 // allocates nothing after its first step. Stream order makes reuse safe (one stream).
 float* device_scratch(int slot, size_t floats);
 
+// Clears the runtime's last-error state after a failure that was handled (e.g. a failed
+// allocation that the caching allocator retried), so the next launch check does not
+// report it again.
+void clear_last_error();
+
 void synchronize();          // waits for stream() and reports any asynchronous error
 void* stream();              // the process's cudaStream_t, as an opaque pointer
 

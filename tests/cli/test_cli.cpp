@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "engine/op_table.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -247,21 +250,35 @@ TEST_CASE("a diverging run exits 1 with a message") {
   CHECK(!fs::exists(kWork / "runs/nan/C1/linear/metrics.json"));
 }
 
-TEST_CASE("bench --quick prints JSON with kernels, io and end-to-end sections") {
+TEST_CASE("bench --quick prints JSON: every op of the table validated and timed, the gemm, io, end-to-end") {
   world();
   const Result r = sh(std::string(DC_BINARY_DIR) + "/deepchrome-bench --quick --threads 2 2>/dev/null");
   REQUIRE_MESSAGE(r.code == 0, r.out);
   const json b = json::parse(r.out);
-  CHECK(b["kernels"].size() >= 12);
-  for (const auto& k : b["kernels"]) CHECK(k.contains("op"));
+  std::set<std::string> ops;
+  for (const auto& k : b["ops"]) {
+    CHECK(k["device"] == "cpu");
+    CHECK(k.value("valid", true));
+    CHECK(k["ms"].get<double>() > 0);
+    CHECK(k["max_error"].get<double>() >= 0);
+    CHECK(k["reference_ms"].get<double>() > 0);
+    ops.insert(k["op"].get<std::string>());
+  }
+  // Every row of the op table with a model-size case has records.
+  for (const auto& row : dc::optable::op_table()) CHECK_MESSAGE(ops.count(row.name), row.name);
+  CHECK(b["gemm"]["gflops"].get<double>() > 0);
   CHECK(b["io"]["csv_parse_s"].get<double>() > 0);
   REQUIRE(b["end_to_end"].size() == 4);
   CHECK(b["end_to_end"][0]["model"] == "deepchrome");
   CHECK(b["end_to_end"][3]["model"] == "attentivechrome");
-  bool lstm = false;
-  for (const auto& k : b["kernels"]) lstm = lstm || k["op"] == "lstm";
-  CHECK(lstm);
   CHECK(sh(kBin + " bench --bogus").code == 2);
+  const Result unknown = sh(kBin + " bench --op no-such-op 2>&1");
+  CHECK(unknown.code != 0);
+  CHECK(has(unknown.out, "no row 'no-such-op'"));
+  // One op alone.
+  const Result one = sh(kBin + " bench --quick --only kernels --op lstm 2>/dev/null");
+  REQUIRE_MESSAGE(one.code == 0, one.out);
+  for (const auto& k : json::parse(one.out)["ops"]) CHECK(k["op"] == "lstm");
 }
 
 TEST_CASE("attentivechrome runs write the attention the best model paid to every test gene") {

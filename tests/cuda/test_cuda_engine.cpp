@@ -15,7 +15,7 @@
 
 #include "engine/autograd.h"
 #include "engine/device_allocator.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "engine/ops_attention.h"
 #include "engine/ops_rnn.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "kernels/cpu/lstm.h"
 #include "kernels/cuda/lstm.h"
 #include "kernels/cuda/runtime.h"
@@ -18,7 +18,7 @@
 
 namespace cu = dc::kernels::cuda;
 using dc::GradMode;
-using dc::cpu::GradOut;
+using dc::GradOut;
 using dc::cpu::LstmParamGrads;
 using dc::cpu::LstmParams;
 using dc::cpu::LstmShape;

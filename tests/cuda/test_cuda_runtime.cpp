@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "kernels/cuda/runtime.h"
 
 namespace cu = dc::kernels::cuda;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/optim.h"
 #include "engine/tensor.h"
 #include "io/dataset.h"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "engine/tensor.h"
 #include "test_util.h"

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "engine/ops_attention.h"
 #include "engine_util.h"
-#include "kernels/cpu/attention.h"
+#include "kernels/contract/attention.h"
 
 using namespace dc;
 using namespace dc::test;
@@ -24,7 +24,7 @@ struct AttnRef {
 
 // The double reference for h (G,B,T,F) and per-group contexts, with dL/dpooled = dp.
 AttnRef attention_reference(const Tensor& h, const std::vector<Tensor>& ctx, const std::vector<double>& dp) {
-  const cpu::AttentionShape s{static_cast<int>(h.size(0)), static_cast<int>(h.size(1)), static_cast<int>(h.size(2)),
+  const kernels::AttentionShape s{static_cast<int>(h.size(0)), static_cast<int>(h.size(1)), static_cast<int>(h.size(2)),
                               static_cast<int>(h.size(3))};
   const auto hd = to_double(h);
   std::vector<double> cd;
@@ -34,13 +34,12 @@ AttnRef attention_reference(const Tensor& h, const std::vector<Tensor>& ctx, con
   for (int g = 0; g < s.G; ++g) cp.push_back(cd.data() + static_cast<size_t>(g) * s.F);
   AttnRef r{std::vector<double>(static_cast<size_t>(s.rows()) * s.F), std::vector<double>(static_cast<size_t>(s.rows()) * s.T),
             std::vector<double>(hd.size()), std::vector<double>(cd.size())};
-  cpu::attention_forward_reference(r.pooled.data(), r.alpha.data(), hd.data(), cp.data(), s);
+  kernels::attention_forward_reference(r.pooled.data(), r.alpha.data(), hd.data(), cp.data(), s);
   if (!dp.empty()) {
-    std::vector<double*> dcp;
-    for (int g = 0; g < s.G; ++g) dcp.push_back(r.dctx.data() + static_cast<size_t>(g) * s.F);
-    const std::vector<GradMode> modes(static_cast<size_t>(s.G), GradMode::Overwrite);
-    cpu::attention_backward_reference(r.dh.data(), GradMode::Overwrite, dcp.data(), modes.data(), dp.data(), hd.data(),
-                                      r.alpha.data(), cp.data(), s);
+    std::vector<GradOut<double>> dcp;
+    for (int g = 0; g < s.G; ++g) dcp.push_back({r.dctx.data() + static_cast<size_t>(g) * s.F, GradMode::Overwrite});
+    kernels::attention_backward_reference<double>({r.dh.data(), GradMode::Overwrite}, dcp.data(), dp.data(), hd.data(),
+                                                  r.alpha.data(), cp.data(), s);
   }
   return r;
 }

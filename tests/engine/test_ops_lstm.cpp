@@ -7,7 +7,7 @@
 
 #include "engine/ops_rnn.h"
 #include "engine_util.h"
-#include "kernels/cpu/lstm.h"
+#include "kernels/contract/lstm.h"
 
 using namespace dc;
 using namespace dc::test;
@@ -52,8 +52,8 @@ Flat flatten_weights(const LstmWeights& w) {
   return f;
 }
 
-cpu::LstmParams<double> params_of(const Flat& f, cpu::LstmShape s) {
-  cpu::LstmParams<double> p;
+kernels::LstmParams<double> params_of(const Flat& f, kernels::LstmShape s) {
+  kernels::LstmParams<double> p;
   const size_t G4 = 4 * static_cast<size_t>(s.H);
   for (int q = 0; q < s.P(); ++q) {
     p.w_ih.push_back(f.w_ih.data() + q * G4 * s.I);
@@ -70,17 +70,17 @@ struct RefResult {
 };
 
 // Reference forward, and backward for dL/dy = r when r is given.
-RefResult reference(const std::vector<double>& x, const Flat& w, cpu::LstmShape s, const std::vector<double>* r) {
+RefResult reference(const std::vector<double>& x, const Flat& w, kernels::LstmShape s, const std::vector<double>* r) {
   RefResult out;
   out.y.resize(static_cast<size_t>(s.G) * s.BT() * s.D * s.H);
-  std::vector<double> ws(static_cast<size_t>(cpu::lstm_workspace_size(s)));
+  std::vector<double> ws(static_cast<size_t>(kernels::lstm_workspace_size(s)));
   const auto params = params_of(w, s);
-  cpu::lstm_forward_reference(out.y.data(), ws.data(), x.data(), params, s);
+  kernels::lstm_forward_reference(out.y.data(), ws.data(), x.data(), params, s);
   if (!r) return out;
   out.dx.resize(x.size());
   out.dw = {std::vector<double>(w.w_ih.size()), std::vector<double>(w.w_hh.size()), std::vector<double>(w.b_ih.size()),
             std::vector<double>(w.b_hh.size())};
-  cpu::LstmParamGrads<double> g;
+  kernels::LstmParamGrads<double> g;
   const size_t G4 = 4 * static_cast<size_t>(s.H);
   for (int q = 0; q < s.P(); ++q) {
     g.w_ih.push_back({out.dw.w_ih.data() + q * G4 * s.I, GradMode::Overwrite});
@@ -88,8 +88,8 @@ RefResult reference(const std::vector<double>& x, const Flat& w, cpu::LstmShape 
     g.b_ih.push_back({out.dw.b_ih.data() + q * G4, GradMode::Overwrite});
     g.b_hh.push_back({out.dw.b_hh.data() + q * G4, GradMode::Overwrite});
   }
-  cpu::lstm_backward_reference(out.dx.data(), GradMode::Overwrite, g, r->data(), x.data(), out.y.data(), params,
-                               ws.data(), s);
+  kernels::lstm_backward_reference<double>({out.dx.data(), GradMode::Overwrite}, g, r->data(), x.data(), out.y.data(),
+                                          params, ws.data(), s);
   return out;
 }
 
@@ -126,7 +126,7 @@ TEST_CASE("op lstm: forward and gradients vs reference") {
                        Case{3, 2, 6, 1, 5, false}}) {
     const int D = c.bidirectional ? 2 : 1;
     INFO("G=" << c.G << " B=" << c.B << " T=" << c.T << " I=" << c.I << " H=" << c.H << " D=" << D);
-    const cpu::LstmShape s{c.G, c.B, c.T, c.I, c.H, D};
+    const kernels::LstmShape s{c.G, c.B, c.T, c.I, c.H, D};
     Tensor x = random_param({c.G, c.B, c.T, c.I}, 1, -2, 2);
     LstmWeights w = random_weights(c.G, c.I, c.H, D, 10);
     Tensor y = lstm(x, w, c.H, c.bidirectional);
@@ -140,7 +140,7 @@ TEST_CASE("op lstm: forward and gradients vs reference") {
 }
 
 TEST_CASE("op lstm: only the weights, or only x, require a gradient") {
-  const cpu::LstmShape s{2, 3, 5, 2, 4, 2};
+  const kernels::LstmShape s{2, 3, 5, 2, 4, 2};
   Tensor x = random_tensor({2, 3, 5, 2}, 1);
   LstmWeights w = random_weights(2, 2, 4, 2, 20);
   Tensor y = lstm(x, w, 4, true);
@@ -178,7 +178,7 @@ TEST_CASE("op lstm: no graph under NoGradGuard or without parameters; same value
 
 TEST_CASE("op lstm: a weight shared by several slots gets the sum of their gradients") {
   // Both directions of each group use the same tensors.
-  const cpu::LstmShape s{2, 3, 4, 2, 3, 2};
+  const kernels::LstmShape s{2, 3, 4, 2, 3, 2};
   LstmWeights one = random_weights(2, 2, 3, 1, 50);
   LstmWeights shared;
   for (int g = 0; g < 2; ++g)
@@ -209,7 +209,7 @@ TEST_CASE("op lstm: a weight shared by several slots gets the sum of their gradi
 }
 
 TEST_CASE("op lstm: two calls with the same weights accumulate their gradients") {
-  const cpu::LstmShape s{1, 4, 5, 3, 8, 2};
+  const kernels::LstmShape s{1, 4, 5, 3, 8, 2};
   LstmWeights w = random_weights(1, 3, 8, 2, 60);
   Tensor x1 = random_tensor({1, 4, 5, 3}, 4), x2 = random_tensor({1, 4, 5, 3}, 5);
   Tensor y1 = lstm(x1, w, 8, true), y2 = lstm(x2, w, 8, true);

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/config.h"
 
 using nlohmann::json;

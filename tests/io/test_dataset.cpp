@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/atomic_file.h"
 #include "io/dataset.h"
 #include "io/simulate.h"

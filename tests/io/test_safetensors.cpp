@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/dataset.h"

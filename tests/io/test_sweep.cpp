@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "io/paper.h"
 #include "io/sweep.h"
 

@@ -7,7 +7,8 @@
 #include "kernels/cpu/gemm.h"
 #include "test_util.h"
 
-using dc::cpu::Trans;
+namespace k = dc::kernels;
+using k::Trans;
 using namespace dc::test;
 
 namespace {
@@ -73,10 +74,10 @@ void check_case(const GemmCase& c, uint64_t seed) {
   GemmBuffers g = make_buffers(c, seed);
   // Reference in double on the same inputs. NaN padding is never read by the reference either.
   std::vector<double> Ad = convert<double>(g.A), Bd = convert<double>(g.B), Cd = convert<double>(g.C);
-  dc::cpu::gemm_reference<double>(c.ta, c.tb, c.M, c.N, c.K, c.alpha, Ad.data(), g.lda, Bd.data(), g.ldb, c.beta,
+  k::gemm_reference<double>(c.ta, c.tb, c.M, c.N, c.K, c.alpha, Ad.data(), g.lda, Bd.data(), g.ldb, c.beta,
                                   Cd.data(), g.ldc);
   std::vector<float> C = g.C;
-  dc::cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, C.data(), g.ldc);
+  k::cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, C.data(), g.ldc);
   const auto got = logical_c(C, c.M, c.N, g.ldc);
   std::vector<double> want_d;
   for (int i = 0; i < c.M; ++i)
@@ -109,15 +110,15 @@ TEST_CASE("gemm: hand-computed 2x3 times 3x2, with alpha and beta") {
       const float* b = tb == Trans::No ? B.data() : Bt.data();
       const int lda = ta == Trans::No ? 3 : 2, ldb = tb == Trans::No ? 2 : 3;
       std::vector<float> C(4, kNaN);
-      dc::cpu::sgemm(ta, tb, 2, 2, 3, 1.0f, a, lda, b, ldb, 0.0f, C.data(), 2);
+      k::cpu::sgemm(ta, tb, 2, 2, 3, 1.0f, a, lda, b, ldb, 0.0f, C.data(), 2);
       CHECK(C == std::vector<float>{58, 64, 139, 154});
       // alpha = 2, beta = 1 onto C = 1: 2 * [[58,64],[139,154]] + 1 = [[117,129],[279,309]]
       std::vector<float> C1(4, 1.0f);
-      dc::cpu::sgemm(ta, tb, 2, 2, 3, 2.0f, a, lda, b, ldb, 1.0f, C1.data(), 2);
+      k::cpu::sgemm(ta, tb, 2, 2, 3, 2.0f, a, lda, b, ldb, 1.0f, C1.data(), 2);
       CHECK(C1 == std::vector<float>{117, 129, 279, 309});
       // The double reference agrees on the same case.
       std::vector<double> ad(a, a + 6), bd(b, b + 6), cd(4, 1.0);
-      dc::cpu::gemm_reference<double>(ta, tb, 2, 2, 3, 2.0, ad.data(), lda, bd.data(), ldb, 1.0, cd.data(), 2);
+      k::gemm_reference<double>(ta, tb, 2, 2, 3, 2.0, ad.data(), lda, bd.data(), ldb, 1.0, cd.data(), 2);
       CHECK(cd == std::vector<double>{117, 129, 279, 309});
     }
 }
@@ -154,14 +155,14 @@ TEST_CASE("gemm: alpha and beta cases; beta == 0 never reads C") {
 
 TEST_CASE("gemm: K == 0 scales C by beta (and beta == 0 gives zeros over NaN garbage)") {
   std::vector<float> C = {1, 2, kNaN, 3, 4, kNaN};  // M=2, N=2, ldc=3
-  dc::cpu::sgemm(Trans::No, Trans::No, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.5f, C.data(), 3);
+  k::cpu::sgemm(Trans::No, Trans::No, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.5f, C.data(), 3);
   CHECK(C[0] == 0.5f);
   CHECK(C[1] == 1.0f);
   CHECK(C[3] == 1.5f);
   CHECK(C[4] == 2.0f);
   CHECK(std::isnan(C[2]));  // padding untouched
   std::vector<float> Z = {kNaN, kNaN, kNaN, kNaN};
-  dc::cpu::sgemm(Trans::Yes, Trans::Yes, 2, 2, 0, 1.0f, nullptr, 2, nullptr, 1, 0.0f, Z.data(), 2);
+  k::cpu::sgemm(Trans::Yes, Trans::Yes, 2, 2, 0, 1.0f, nullptr, 2, nullptr, 1, 0.0f, Z.data(), 2);
   CHECK(Z == std::vector<float>{0, 0, 0, 0});
 }
 
@@ -177,36 +178,36 @@ TEST_CASE("gemm: results are bit-identical for 1 and 2 threads") {
         std::vector<float> c1 = g.C, c2 = g.C;
         {
           ThreadCount one(1);
-          dc::cpu::sgemm(ta, tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, c1.data(), g.ldc);
+          k::cpu::sgemm(ta, tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, c1.data(), g.ldc);
         }
         {
           ThreadCount two(2);
           REQUIRE(dc::num_threads() == 2);
-          dc::cpu::sgemm(ta, tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, c2.data(), g.ldc);
+          k::cpu::sgemm(ta, tb, c.M, c.N, c.K, c.alpha, g.A.data(), g.lda, g.B.data(), g.ldb, c.beta, c2.data(), g.ldc);
         }
         CHECK(bit_identical(c1, c2));
       }
 }
 
 TEST_CASE("gemm: every instruction-set variant this CPU runs matches the reference") {
-  const std::vector<std::string> variants = dc::cpu::sgemm_variants();
+  const std::vector<std::string> variants = k::cpu::sgemm_variants();
   CHECK(!variants.empty());
   MESSAGE("sgemm variants tested on this CPU: " << variants.size());
   struct Case {
     int M, N, K;
-    dc::cpu::Trans ta, tb;
+    k::Trans ta, tb;
   };
-  for (const Case c : {Case{7, 13, 5, dc::cpu::Trans::No, dc::cpu::Trans::No}, Case{65, 33, 300, dc::cpu::Trans::Yes, dc::cpu::Trans::No},
-                       Case{50, 50, 600, dc::cpu::Trans::No, dc::cpu::Trans::Yes}, Case{13, 40, 17, dc::cpu::Trans::Yes, dc::cpu::Trans::Yes}}) {
-    const int lda = c.ta == dc::cpu::Trans::No ? c.K : c.M, ldb = c.tb == dc::cpu::Trans::No ? c.N : c.K;
+  for (const Case c : {Case{7, 13, 5, k::Trans::No, k::Trans::No}, Case{65, 33, 300, k::Trans::Yes, k::Trans::No},
+                       Case{50, 50, 600, k::Trans::No, k::Trans::Yes}, Case{13, 40, 17, k::Trans::Yes, k::Trans::Yes}}) {
+    const int lda = c.ta == k::Trans::No ? c.K : c.M, ldb = c.tb == k::Trans::No ? c.N : c.K;
     const auto a = dc::test::random_vector<float>(static_cast<size_t>(c.M) * c.K, 21);
     const auto b = dc::test::random_vector<float>(static_cast<size_t>(c.K) * c.N, 22);
     std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end()), ref(static_cast<size_t>(c.M) * c.N);
-    dc::cpu::gemm_reference<double>(c.ta, c.tb, c.M, c.N, c.K, 1.0, ad.data(), lda, bd.data(), ldb, 0.0, ref.data(), c.N);
+    k::gemm_reference<double>(c.ta, c.tb, c.M, c.N, c.K, 1.0, ad.data(), lda, bd.data(), ldb, 0.0, ref.data(), c.N);
     for (const auto& v : variants) {
       CAPTURE(v);
       std::vector<float> out(ref.size(), NAN);
-      dc::cpu::sgemm_variant(v, c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
+      k::cpu::sgemm_variant(v, c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
       dc::test::expect_close(out.data(), ref.data(), ref.size(), 1e-4, 1e-4, "sgemm " + v);
     }
   }

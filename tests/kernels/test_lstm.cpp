@@ -5,14 +5,27 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/lstm.h"
+#include "kernels/contract/lstm.h"
 #include "test_util.h"
 
+namespace k = dc::kernels;
 using dc::GradMode;
-using dc::cpu::GradOut;
-using dc::cpu::LstmParamGrads;
-using dc::cpu::LstmParams;
-using dc::cpu::LstmShape;
+using dc::GradOut;
+
+namespace {
+template <class T>
+GradOut<T> out(std::vector<T>& v) {
+  return {v.data(), GradMode::Overwrite};
+}
+template <class T>
+GradOut<T> acc(std::vector<T>& v) {
+  return {v.data(), GradMode::Accumulate};
+}
+}  // namespace
+using dc::GradOut;
+using k::LstmParamGrads;
+using k::LstmParams;
+using k::LstmShape;
 using namespace dc::test;
 
 namespace {
@@ -92,10 +105,10 @@ struct Reference {
 Reference reference(const LstmData<double>& d, const std::vector<double>& dy) {
   const LstmShape s = d.s;
   Reference r{std::vector<double>(n_y(s)), Grads<double>(d)};
-  std::vector<double> ws(static_cast<size_t>(dc::cpu::lstm_workspace_size(s)));
-  dc::cpu::lstm_forward_reference(r.y.data(), ws.data(), d.x.data(), d.params(), s);
-  dc::cpu::lstm_backward_reference(r.g.dx.data(), GradMode::Overwrite, r.g.outs(s, GradMode::Overwrite), dy.data(),
-                                   d.x.data(), r.y.data(), d.params(), ws.data(), s);
+  std::vector<double> ws(static_cast<size_t>(k::lstm_workspace_size(s)));
+  k::lstm_forward_reference(r.y.data(), ws.data(), d.x.data(), d.params(), s);
+  k::lstm_backward_reference(out(r.g.dx), r.g.outs(s, GradMode::Overwrite), dy.data(), d.x.data(), r.y.data(),
+                             d.params(), ws.data(), s);
   return r;
 }
 
@@ -109,18 +122,35 @@ Fast fast(const LstmData<double>& d, const std::vector<float>& dy, GradMode mode
           int mask = 15, bool want_dx = true) {
   const LstmShape s = d.s;
   const LstmData<float> f = to_float(d);
-  Fast out{std::vector<float>(n_y(s), NAN), std::vector<float>(static_cast<size_t>(dc::cpu::lstm_workspace_size(s)), NAN),
+  Fast out{std::vector<float>(n_y(s), NAN), std::vector<float>(static_cast<size_t>(k::lstm_workspace_size(s)), NAN),
            fill ? *fill : Grads<float>(d, NAN)};
-  dc::cpu::lstm_forward(out.y.data(), out.ws.data(), f.x.data(), f.params(), s);
-  dc::cpu::lstm_backward(want_dx ? out.g.dx.data() : nullptr, mode, out.g.outs(s, mode, mask), dy.data(), f.x.data(),
+  k::cpu::lstm_forward(out.y.data(), out.ws.data(), f.x.data(), f.params(), s);
+  k::cpu::lstm_backward({want_dx ? out.g.dx.data() : nullptr, mode}, out.g.outs(s, mode, mask), dy.data(), f.x.data(),
                          out.y.data(), f.params(), out.ws.data(), s);
   return out;
 }
 
-std::vector<double> plus(const std::vector<double>& a, const std::vector<float>& b) {
-  std::vector<double> out(a.size());
-  for (size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
-  return out;
+// Forward within 2e-6 + 2e-5 |r| of the double reference; gradients (sums over up to
+// B*T = 1600 steps of products) within 1e-5 + 1e-4 |r|.
+constexpr double kFwdTol = 2e-6, kFwdRel = 2e-5, kGradTol = 1e-5, kGradRel = 1e-4;
+
+void check_fast_vs_reference(LstmShape s, uint64_t seed, double wscale, double xscale) {
+  INFO(describe(s) << " wscale=" << wscale << " xscale=" << xscale);
+  const LstmData<double> d = make_data(s, seed, wscale, xscale);
+  const auto dyf = random_vector<float>(n_y(s), seed + 9);
+  const Reference r = reference(d, convert<double>(dyf));
+  const Fast f = fast(d, dyf, GradMode::Overwrite);
+  expect_close(f.y, r.y, kFwdTol, kFwdRel, "y");
+  expect_close(f.g.dx, r.g.dx, kGradTol, kGradRel, "dx");
+  expect_close(f.g.w_ih, r.g.w_ih, kGradTol, kGradRel, "dw_ih");
+  expect_close(f.g.w_hh, r.g.w_hh, kGradTol, kGradRel, "dw_hh");
+  expect_close(f.g.b_ih, r.g.b_ih, kGradTol, kGradRel, "db_ih");
+  expect_close(f.g.b_hh, r.g.b_hh, kGradTol, kGradRel, "db_hh");
+  // The forward without a workspace (inference) gives the same bits.
+  std::vector<float> y2(n_y(s), NAN);
+  const LstmData<float> df = to_float(d);
+  k::cpu::lstm_forward(y2.data(), nullptr, df.x.data(), df.params(), s);
+  CHECK(bit_identical(y2, f.y));
 }
 
 }  // namespace
@@ -182,8 +212,8 @@ TEST_CASE("lstm reference: T=2 recurrence by hand (H=1, reverse direction sees x
   double cf0, cf1, cr1, cr0;
   const double hf0 = cell(x0, 0, 0, &cf0), hf1 = cell(x1, hf0, cf0, &cf1);
   const double hr1 = cell(x1, 0, 0, &cr1), hr0 = cell(x0, hr1, cr1, &cr0);
-  std::vector<double> y(4), ws(static_cast<size_t>(dc::cpu::lstm_workspace_size(s)));
-  dc::cpu::lstm_forward_reference(y.data(), ws.data(), d.x.data(), d.params(), s);
+  std::vector<double> y(4), ws(static_cast<size_t>(k::lstm_workspace_size(s)));
+  k::lstm_forward_reference(y.data(), ws.data(), d.x.data(), d.params(), s);
   // y (1, 1, 2, 2): [t=0: fwd, rev], [t=1: fwd, rev]
   expect_close(y, std::vector<double>{hf0, hr0, hf1, hr1}, 1e-15, 1e-13, "y");
   // workspace: c of pair 1 (reverse) at rows t = 0, 1 sits after pair 0's
@@ -192,187 +222,16 @@ TEST_CASE("lstm reference: T=2 recurrence by hand (H=1, reverse direction sees x
                1e-15, 1e-13, "workspace c");
 }
 
-TEST_CASE("lstm reference: finite-difference gradients (double)") {
-  const LstmShape shapes[] = {{2, 3, 4, 2, 3, 2}, {2, 3, 4, 2, 3, 1}, {1, 2, 5, 1, 2, 2}, {3, 1, 3, 1, 1, 1}};
-  uint64_t seed = 10;
-  for (const LstmShape s : shapes) {
-    INFO(describe(s));
-    LstmData<double> d = make_data(s, seed += 10, 2.0, 1.5);  // larger weights: away from the linear regime
-    const auto r = random_vector<double>(n_y(s), seed + 7);
-    std::vector<double> y(n_y(s)), ws(static_cast<size_t>(dc::cpu::lstm_workspace_size(s)));
-    auto f = [&] {
-      dc::cpu::lstm_forward_reference(y.data(), ws.data(), d.x.data(), d.params(), s);
-      return dot(y, r);
-    };
-    const Reference ref = reference(d, r);
-    expect_close(ref.g.dx, numeric_gradient(d.x, f), 1e-8, 1e-6, "dx");
-    expect_close(ref.g.w_ih, numeric_gradient(d.w_ih, f), 1e-8, 1e-6, "dw_ih");
-    expect_close(ref.g.w_hh, numeric_gradient(d.w_hh, f), 1e-8, 1e-6, "dw_hh");
-    expect_close(ref.g.b_ih, numeric_gradient(d.b_ih, f), 1e-8, 1e-6, "db_ih");
-    expect_close(ref.g.b_hh, numeric_gradient(d.b_hh, f), 1e-8, 1e-6, "db_hh");
-  }
-}
-
-TEST_CASE("lstm reference: Accumulate adds, null pointers skip, null workspace forward") {
-  const LstmShape s{2, 2, 3, 2, 3, 2};
-  const LstmData<double> d = make_data(s, 50);
-  const auto dy = random_vector<double>(n_y(s), 51);
-  const Reference r = reference(d, dy);
-  std::vector<double> y(n_y(s)), ws(static_cast<size_t>(dc::cpu::lstm_workspace_size(s)));
-  dc::cpu::lstm_forward_reference(y.data(), ws.data(), d.x.data(), d.params(), s);
-  Grads<double> acc(d, 0.5);
-  dc::cpu::lstm_backward_reference(acc.dx.data(), GradMode::Accumulate, acc.outs(s, GradMode::Accumulate), dy.data(),
-                                   d.x.data(), y.data(), d.params(), ws.data(), s);
-  auto shifted = [](std::vector<double> v) {
-    for (auto& e : v) e += 0.5;
-    return v;
-  };
-  expect_close(acc.dx, shifted(r.g.dx), 1e-14, 1e-13, "dx");
-  expect_close(acc.w_ih, shifted(r.g.w_ih), 1e-14, 1e-13, "dw_ih");
-  expect_close(acc.w_hh, shifted(r.g.w_hh), 1e-14, 1e-13, "dw_hh");
-  expect_close(acc.b_hh, shifted(r.g.b_hh), 1e-14, 1e-13, "db_hh");
-  // Null pointers: only dw_hh and db_ih written; the rest untouched.
-  Grads<double> some(d, 7.0);
-  dc::cpu::lstm_backward_reference(static_cast<double*>(nullptr), GradMode::Overwrite, some.outs(s, GradMode::Overwrite, 2 | 4),
-                                   dy.data(), d.x.data(), y.data(), d.params(), ws.data(), s);
-  CHECK(some.w_hh == r.g.w_hh);
-  CHECK(some.b_ih == r.g.b_ih);
-  CHECK(some.w_ih == std::vector<double>(some.w_ih.size(), 7.0));
-  CHECK(some.b_hh == std::vector<double>(some.b_hh.size(), 7.0));
-  CHECK(some.dx == std::vector<double>(some.dx.size(), 7.0));
-  // Forward without a workspace: the same outputs.
-  std::vector<double> y2(n_y(s));
-  dc::cpu::lstm_forward_reference(y2.data(), static_cast<double*>(nullptr), d.x.data(), d.params(), s);
-  CHECK(y2 == r.y);
-}
-
-namespace {
-
-// Forward within 2e-6 + 2e-5 |r| of the double reference; gradients (sums over up to
-// B*T = 1600 steps of products) within 1e-5 + 1e-4 |r|.
-constexpr double kFwdTol = 2e-6, kFwdRel = 2e-5, kGradTol = 1e-5, kGradRel = 1e-4;
-
-void check_fast_vs_reference(LstmShape s, uint64_t seed, double wscale, double xscale) {
-  INFO(describe(s) << " wscale=" << wscale << " xscale=" << xscale);
-  const LstmData<double> d = make_data(s, seed, wscale, xscale);
-  const auto dyf = random_vector<float>(n_y(s), seed + 9);
-  const Reference r = reference(d, convert<double>(dyf));
-  const Fast f = fast(d, dyf, GradMode::Overwrite);
-  expect_close(f.y, r.y, kFwdTol, kFwdRel, "y");
-  expect_close(f.g.dx, r.g.dx, kGradTol, kGradRel, "dx");
-  expect_close(f.g.w_ih, r.g.w_ih, kGradTol, kGradRel, "dw_ih");
-  expect_close(f.g.w_hh, r.g.w_hh, kGradTol, kGradRel, "dw_hh");
-  expect_close(f.g.b_ih, r.g.b_ih, kGradTol, kGradRel, "db_ih");
-  expect_close(f.g.b_hh, r.g.b_hh, kGradTol, kGradRel, "db_hh");
-  // The forward without a workspace (inference) gives the same bits.
-  std::vector<float> y2(n_y(s), NAN);
-  const LstmData<float> df = to_float(d);
-  dc::cpu::lstm_forward(y2.data(), nullptr, df.x.data(), df.params(), s);
-  CHECK(bit_identical(y2, f.y));
-}
-
-}  // namespace
-
-TEST_CASE("lstm fast vs double reference: AttentiveChrome sizes") {
-  // bin level (5 marks x 2 directions, I = 1, H = 32, T = 100), mark level (I = 64, H = 16,
-  // T = 5), the `lstm` baseline (I = 5, H = 32)
-  check_fast_vs_reference({5, 1, 100, 1, 32, 2}, 100, 1.0, 1.0);
-  check_fast_vs_reference({5, 16, 100, 1, 32, 2}, 110, 0.5, 3.0);
-  check_fast_vs_reference({5, 3, 100, 1, 32, 2}, 120, 3.0, 1.0);
-  check_fast_vs_reference({1, 16, 5, 64, 16, 2}, 130, 1.0, 1.0);
-  check_fast_vs_reference({1, 7, 5, 64, 16, 2}, 140, 2.0, 1.0);
-  check_fast_vs_reference({1, 16, 100, 5, 32, 2}, 150, 1.0, 1.0);
-}
-
-TEST_CASE("lstm fast vs double reference: odd sizes (H not a multiple of 16, unidirectional)") {
-  check_fast_vs_reference({2, 5, 7, 3, 20, 1}, 200, 1.0, 1.0);
-  check_fast_vs_reference({2, 2, 4, 2, 3, 2}, 210, 1.0, 1.0);
-  check_fast_vs_reference({1, 9, 6, 1, 40, 2}, 220, 1.0, 1.0);
-  check_fast_vs_reference({3, 1, 1, 1, 1, 1}, 230, 1.0, 1.0);
-  check_fast_vs_reference({1, 13, 11, 17, 48, 1}, 240, 1.0, 1.0);
-}
-
-TEST_CASE("lstm fast backward: Accumulate mode adds onto existing gradients") {
-  for (const LstmShape s : {LstmShape{5, 16, 100, 1, 32, 2}, LstmShape{1, 16, 5, 64, 16, 2}}) {
-    INFO(describe(s));
-    const LstmData<double> d = make_data(s, 300 + s.I);
-    const auto dyf = random_vector<float>(n_y(s), 301);
-    const Reference r = reference(d, convert<double>(dyf));
-    Grads<float> fill(d);
-    fill.dx = random_vector<float>(fill.dx.size(), 302);
-    fill.w_ih = random_vector<float>(fill.w_ih.size(), 303);
-    fill.w_hh = random_vector<float>(fill.w_hh.size(), 304);
-    fill.b_ih = random_vector<float>(fill.b_ih.size(), 305);
-    fill.b_hh = random_vector<float>(fill.b_hh.size(), 306);
-    const Fast f = fast(d, dyf, GradMode::Accumulate, &fill);
-    expect_close(f.g.dx, plus(r.g.dx, fill.dx), kGradTol, kGradRel, "dx");
-    expect_close(f.g.w_ih, plus(r.g.w_ih, fill.w_ih), kGradTol, kGradRel, "dw_ih");
-    expect_close(f.g.w_hh, plus(r.g.w_hh, fill.w_hh), kGradTol, kGradRel, "dw_hh");
-    expect_close(f.g.b_ih, plus(r.g.b_ih, fill.b_ih), kGradTol, kGradRel, "db_ih");
-    expect_close(f.g.b_hh, plus(r.g.b_hh, fill.b_hh), kGradTol, kGradRel, "db_hh");
-  }
-}
-
-TEST_CASE("lstm fast backward: null gradient pointers skip exactly that gradient") {
-  for (const LstmShape s : {LstmShape{2, 4, 6, 1, 16, 2}, LstmShape{1, 4, 5, 8, 16, 2}}) {
-    const LstmData<double> d = make_data(s, 400 + s.I);
-    const auto dyf = random_vector<float>(n_y(s), 401);
-    const Reference r = reference(d, convert<double>(dyf));
-    for (int mask = 0; mask < 32; mask += 3) {
-      INFO(describe(s) << " mask=" << mask);
-      const bool want_dx = mask & 16;
-      const Fast f = fast(d, dyf, GradMode::Overwrite, nullptr, mask & 15, want_dx);
-      auto check = [&](bool want, const std::vector<float>& got, const std::vector<double>& ref, const char* what) {
-        if (want) {
-          expect_close(got, ref, kGradTol, kGradRel, what);
-        } else {
-          bool untouched = true;
-          for (float v : got) untouched = untouched && std::isnan(v);
-          INFO(what);
-          CHECK(untouched);
-        }
-      };
-      check(want_dx, f.g.dx, r.g.dx, "dx");
-      check(mask & 1, f.g.w_ih, r.g.w_ih, "dw_ih");
-      check(mask & 2, f.g.w_hh, r.g.w_hh, "dw_hh");
-      check(mask & 4, f.g.b_ih, r.g.b_ih, "db_ih");
-      check(mask & 8, f.g.b_hh, r.g.b_hh, "db_hh");
-    }
-  }
-}
-
-TEST_CASE("lstm fast kernels: bit-identical for 1 and 2 threads") {
-  // 10 pairs (split by pair), one pair (split by batch rows), mark level, an odd shape
-  for (const LstmShape s : {LstmShape{5, 16, 100, 1, 32, 2}, LstmShape{1, 16, 100, 5, 32, 1},
-                            LstmShape{1, 16, 5, 64, 16, 2}, LstmShape{3, 7, 9, 3, 20, 1}}) {
-    INFO(describe(s));
-    const LstmData<double> d = make_data(s, 500 + s.H);
-    const auto dyf = random_vector<float>(n_y(s), 501);
-    auto run = [&](int threads) {
-      ThreadCount tc(threads);
-      return fast(d, dyf, GradMode::Overwrite);
-    };
-    const Fast a = run(1), b = run(2);
-    CHECK(bit_identical(a.y, b.y));
-    CHECK(bit_identical(a.ws, b.ws));
-    CHECK(bit_identical(a.g.dx, b.g.dx));
-    CHECK(bit_identical(a.g.w_ih, b.g.w_ih));
-    CHECK(bit_identical(a.g.w_hh, b.g.w_hh));
-    CHECK(bit_identical(a.g.b_ih, b.g.b_ih));
-    CHECK(bit_identical(a.g.b_hh, b.g.b_hh));
-  }
-}
-
 TEST_CASE("lstm fast kernels: every vector width (AVX-512, AVX2, SSE code paths) matches the reference") {
   // Runs the narrower code paths on a wider CPU too (each width is compiled for its own
   // instruction set, all of which a wider CPU also runs).
   struct Restore {
-    ~Restore() { dc::cpu::lstm_limit_lanes(0); }
+    ~Restore() { k::cpu::lstm_limit_lanes(0); }
   } restore;
-  const int best = dc::cpu::lstm_limit_lanes(0);
+  const int best = k::cpu::lstm_limit_lanes(0);
   for (int lanes : {16, 8, 4}) {
     if (lanes > best) continue;
-    REQUIRE(dc::cpu::lstm_limit_lanes(lanes) == lanes);
+    REQUIRE(k::cpu::lstm_limit_lanes(lanes) == lanes);
     INFO("vector lanes " << lanes);
     check_fast_vs_reference({5, 3, 100, 1, 32, 2}, 600, 1.0, 1.0);
     check_fast_vs_reference({1, 9, 5, 64, 16, 2}, 610, 1.0, 1.0);

@@ -1,28 +1,29 @@
-// Fused optimizer kernels (torch semantics, see kernels/cpu/optim.h) against hand-worked
-// steps and a hand-written double formula.
+// Fused optimizer kernels (torch semantics, kernels/contract/optim.h) against hand-worked
+// steps and a hand-written double formula; gradient-norm clipping.
 #include <cmath>
 #include <vector>
 
-#include "kernels/cpu/optim.h"
+#include "kernels/contract/optim.h"
 #include "test_util.h"
 
+namespace k = dc::kernels;
 using namespace dc::test;
 
 TEST_CASE("sgd_update, momentum 0: plain and with weight decay (hand-computed)") {
   // p = [1, -2], g = [0.5, 0.25], lr = 0.1: p -= 0.1 g -> [0.95, -2.025]
   std::vector<double> p = {1, -2};
   const std::vector<double> g = {0.5, 0.25};
-  dc::cpu::sgd_update(p.data(), g.data(), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.0, true);
+  k::sgd_update_reference(p.data(), g.data(), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.0, true);
   CHECK(p[0] == doctest::Approx(0.95).epsilon(1e-15));
   CHECK(p[1] == doctest::Approx(-2.025).epsilon(1e-15));
   // weight decay 0.1: g' = g + 0.1 p = [0.6, 0.05]; p -= 0.1 g' -> [0.94, -2.005]
   p = {1, -2};
-  dc::cpu::sgd_update(p.data(), g.data(), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.1, false);
+  k::sgd_update_reference(p.data(), g.data(), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.1, false);
   CHECK(p[0] == doctest::Approx(0.94).epsilon(1e-15));
   CHECK(p[1] == doctest::Approx(-2.005).epsilon(1e-15));
   // No gradient: only the decay acts, p *= 1 - lr wd = 0.99.
   p = {1, -2};
-  dc::cpu::sgd_update(p.data(), static_cast<const double*>(nullptr), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.1,
+  k::sgd_update_reference(p.data(), static_cast<const double*>(nullptr), static_cast<double*>(nullptr), 2, 0.1, 0.0, 0.1,
                       false);
   CHECK(p[0] == doctest::Approx(0.99).epsilon(1e-15));
   CHECK(p[1] == doctest::Approx(-1.98).epsilon(1e-15));
@@ -38,7 +39,7 @@ TEST_CASE("sgd_update, momentum 0.9: the first step sets the buffer to the gradi
   const float want_p[] = {0.95f, 0.855f, 0.7195f}, want_buf[] = {0.5f, 0.95f, 1.355f};
   for (int t = 0; t < 3; ++t) {
     CAPTURE(t);
-    dc::cpu::sgd_update(p.data(), g.data(), buf.data(), 1, 0.1f, 0.9f, 0.0f, t == 0);
+    k::cpu::sgd_update(p.data(), g.data(), buf.data(), 1, 0.1f, 0.9f, 0.0f, t == 0);
     CHECK(buf[0] == doctest::Approx(want_buf[t]).epsilon(1e-6));
     CHECK(p[0] == doctest::Approx(want_p[t]).epsilon(1e-6));
   }
@@ -52,7 +53,7 @@ TEST_CASE("sgd_update vs the double formula: momentum, weight decay, 3 steps, fl
   const double lr = 0.05, mom = 0.9, wd = 0.01;
   for (int t = 0; t < 3; ++t) {
     const auto g = random_vector<float>(n, 10 + t);
-    dc::cpu::sgd_update(p.data(), g.data(), buf.data(), n, static_cast<float>(lr), static_cast<float>(mom),
+    k::cpu::sgd_update(p.data(), g.data(), buf.data(), n, static_cast<float>(lr), static_cast<float>(mom),
                         static_cast<float>(wd), t == 0);
     for (int i = 0; i < n; ++i) {
       const double gi = g[i] + wd * pd[i];
@@ -69,7 +70,7 @@ TEST_CASE("adam_update: first step moves by about lr * sign(g) (hand-computed)")
   // p -= lr g / (|g| + eps): p = 1, g = 0.5, lr = 0.1 -> 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.9 + 2e-9
   std::vector<double> p = {1.0, -1.0}, m = {0, 0}, v = {0, 0};
   const std::vector<double> g = {0.5, -2.0};
-  dc::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), 2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
+  k::adam_update_reference(p.data(), g.data(), m.data(), v.data(), 2, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
   CHECK(m[0] == doctest::Approx(0.05).epsilon(1e-14));
   CHECK(v[0] == doctest::Approx(0.00025).epsilon(1e-12));
   CHECK(p[0] == doctest::Approx(1 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
@@ -95,9 +96,9 @@ TEST_CASE("adam_update vs the hand-written double formula for 3 steps (torch sem
     for (int t = 1; t <= 3; ++t) {
       const auto g = random_vector<float>(n, 20 + t);
       const auto gd = convert<double>(g);
-      dc::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), n, static_cast<float>(o.lr), static_cast<float>(o.b1),
+      k::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), n, static_cast<float>(o.lr), static_cast<float>(o.b1),
                            static_cast<float>(o.b2), static_cast<float>(o.eps), static_cast<float>(o.wd), t);
-      dc::cpu::adam_update(pk.data(), gd.data(), mk.data(), vk.data(), n, o.lr, o.b1, o.b2, o.eps, o.wd, t);
+      k::adam_update_reference(pk.data(), gd.data(), mk.data(), vk.data(), n, o.lr, o.b1, o.b2, o.eps, o.wd, t);
       for (int i = 0; i < n; ++i) {
         const double gi = gd[i] + o.wd * pd[i];
         md[i] = o.b1 * md[i] + (1 - o.b1) * gi;
@@ -119,9 +120,9 @@ TEST_CASE("adam_update vs the hand-written double formula for 3 steps (torch sem
 TEST_CASE("adam_update: a null gradient counts as zero (moments decay, p keeps moving)") {
   std::vector<double> p = {1.0}, m = {0.0}, v = {0.0};
   const std::vector<double> g = {0.5};
-  dc::cpu::adam_update(p.data(), g.data(), m.data(), v.data(), 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
+  k::adam_update_reference(p.data(), g.data(), m.data(), v.data(), 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 1);
   const double p1 = p[0], m1 = m[0], v1 = v[0];
-  dc::cpu::adam_update(p.data(), static_cast<const double*>(nullptr), m.data(), v.data(), 1, 0.1, 0.9, 0.999, 1e-8,
+  k::adam_update_reference(p.data(), static_cast<const double*>(nullptr), m.data(), v.data(), 1, 0.1, 0.9, 0.999, 1e-8,
                        0.0, 2);
   CHECK(m[0] == doctest::Approx(0.9 * m1).epsilon(1e-15));
   CHECK(v[0] == doctest::Approx(0.999 * v1).epsilon(1e-15));
@@ -129,13 +130,24 @@ TEST_CASE("adam_update: a null gradient counts as zero (moments decay, p keeps m
   CHECK(p[0] == doctest::Approx(p1 - 0.1 / bc1 * m[0] / (std::sqrt(v[0]) / std::sqrt(bc2) + 1e-8)).epsilon(1e-14));
 }
 
-TEST_CASE("sum_squares and scale_inplace") {
+TEST_CASE("sum_squares_accumulate and clip_scale (the CPU twins of the device clipping)") {
   const std::vector<float> g = {3, 4, 0, -12};
-  CHECK(dc::cpu::sum_squares(g.data(), 4) == 169.0);  // 9 + 16 + 144
-  std::vector<float> s = {2, -4, 8};
-  dc::cpu::scale_inplace(s.data(), 3, 0.25f);
-  CHECK(s == std::vector<float>{0.5f, -1, 2});
+  double total = 1;
+  k::cpu::sum_squares_accumulate(&total, g.data(), 4);
+  CHECK(total == 170.0);  // 1 + 9 + 16 + 144
   // Accumulated in double: 1e20^2 overflows float but not double.
   const std::vector<float> big = {1e20f, 1e20f};
-  CHECK(dc::cpu::sum_squares(big.data(), 2) == doctest::Approx(2e40).epsilon(1e-6));
+  double big_total = 0;
+  k::cpu::sum_squares_accumulate(&big_total, big.data(), 2);
+  CHECK(big_total == doctest::Approx(2e40).epsilon(1e-6));
+  // total 169: norm 13; max_norm 6.5 -> factor 6.5 / (13 + 1e-6) just below 0.5.
+  std::vector<float> s = {2, -4, 8};
+  const double t169 = 169;
+  k::cpu::clip_scale(s.data(), 3, &t169, 6.5);
+  const float f = static_cast<float>(6.5 / (13 + 1e-6));
+  CHECK(s == std::vector<float>{2 * f, -4 * f, 8 * f});
+  // A factor of 1 or more leaves the gradient alone.
+  std::vector<float> u = {2, -4, 8};
+  k::cpu::clip_scale(u.data(), 3, &t169, 14.0);
+  CHECK(u == std::vector<float>{2, -4, 8});
 }

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "engine/error.h"
-#include "engine/rng.h"
+#include "kernels/base/error.h"
+#include "kernels/base/philox.h"
 #include "models/metrics.h"
 
 using dc::aupr;

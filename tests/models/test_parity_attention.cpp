@@ -9,7 +9,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/optim.h"
 #include "io/safetensors.h"
 #include "models/model.h"

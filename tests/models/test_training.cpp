@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/error.h"
+#include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/dataset.h"
 #include "io/simulate.h"

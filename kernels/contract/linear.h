@@ -1,0 +1,67 @@
+// Op family `linear`: a fully connected layer.
+//   forward : x (N, IN), w (OUT, IN), b (OUT) or null  ->  y (N, OUT) = x w^T + b
+//   backward: dx (N, IN) = dy w ; dw (OUT, IN) = dy^T x ; db (OUT) = sum_n dy
+//
+// The contract every backend implements: the shape struct, the plain reference (the
+// specification, any scalar type; the gradient checks run it in double) and the float
+// kernels of the CPU (kernels/cpu/linear.cpp: GEMM-based, rank-1 paths for a batch of one)
+// and of CUDA (kernels/cuda/linear.cu: cuBLAS and a fixed-order bias reduction), with the
+// same signatures. A null gradient skips that work (kernels/base/grad.h).
+#pragma once
+
+#include "kernels/base/grad.h"
+
+namespace dc::kernels {
+
+struct LinearShape {
+  int N, IN, OUT;
+};
+
+template <class T>
+void linear_forward_reference(T* y, const T* x, const T* w, const T* b, LinearShape s) {
+  for (int n = 0; n < s.N; ++n)
+    for (int o = 0; o < s.OUT; ++o) {
+      T acc = b ? b[o] : T(0);
+      for (int i = 0; i < s.IN; ++i) acc += x[n * s.IN + i] * w[o * s.IN + i];
+      y[n * s.OUT + o] = acc;
+    }
+}
+
+template <class T>
+void linear_backward_reference(GradOut<T> dx, GradOut<T> dw, GradOut<T> db, const T* dy, const T* x, const T* w,
+                               LinearShape s) {
+  if (dx)
+    for (int n = 0; n < s.N; ++n)
+      for (int i = 0; i < s.IN; ++i) {
+        T acc = 0;
+        for (int o = 0; o < s.OUT; ++o) acc += dy[n * s.OUT + o] * w[o * s.IN + i];
+        dx.put(n * s.IN + i, acc);
+      }
+  if (dw)
+    for (int o = 0; o < s.OUT; ++o)
+      for (int i = 0; i < s.IN; ++i) {
+        T acc = 0;
+        for (int n = 0; n < s.N; ++n) acc += dy[n * s.OUT + o] * x[n * s.IN + i];
+        dw.put(o * s.IN + i, acc);
+      }
+  if (db)
+    for (int o = 0; o < s.OUT; ++o) {
+      T acc = 0;
+      for (int n = 0; n < s.N; ++n) acc += dy[n * s.OUT + o];
+      db.put(o, acc);
+    }
+}
+
+namespace cpu {
+void linear_forward(float* y, const float* x, const float* w, const float* b, LinearShape s);
+void linear_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* x,
+                     const float* w, LinearShape s);
+}  // namespace cpu
+
+namespace cuda {
+void linear_forward(float* y, const float* x, const float* w, const float* b, LinearShape s);
+void linear_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* x,
+                     const float* w, LinearShape s);
+}  // namespace cuda
+
+}  // namespace dc::kernels
