@@ -89,7 +89,7 @@ TEST_CASE("cuda runtime: GPUs below compute capability 8.0 are refused with a re
   CHECK(why.find("8.0") != std::string::npos);
   CHECK_FALSE(cu::compute_capability_supported(6, 1));
   const std::pair<int, int> supported[] = {{8, 0}, {8, 6}, {8, 9}, {9, 0}, {10, 0}, {12, 0}};
-  for (const std::pair<int, int> cc : supported) {
+  for (const std::pair<int, int>& cc : supported) {
     INFO("compute capability " << cc.first << "." << cc.second);
     CHECK(cu::compute_capability_supported(cc.first, cc.second));
   }
