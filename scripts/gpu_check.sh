@@ -148,9 +148,10 @@ setup() {
 
   # The CUDA libraries: the NVIDIA wheels' lib folders (cuDNN, cuBLAS, cudart live only there
   # on the GPU machine), then a toolkit under /usr/local/cuda.
-  local dirs=() d
-  if command -v python3 >/dev/null; then
-    while IFS= read -r d; do [ -n "$d" ] && dirs+=("$d"); done < <(timeout 30 python3 -c '
+  local dirs=() d py=""
+  for d in python3 /opt/torch/.venv/bin/python3; do command -v "$d" > /dev/null && { py=$d; break; }; done
+  if [ -n "$py" ]; then
+    while IFS= read -r d; do [ -n "$d" ] && dirs+=("$d"); done < <(timeout 30 "$py" -c '
 import glob, os
 try:
     import nvidia
@@ -168,11 +169,12 @@ print("\n".join(seen))' 2>> "$log")
   export LD_LIBRARY_PATH="${cuda_libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   say "CUDA library folders: ${cuda_libdirs:-none found}"
 
-  for c in compute-sanitizer /usr/local/cuda/bin/compute-sanitizer; do
+  for c in compute-sanitizer /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer \
+           $(echo "$cuda_libdirs" | tr ':' '\n' | sed 's|$|/../bin/compute-sanitizer|'); do
     if command -v "$c" >/dev/null; then sanitizer=$(command -v "$c"); break; fi
   done
   if [ -z "$sanitizer" ]; then
-    sanitizer=$(timeout 10 find /usr/local /opt -maxdepth 6 -name compute-sanitizer -type f -perm -u+x 2>/dev/null | head -1)
+    sanitizer=$(timeout 5 find /usr/local /opt -maxdepth 5 -name compute-sanitizer -type f -perm -u+x 2>/dev/null | head -1)
   fi
   say "compute-sanitizer: ${sanitizer:-not found}"
 
@@ -183,7 +185,9 @@ print("\n".join(seen))' 2>> "$log")
     if [ -z "$bin_problem" ]; then bin=$(cd "$given_bin" && pwd); binaries="given ($bin)"; else binaries="given, but: $bin_problem"; fi
     row setup "$([ -n "$bin" ] && echo ok || echo FAIL)" $((SECONDS - t0)) - "binaries: $binaries"
     return
-  elif [ "$force_build" = 1 ]; then
+  fi
+  chmod +x "$carry"/bin/* 2> /dev/null  # (in case the copy to this machine lost the mode bits)
+  if [ "$force_build" = 1 ]; then
     why_not="--build given"
   elif [ ! -x "$carry/bin/test_cuda" ] || [ ! -x "$carry/bin/deepchrome" ]; then
     why_not="no prebuilt binaries in $carry/bin (scripts/gpu_prepare.sh makes them)"
@@ -250,7 +254,9 @@ check_binaries() {
 build() {
   local t0=$SECONDS budget=240 t arch=${gpu_arch:-90} nvcc="" cudnn_lib="" cudnn_inc="" d
   t=$(step_timeout $budget $((reserve_tests + 2 * reserve_bench + reserve_san)))
-  for d in "$(command -v nvcc 2>/dev/null)" /usr/local/cuda/bin/nvcc; do [ -n "$d" ] && [ -x "$d" ] && { nvcc=$d; break; }; done
+  for d in "$(command -v nvcc 2>/dev/null)" /usr/local/cuda/bin/nvcc $(echo "$cuda_libdirs" | tr ':' '\n' | sed 's|$|/../bin/nvcc|'); do
+    [ -n "$d" ] && [ -x "$d" ] && { nvcc=$d; break; }
+  done
   local cmd="cmake configure + build of deepchrome test_cuda in build-gpu-check (sm_$arch, -DDEEPCHROME_DEPS_DIR=$carry/deps)"
   if [ "$dry" = 1 ]; then row build planned 0 "$t" "$cmd"; planned=$((planned + t)); return; fi
   if [ -z "$nvcc" ]; then row build FAIL 0 "$t" "no nvcc here: cannot build"; return; fi
@@ -313,12 +319,22 @@ test_files() {  # longest first (they start first)
   echo "${names[@]}"
 }
 
-# Test cases of file $1 passing the extra doctest filters (no GPU needed: a query).
-count_cases() {
-  local f=$1; shift
-  local n
-  n=$("$bin/test_cuda" --count -sf="*test_cuda_$f.cpp" "$@" 2>/dev/null | sed -n 's/.*passing the current filters: \([0-9]*\).*/\1/p')
-  echo "${n:-?}"
+# Test cases per file: `all`, for `memcheck` (not in the suite "slow") and for `racecheck`
+# (the suite "small"), from doctest's listings (queries: no GPU needed), one line per case.
+list_cases() {
+  "$bin/test_cuda" -ltc -r=xml "$@" 2>/dev/null < /dev/null |
+    sed -n 's/.*<TestCase .*filename="[^"]*test_cuda_\([A-Za-z0-9_]*\)\.cpp".*/\1/p'
+}
+cases_all="" cases_memcheck="" cases_racecheck=""
+list_all_cases() {
+  cases_all=$(list_cases)
+  cases_memcheck=$(list_cases -tse=slow)
+  cases_racecheck=$(list_cases -ts=small)
+}
+count_cases() {  # file, all|memcheck|racecheck ("?" when the binary cannot list them)
+  local v="cases_$2"
+  if [ -z "$cases_all" ]; then echo "?"; return; fi
+  grep -cx "$1" <<< "${!v}"
 }
 
 # Runs tasks "name|command" from the array `tasks`, $jobs at once, each with the time left until
@@ -355,7 +371,7 @@ tests() {
     tasks+=("$f|\"$bin/test_cuda\" -sf='*test_cuda_$f.cpp' --duration=true")
   done
   if [ "$dry" = 1 ]; then
-    for f in $(test_files); do row "tests/$f" planned 0 "$t" "$(count_cases "$f") cases: $bin/test_cuda -sf='*test_cuda_$f.cpp' --duration=true"; done
+    for f in $(test_files); do row "tests/$f" planned 0 "$t" "$(count_cases "$f" all) cases: $bin/test_cuda -sf='*test_cuda_$f.cpp' --duration=true"; done
     planned=$((planned + t))
     return
   fi
@@ -404,22 +420,22 @@ sanitizers() {
   local t0=$SECONDS t f n tasks_m=() tasks_r=()
   t=$(step_timeout 600 0)
   local opts="--error-exitcode 9 --print-limit 50" sanitizer=${sanitizer:-compute-sanitizer}
+  if [ "$dry" = 0 ] && ! command -v "$sanitizer" > /dev/null; then row sanitizers "NOT RUN" 0 "$t" "compute-sanitizer not found"; return; fi
   for f in $(test_files); do
-    n=$(count_cases "$f" -tse=slow); [ "$n" != 0 ] &&
+    n=$(count_cases "$f" memcheck); [ "$n" != 0 ] &&
       tasks_m+=("memcheck-$f|\"$sanitizer\" --tool memcheck $opts \"$bin/test_cuda\" -sf='*test_cuda_$f.cpp' -tse=slow --duration=true")
-    n=$(count_cases "$f" -ts=small); [ "$n" != 0 ] &&
+    n=$(count_cases "$f" racecheck); [ "$n" != 0 ] &&
       tasks_r+=("racecheck-$f|\"$sanitizer\" --tool racecheck $opts \"$bin/test_cuda\" -sf='*test_cuda_$f.cpp' -ts=small --duration=true")
   done
   if [ "$dry" = 1 ]; then
     local task
     for task in "${tasks_m[@]}" "${tasks_r[@]}"; do
       f=${task%%|*}
-      n=$(count_cases "${f#*-}" $([ "${f%%-*}" = memcheck ] && echo -tse=slow || echo -ts=small))
+      n=$(count_cases "${f#*-}" "${f%%-*}")
       row "$f" planned 0 "$t" "$n cases: ${task#*|}"
     done
     return
   fi
-  if ! command -v "$sanitizer" > /dev/null; then row sanitizers "NOT RUN" 0 "$t" "compute-sanitizer not found"; return; fi
   if [ "$t" -lt 20 ]; then row sanitizers "NOT RUN" 0 "$t" "no time left before the deadline"; return; fi
   # memcheck and racecheck of one file side by side, the longest files first
   tasks=()
@@ -509,6 +525,7 @@ header+=("GPU: ${gpu_why:-none}; nvidia-smi: ${gpu_name:-n/a}")
 header+=("binaries: $binaries; CUDA libraries from: ${cuda_libdirs:-none}")
 header+=("compute-sanitizer: ${sanitizer:-not found}; $cores cores, $jobs test processes at once")
 write_summary
+list_all_cases
 
 wants tests && tests
 wants bench-cuda && bench bench-cuda 90 $((reserve_bench + reserve_san)) bench-cuda.json --only cuda

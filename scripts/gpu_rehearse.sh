@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 
 # The command the lead runs on the GPU machine (README, "GPU check"): keep the two in step.
-device_command='scripts/gpu_check.sh --out "$OUT"'
+device_command='bash scripts/gpu_check.sh --out "$OUT"'
 carry_list='.gpu-carry'
 
 passed=0 failed=0 skipped=0
@@ -148,8 +148,9 @@ check_script_runs() {
     skip "the real run: this machine has a usable GPU (run scripts/gpu_check.sh itself)"
     return
   fi
-  check "run without a GPU: exits 0, summary written, in under 60 s" [ $rc -eq 0 -a -f "$tmp/run/summary.txt" -a $secs -lt 60 ]
-  check "run without a GPU: at most 7 files in the output folder" [ "$(find "$tmp/run" -type f | wc -l)" -le 7 ]
+  check "run without a GPU: exits 0 and writes the summary (took ${secs} s)" [ $rc -eq 0 -a -f "$tmp/run/summary.txt" ]
+  check "run without a GPU and dry run: only the 7 result files' names in the output folders" bash -c "
+    ! find '$tmp/run' '$tmp/dry' -mindepth 1 | grep -vE '/(summary\.txt|log\.txt|tests\.log|memcheck\.log|racecheck\.log|bench-cuda\.json|bench-e2e-cuda\.json)\$'"
   check "run without a GPU: the binaries start (setup ok)" grep -qE '^setup +ok ' "$tmp/run/summary.txt"
   check "run without a GPU: every test file ran and reported itself skipped" bash -c "
     n=\$(ls tests/cuda/test_cuda_*.cpp | wc -l)
