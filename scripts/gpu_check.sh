@@ -30,6 +30,7 @@
 #   --carry DIR      what scripts/gpu_prepare.sh made (default .gpu-carry)
 #   --jobs N         test processes at once (default 4)
 #   --build          build here even when the prebuilt binaries would do
+#   --build-timeout S  the build's budget (default 240: 16 cores; a 2-core machine needs ~2000)
 #   --bin DIR        use the test_cuda and deepchrome in DIR as they are (e.g. build/)
 #   --steps LIST     only these of setup,build,tests,bench-cuda,bench-e2e,sanitizers (default all)
 #   --dry-run        print every step with its budget and command; run only what needs no
@@ -43,10 +44,11 @@ deadline=450
 carry=.gpu-carry
 jobs=4
 force_build=0
+build_budget=240
 given_bin=""
 dry=0
 steps="setup,build,tests,bench-cuda,bench-e2e,sanitizers"
-usage() { sed -n '2,37p' "$0"; }
+usage() { sed -n '2,38p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
     --carry) carry="${2:?--carry needs a folder}"; shift 2 ;;
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     --build) force_build=1; shift ;;
+    --build-timeout) build_budget="${2:?--build-timeout needs seconds}"; shift 2 ;;
     --bin) given_bin="${2:?--bin needs a folder}"; shift 2 ;;
     --steps) steps="${2:?--steps needs a list}"; shift 2 ;;
     --dry-run) dry=1; shift ;;
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
     *) echo "gpu_check: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
-case "$deadline$jobs" in (*[!0-9]*) echo "gpu_check: --deadline and --jobs take whole numbers" >&2; exit 2 ;; esac
+case "$deadline$jobs$build_budget" in (*[!0-9]*) echo "gpu_check: --deadline, --jobs and --build-timeout take whole numbers" >&2; exit 2 ;; esac
 for s in ${steps//,/ }; do
   case "$s" in (setup|build|tests|bench-cuda|bench-e2e|sanitizers) ;; (*) echo "gpu_check: unknown step '$s' in --steps" >&2; exit 2 ;; esac
 done
@@ -252,7 +255,7 @@ check_binaries() {
 # ---- build (only when the prebuilt binaries cannot be used) ---------------------------------
 
 build() {
-  local t0=$SECONDS budget=240 t arch=${gpu_arch:-90} nvcc="" cudnn_lib="" cudnn_inc="" d
+  local t0=$SECONDS budget=$build_budget t arch=${gpu_arch:-90} nvcc="" cudnn_lib="" cudnn_inc="" d
   t=$(step_timeout $budget $((reserve_tests + 2 * reserve_bench + reserve_san)))
   for d in "$(command -v nvcc 2>/dev/null)" /usr/local/cuda/bin/nvcc $(echo "$cuda_libdirs" | tr ':' '\n' | sed 's|$|/../bin/nvcc|'); do
     [ -n "$d" ] && [ -x "$d" ] && { nvcc=$d; break; }
@@ -300,7 +303,7 @@ build() {
     if [ -n "$bin_problem" ]; then res=FAIL; binaries="built here, but: $bin_problem"
     else bin="$root/build-gpu-check"; binaries="built here (sm_$arch)"; fi
   else
-    binaries="the build failed (log.txt)"
+    binaries="the build $([ "$res" = TIMEOUT ] && echo "ran out of time" || echo failed) (log.txt)"
   fi
   row build "$res" $((SECONDS - t0)) "$t" "$binaries"
 }

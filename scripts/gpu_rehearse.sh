@@ -201,7 +201,7 @@ check_script_runs "" 1
 if [ "$with_build" = 1 ]; then
   echo "== 6. the fallback: gpu_check.sh --build with the carried deps only (no GPU: the tests report skipped)"
   t0=$SECONDS
-  in_bare_namespace scripts/gpu_check.sh --build --steps setup,build,tests --deadline 3000 --out "$tmp/build-run" \
+  in_bare_namespace scripts/gpu_check.sh --build --build-timeout 2700 --steps setup,build,tests --deadline 3000 --out "$tmp/build-run" \
     > "$tmp/build-run.log" 2>&1
   rc=$?
   cat "$tmp/build-run/summary.txt" 2>/dev/null || tail -30 "$tmp/build-run.log"

@@ -34,6 +34,9 @@ bool is_query(const char* arg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered even into a file: a run killed at its timeout keeps every line it printed
+  // (scripts/gpu_check.sh reads the last finished case from --duration=true output).
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
   bool query = false;
   for (int i = 1; i < argc; ++i) query = query || is_query(argv[i]);
   if (!query) {
