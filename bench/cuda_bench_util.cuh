@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "bench/timing.h"
@@ -39,6 +40,14 @@ class DeviceBuffer {
  private:
   void* p_;
 };
+
+// After a handled failure (a cuDNN reference that could not run, say): clears the non-sticky
+// CUDA error it may have left as the thread's last error, so that the next launch check does
+// not report it for one of our kernels. Returns a note naming the error, or "" if none was set.
+inline std::string clear_handled_cuda_error() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? std::string() : std::string(" (cleared CUDA error ") + cudaGetErrorName(e) + ")";
+}
 
 // n device floats, uniform in [lo, hi) from the benchmark RNG, or left uninitialised (kUninit:
 // outputs).

@@ -114,7 +114,7 @@ void time_reference(CudaBenchRecord& r, const std::function<void()>& f, bool qui
     r.reference_ms = median_ms_per_call(f, quick);
     r.reference = "cudnn";
   } catch (const std::exception& e) {
-    r.note += std::string(r.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what();
+    r.note += std::string(r.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what() + clear_handled_cuda_error();
   }
 }
 #endif
@@ -134,7 +134,7 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
   try {
     dnn = std::make_unique<Cudnn>();
   } catch (const std::exception& e) {
-    dnn_error = e.what();
+    dnn_error = e.what() + clear_handled_cuda_error();
   }
 #endif
 
@@ -186,7 +186,7 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
             },
             quick);
       } catch (const std::exception& e) {
-        fwd.note += std::string(fwd.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what();
+        fwd.note += std::string(fwd.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what() + clear_handled_cuda_error();
       }
     }
 #endif
@@ -228,7 +228,7 @@ std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
             },
             quick);
       } catch (const std::exception& e) {
-        fwd.note += std::string("; cuDNN reference failed: ") + e.what();
+        fwd.note += std::string("; cuDNN reference failed: ") + e.what() + clear_handled_cuda_error();
       }
     }
 #endif

@@ -269,7 +269,8 @@ void lstm_records(std::vector<CudaBenchRecord>& out, const std::string& level, c
         ref_note += std::string(ref_note.empty() ? "" : "; ") + "cuDNN " + a.name + ": fwd " + fmt("%.3f", tf) + " ms, fwd+bwd " +
                     fmt("%.3f", tfb) + " ms, max |y - y_ours| " + fmt("%.1e", diff);
       } catch (const Error& e) {
-        ref_note += std::string(ref_note.empty() ? "" : "; ") + "cuDNN " + a.name + " unavailable (" + e.what() + ")";
+        ref_note += std::string(ref_note.empty() ? "" : "; ") + "cuDNN " + a.name + " unavailable (" + e.what() + ")" +
+                    clear_handled_cuda_error();
       }
     }
     cu::synchronize();

@@ -1,4 +1,4 @@
-// Fast float LSTM (contract and workspace layout: kernels/cpu/lstm.h).
+// Fast float LSTM (contract and workspace layout: kernels/contract/lstm.h).
 //
 // Work is split into items = (pair, chunk of batch rows); every item runs its whole time
 // loop on one thread, so one parallel region covers a call and needs no barriers. A step

@@ -1,7 +1,10 @@
-// CUDA dropout (contract: kernels/cpu/dropout.h; design: kernels/cuda/dropout.h).
-// dropout_keep is a host function, so the keep test is written here from the same
-// __host__ __device__ uniform01 of engine/rng.h. The products and sums use the _rn
-// intrinsics so that nvcc cannot fuse them into an FMA the CPU does not perform.
+// CUDA inverted dropout with the contract of kernels/contract/dropout.h: keep element i iff
+// uniform01(seed, stream, i) >= p (kernels/base/philox.h, the same Philox4x32-10 on both backends,
+// so the masks are bit-identical to the CPU's), kept values scaled by 1 / (1 - p) computed
+// in float exactly as the CPU does. Backward recomputes the mask. One thread per element
+// (grid-stride, 64-bit indices). Device pointers; launches on the process stream.
+// The products and sums use the _rn intrinsics so that nvcc cannot fuse them into an FMA
+// the CPU does not perform.
 #include "kernels/contract/dropout.h"
 
 #include "kernels/base/philox.h"

@@ -1,4 +1,7 @@
-// Elementwise kernels (see elementwise.h): grid-stride loops, four elements per step through
+// CUDA twins of kernels/contract/elementwise.h: activations (relu, tanh, sigmoid) and binary
+// add / mul over n contiguous device elements. Same signatures and semantics as the fast
+// CPU functions; a null gradient pointer means "not needed". 
+// Grid-stride loops, four elements per step through
 // float4 loads when every pointer involved is 16-byte aligned, one at a time otherwise and
 // for the n % 4 tail. Each element's arithmetic is the same on both paths.
 #include "kernels/contract/elementwise.h"

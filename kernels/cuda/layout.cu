@@ -1,7 +1,9 @@
-// The data-movement families (kernels/contract/layout.h): gradient copies, axis swaps
-// (grid-stride elementwise loops in 64-bit indices), slice and concat along one axis.
+// The data-movement families of kernels/contract/layout.h on the device: gradient copies
+// and axis swaps (grid-stride elementwise loops in 64-bit indices), slice and concat along
+// one axis of a tensor viewed as (outer, len, inner). `xs`, `dxs` and `lens` are HOST
+// arrays; the pointers in xs / dxs are device pointers.
 //
-// Slice and concat: Every operation is a set of "run copies":
+// Slice and concat: every operation is a set of "run copies":
 // dst[o * dst_stride + i] (=|+=) src[o * src_stride + i] for o < outer, i < w. One launch
 // takes up to kMaxRuns of them (blockIdx.y picks the copy; a flat grid-stride loop over
 // outer * w covers it). Concat joins its inputs kMaxRuns at a time; its backward starts a

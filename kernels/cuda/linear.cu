@@ -1,4 +1,10 @@
-// CUDA linear layer (contract: kernels/cpu/linear.h; design: kernels/cuda/linear.h).
+// CUDA fully connected layer with the contract of kernels/contract/linear.h:
+//   forward : y (N, OUT) = x (N, IN) w^T + b      (b may be null)
+//   backward: dx = dy w, dw = dy^T x, db = column sums of dy; GradMode per gradient,
+//             a null gradient pointer skips that work.
+// The products go through cuBLAS (cuda::sgemm; beta = 0 for Overwrite, 1 for
+// Accumulate); the bias is added by a broadcast kernel and its gradient is a fixed-order
+// column reduction (deterministic). Device pointers; launches on the process stream.
 #include "kernels/contract/linear.h"
 
 #include "kernels/cuda/common.cuh"

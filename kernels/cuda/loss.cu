@@ -1,4 +1,7 @@
-// Log-softmax and losses (see loss.h).
+// CUDA twins of kernels/contract/loss.h: log-softmax over the last axis, NLL and BCE-with-logits.
+// The losses stay on the device: `loss` (forward output) and `dloss` (the loss gradient the
+// backward reads) are one-float DEVICE scalars, so a training step never waits for the host.
+// Loss sums are single-block fixed-order reductions (in double): deterministic run to run.
 //   log_softmax: one warp per row (8 rows per 256-thread block); lane l reads columns
 //     l, l+32, ...; the row max and the sums are xor-shuffle trees, so every lane ends with
 //     the same value. Forward: m = max, s = sum exp(x - m), y = x - (m + log s).

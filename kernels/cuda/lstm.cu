@@ -1,4 +1,4 @@
-// CUDA LSTM (contract: kernels/cpu/lstm.h; this backend's workspace layout and design:
+// CUDA LSTM (contract: kernels/contract/lstm.h; this backend's workspace layout and design:
 // kernels/cuda/lstm.h).
 //
 // Threads of the recurrent kernels: a block owns one (group, direction) pair and a tile of

@@ -1,4 +1,7 @@
-// Optimizer updates and gradient clipping (see optim.h).
+// CUDA twins of kernels/contract/optim.h: fused SGD / Adam updates (the same formulas, evaluated
+// in the same order without fused multiply-adds, so they match the CPU bit for bit where
+// the CPU does not fuse either) and gradient-norm clipping that never leaves the device.
+// A null g means "no gradient this step" (zero); a null buf is SGD without momentum.
 //   sgd / adam: one fused grid-stride pass over the parameter (four elements per step through
 //     float4 when every pointer is 16-byte aligned). Each element is computed with the CPU's
 //     formula in the CPU's order, with explicitly rounded operations (__fmul_rn, __fadd_rn,
@@ -106,7 +109,7 @@ void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float
 
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
                  float weight_decay, int64_t step) {
-  // The CPU's expressions (kernels/cpu/optim.h with T = float), evaluated on the host.
+  // The CPU's expressions (kernels/cpu/optim.cpp), evaluated on the host.
   const float bc1 = 1.0f - std::pow(beta1, static_cast<float>(step)), bc2 = 1.0f - std::pow(beta2, static_cast<float>(step));
   const float step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
   launch_pointwise(AdamStep{p, g, m, v, beta1, beta2, 1.0f - beta1, 1.0f - beta2, eps, weight_decay, step_size, sqrt_bc2}, n,

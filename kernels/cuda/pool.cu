@@ -1,4 +1,10 @@
-// CUDA max-pooling (contract: kernels/cpu/pool.h; design: kernels/cuda/pool.h).
+// CUDA max-pooling along the last axis with the contract of kernels/contract/pool.h (no padding,
+// floor mode; argmax int32 = the winning input position, first maximum on ties, a NaN wins
+// once, as torch and the CPU kernels). Device pointers; launches on the process stream.
+//   forward : one thread per output element scans its window.
+//   backward: one thread per input element gathers dy from the windows that cover it and
+//             chose it (no atomics, race-free for overlapping windows), adding in window
+//             order onto 0 (Overwrite) or the old value (Accumulate): bit-identical to the CPU.
 #include "kernels/contract/pool.h"
 
 #include "kernels/cuda/common.cuh"

@@ -1,3 +1,5 @@
+// The CUDA runtime layer (kernels/cuda/runtime.h): device checks, raw device memory, copies
+// and fills on the process's one stream, the cuBLAS handle, CUDA error messages.
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -27,6 +29,11 @@ std::once_flag g_init;
 Runtime g_runtime;
 std::atomic<size_t> g_malloc_count{0};
 
+__global__ void fill_kernel(float* dst, float value, size_t n) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
+    dst[i] = value;
+}
+
 Runtime& runtime() {
   std::call_once(g_init, [] {
     std::string why;
@@ -38,16 +45,44 @@ Runtime& runtime() {
 
 }  // namespace
 
+bool compute_capability_supported(int major, int minor, std::string* why) {
+  if (major * 10 + minor >= kMinComputeCapability) return true;
+  if (why)
+    *why = "compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+           " is below 8.0, the oldest deepchrome's CUDA kernels support";
+  return false;
+}
+
 bool available(std::string* why) {
   int n = 0;
-  const cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess) {
-    if (why) *why = std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
-    cudaGetLastError();  // clear the sticky-free error state
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaSuccess && n == 0) {
+    if (why) *why = "no CUDA-capable device is present";
     return false;
   }
-  if (n == 0) {
-    if (why) *why = "no CUDA-capable device is present";
+  int dev = 0;
+  cudaDeviceProp p{};
+  if (e == cudaSuccess) e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, dev);
+  if (e != cudaSuccess) {
+    if (why) *why = std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
+    cudaGetLastError();  // reported here: not left for the next launch check
+    return false;
+  }
+  std::string problem;
+  if (!compute_capability_supported(p.major, p.minor, &problem)) {
+    if (why) *why = "GPU " + std::to_string(dev) + " (" + p.name + "): " + problem;
+    return false;
+  }
+  // The kernels must have code this GPU can run (a build for other architectures has none).
+  cudaFuncAttributes attr{};
+  e = cudaFuncGetAttributes(&attr, fill_kernel);
+  if (e != cudaSuccess) {
+    if (why)
+      *why = "GPU " + std::to_string(dev) + " (" + p.name + ", sm_" + std::to_string(p.major) + std::to_string(p.minor) +
+             ") cannot run this build's kernels: " + cudaGetErrorString(e) + " (rebuild with -DCMAKE_CUDA_ARCHITECTURES=" +
+             std::to_string(p.major) + std::to_string(p.minor) + ")";
+    cudaGetLastError();
     return false;
   }
   return true;
@@ -81,7 +116,17 @@ DeviceInfo device_info() {
 void* raw_malloc(size_t bytes) {
   runtime();
   void* p = nullptr;
-  DC_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 256 : bytes));
+  const size_t n = bytes == 0 ? 256 : bytes;
+  const cudaError_t e = cudaMalloc(&p, n);
+  if (e != cudaSuccess) {
+    // A failed cudaMalloc (out of memory) leaves the context usable but also stays recorded
+    // as the thread's last error, which the next launch check (cudaGetLastError) would then
+    // report for an unrelated kernel. It is reported here, so clear it, as PyTorch's caching
+    // allocator does. (A sticky error, a context broken by a fault, is not cleared by this
+    // and surfaces again at the next call.)
+    cudaGetLastError();
+    throw_cuda_error(e, ("cudaMalloc of " + std::to_string(n) + " bytes").c_str(), __FILE__, __LINE__);
+  }
   ++g_malloc_count;
   return p;
 }
@@ -114,13 +159,6 @@ void fill_zero(void* dst, size_t bytes) {
   if (bytes == 0) return;
   DC_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, runtime().stream));
 }
-
-namespace {
-__global__ void fill_kernel(float* dst, float value, size_t n) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    dst[i] = value;
-}
-}  // namespace
 
 void fill_float(float* dst, float value, size_t count) {
   if (count == 0) return;

@@ -13,8 +13,14 @@
 namespace dc::kernels::cuda {
 
 // Whether a usable CUDA device is present; when not, `why` (if given) says why
-// ("no CUDA-capable device", "driver too old", ...). Never throws.
+// ("no CUDA-capable device", "driver too old", a GPU older than compute capability 8.0, a
+// build without code for this GPU's architecture, ...). Never throws.
 bool available(std::string* why = nullptr);
+
+// The oldest GPUs the kernels support: compute capability 8.0 (A100; CMake builds sm_80 and
+// sm_90). Whether major.minor is supported; when not, `why` says so.
+inline constexpr int kMinComputeCapability = 80;  // major * 10 + minor
+bool compute_capability_supported(int major, int minor, std::string* why = nullptr);
 
 struct DeviceInfo {
   std::string name;

@@ -110,7 +110,7 @@ TEST_CASE("cuda attention vs double reference: AttentiveChrome sizes") {
   check_vs_reference({1, 16, 100, 64}, 140);   // the lstm-attn baseline's single attention
 }
 
-TEST_CASE("cuda attention vs double reference: odd sizes") {
+TEST_CASE("cuda attention vs double reference: odd sizes" * doctest::test_suite("small")) {
   check_vs_reference({3, 2, 7, 5}, 200);      // T = 7, F = 5
   check_vs_reference({2, 1, 1, 17}, 210);     // T = 1, B = 1
   check_vs_reference({1, 33, 33, 1}, 220);    // F = 1, B = 33
@@ -121,7 +121,7 @@ TEST_CASE("cuda attention vs double reference: odd sizes") {
   check_vs_reference({1, 7, 2000, 3}, 270);   // long sequence
 }
 
-TEST_CASE("cuda attention: large scores (max-shifted softmax), T = 1 passes h through") {
+TEST_CASE("cuda attention: large scores (max-shifted softmax), T = 1 passes h through" * doctest::test_suite("small")) {
   {
     // Scores up to +-600: exp would overflow without the max shift.
     const AttentionShape s{2, 3, 7, 4};
@@ -167,7 +167,7 @@ TEST_CASE("cuda attention backward: Accumulate adds onto existing gradients") {
   }
 }
 
-TEST_CASE("cuda attention backward: null pointers skip exactly that gradient; shared context buffer") {
+TEST_CASE("cuda attention backward: null pointers skip exactly that gradient; shared context buffer" * doctest::test_suite("small")) {
   const AttentionShape s{3, 4, 9, 6};
   const Data d = make_data(s, 500);
   const RefOut r = reference(convert<double>(d.h), convert<double>(d.ctx), convert<double>(d.dp), s);

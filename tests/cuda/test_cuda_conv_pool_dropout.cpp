@@ -56,12 +56,12 @@ struct TuningGuard {
   ~TuningGuard() { cu::set_conv1d_tuning({}); }
 };
 
-// N, CIN, L, COUT, K, stride, pad
-const Conv1dShape kConvShapes[] = {
+// N, CIN, L, COUT, K, stride, pad. Small and odd shapes, cheap enough for racecheck: with the
+// forced configurations they run every kernel (both tile sizes and the simple kernels, input
+// and output channel chunks, dw written directly and through partial sums).
+const Conv1dShape kSmallConvShapes[] = {
     {1, 5, 100, 50, 10, 1, 0},    // DeepChrome, batch 1 (small tiles, dw written directly)
-    {64, 5, 100, 50, 10, 1, 0},   // DeepChrome, batch 64 (dw via partial sums)
-    {256, 5, 100, 50, 10, 1, 0},  // DeepChrome, batch 256 (big tiles)
-    {3, 64, 150, 100, 10, 1, 2},  // channel chunks, several tiles of every kernel, padding
+    {1, 16, 120, 20, 100, 1, 2},  // a long window: input channel chunks (forward), output channel chunks (dx)
     {2, 3, 11, 4, 3, 2, 1},       // stride 2 (simple dx kernel), col holds x
     {2, 3, 20, 4, 2, 5, 0},       // stride > K: col holds the im2col layout
     {2, 2, 10, 3, 3, 3, 2},       // stride 3, padding 2
@@ -70,6 +70,13 @@ const Conv1dShape kConvShapes[] = {
     {5, 2, 7, 3, 7, 1, 0},        // K = L: one output position
     {2, 2, 1600, 3, 1500, 1, 0},  // window too long for shared memory: simple kernels
     {7, 9, 45, 5, 4, 1, 3},       // CIN > 8 (two dx channel chunks), padding > 0
+};
+
+// The DeepChrome sizes at training batches, and many channels with several tiles of every kernel.
+const Conv1dShape kModelConvShapes[] = {
+    {64, 5, 100, 50, 10, 1, 0},   // DeepChrome, batch 64 (dw via partial sums)
+    {256, 5, 100, 50, 10, 1, 0},  // DeepChrome, batch 256 (big tiles)
+    {3, 64, 150, 100, 10, 1, 2},  // channel chunks, several tiles of every kernel, padding
 };
 
 // Every forced configuration (the automatic one first).
@@ -177,9 +184,16 @@ std::vector<float> nonzero_input(size_t n, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("cuda conv1d: forward and every gradient match the CPU twin under every kernel configuration") {
+TEST_CASE("cuda conv1d: forward and every gradient match the CPU twin under every kernel configuration, small and odd sizes" *
+          doctest::test_suite("small")) {
   uint64_t seed = 100;
-  for (const Conv1dShape& s : kConvShapes)
+  for (const Conv1dShape& s : kSmallConvShapes)
+    for (const cu::Conv1dTuning& t : kConvTunings) check_conv(s, t, seed += 20);
+}
+
+TEST_CASE("cuda conv1d: forward and every gradient match the CPU twin under every kernel configuration, model sizes") {
+  uint64_t seed = 2000;
+  for (const Conv1dShape& s : kModelConvShapes)
     for (const cu::Conv1dTuning& t : kConvTunings) check_conv(s, t, seed += 20);
 }
 

@@ -163,19 +163,26 @@ void check_linear(LinearShape s, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("cuda sgemm and sgemm_tiled: every transpose combination at odd sizes against the double reference") {
-  // M, N, K
-  const int sizes[][3] = {
-      {1, 1, 1}, {17, 33, 65}, {128, 640, 900}, {1537, 1539, 33},  // odd sizes, one to many tiles each way
-      {64, 625, 900}, {64, 125, 625}, {625, 900, 64}, {2, 3, 1000},  // DeepChrome layers; a long K
-  };
+TEST_CASE("cuda sgemm and sgemm_tiled: every transpose combination at small odd sizes against the double reference" *
+          doctest::test_suite("small")) {
+  // M, N, K: one partial tile each way (both forced tile sizes), a long K
+  const int sizes[][3] = {{1, 1, 1}, {17, 33, 65}, {2, 3, 1000}, {70, 130, 20}};
   uint64_t seed = 1000;
   for (const auto& mnk : sizes)
     for (Trans ta : {Trans::No, Trans::Yes})
       for (Trans tb : {Trans::No, Trans::Yes}) check_gemm(ta, tb, mnk[0], mnk[1], mnk[2], seed += 5);
 }
 
-TEST_CASE("cuda sgemm and sgemm_tiled: K = 0 gives C = beta * C, and beta = 0 does not read C") {
+TEST_CASE("cuda sgemm and sgemm_tiled: every transpose combination at large and DeepChrome sizes against the double reference") {
+  // M, N, K: many tiles each way; the DeepChrome layers
+  const int sizes[][3] = {{128, 640, 900}, {1537, 1539, 33}, {64, 625, 900}, {64, 125, 625}, {625, 900, 64}};
+  uint64_t seed = 2000;
+  for (const auto& mnk : sizes)
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) check_gemm(ta, tb, mnk[0], mnk[1], mnk[2], seed += 5);
+}
+
+TEST_CASE("cuda sgemm and sgemm_tiled: K = 0 gives C = beta * C, and beta = 0 does not read C" * doctest::test_suite("small")) {
   const int M = 5, N = 7, ldc = 9;
   const std::vector<float> C0 = random_vector<float>(static_cast<size_t>(M) * ldc, 77);
   const Dev dA(std::vector<float>(4, 1.0f)), dB(std::vector<float>(4, 1.0f));
@@ -221,12 +228,16 @@ TEST_CASE("cuda sgemm_tiled: more column tiles than one grid row holds (65535)")
   CHECK(bad == 0);
 }
 
-TEST_CASE("cuda linear: forward and every gradient match the CPU twin") {
+TEST_CASE("cuda linear: forward and every gradient match the CPU twin at odd sizes" * doctest::test_suite("small")) {
   // N, IN, OUT
-  const LinearShape shapes[] = {
-      {1, 900, 625}, {64, 900, 625}, {64, 625, 125}, {64, 125, 2},  // DeepChrome
-      {256, 900, 625}, {7, 33, 17}, {3, 1, 5}, {300, 5, 1},         // big batch, odd sizes
-  };
+  const LinearShape shapes[] = {{7, 33, 17}, {3, 1, 5}, {300, 5, 1}};
   uint64_t seed = 3000;
+  for (const LinearShape& s : shapes) check_linear(s, seed += 20);
+}
+
+TEST_CASE("cuda linear: forward and every gradient match the CPU twin at the DeepChrome sizes") {
+  // N, IN, OUT: the three layers at batch 1 and 64, and a big batch
+  const LinearShape shapes[] = {{1, 900, 625}, {64, 900, 625}, {64, 625, 125}, {64, 125, 2}, {256, 900, 625}};
+  uint64_t seed = 4000;
   for (const LinearShape& s : shapes) check_linear(s, seed += 20);
 }

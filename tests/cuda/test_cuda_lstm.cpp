@@ -242,10 +242,14 @@ TEST_CASE("cuda lstm vs double reference: AttentiveChrome sizes, automatic confi
   check_vs_reference({1, 16, 100, 5, 32, 2}, 160, automatic);
 }
 
-TEST_CASE("cuda lstm vs double reference: every kernel configuration at model and odd sizes") {
+// Every forced configuration is split in two: small and odd sizes, cheap enough for
+// compute-sanitizer racecheck (suite "small": with the other small cases they launch every
+// instantiation of the recurrent kernels, both dx kernels, the weight-gradient reduction and
+// the pointer-table split), and the AttentiveChrome sizes, the longest cases of the suite
+// (suite "slow": left out of the memcheck run of scripts/gpu_check.sh).
+TEST_CASE("cuda lstm vs double reference: every kernel configuration at small and odd sizes" *
+          doctest::test_suite("small")) {
   const auto tunings = all_tunings();
-  check_vs_reference({5, 16, 100, 1, 32, 2}, 200, tunings);    // bin level
-  check_vs_reference({1, 33, 5, 64, 16, 2}, 210, tunings);     // mark level, B = 33
   check_vs_reference({2, 5, 7, 3, 20, 1}, 220, tunings);       // T = 7, D = 1, H = 20
   check_vs_reference({3, 33, 7, 1, 5, 2}, 230, tunings, 2.0);  // H = 5 (4H not a multiple of 8), B = 33
   check_vs_reference({2, 1, 1, 1, 5, 2}, 240, tunings);        // T = 1, B = 1
@@ -256,7 +260,14 @@ TEST_CASE("cuda lstm vs double reference: every kernel configuration at model an
   check_vs_reference({9, 3, 4, 2, 6, 2}, 290, tunings);        // 18 pairs: two pointer-table launches
 }
 
-TEST_CASE("cuda lstm vs double reference: large hidden sizes and wide inputs") {
+TEST_CASE("cuda lstm vs double reference: every kernel configuration at the AttentiveChrome sizes" *
+          doctest::test_suite("slow")) {
+  const auto tunings = all_tunings();
+  check_vs_reference({5, 16, 100, 1, 32, 2}, 200, tunings);  // bin level
+  check_vs_reference({1, 33, 5, 64, 16, 2}, 210, tunings);   // mark level, B = 33
+}
+
+TEST_CASE("cuda lstm vs double reference: large hidden sizes and wide inputs" * doctest::test_suite("small")) {
   const std::vector<cu::LstmTuning> some = {{0, 1, false}, {1, 1, false}, {1, 8, false}, {4, 1, true}};
   check_vs_reference({1, 2, 3, 64, 256, 2}, 300, some);  // weights do not fit in shared memory
   check_vs_reference({1, 2, 2, 1, 1024, 1}, 310, {{0, 1, false}, {1, 1, true}});  // 1024 threads per block
@@ -264,7 +275,7 @@ TEST_CASE("cuda lstm vs double reference: large hidden sizes and wide inputs") {
   check_vs_reference({1, 2, 300, 64, 8, 1}, 330, {{0, 1, false}});  // x too long to stage, weights staged
 }
 
-TEST_CASE("cuda lstm: null biases count as zero") {
+TEST_CASE("cuda lstm: null biases count as zero" * doctest::test_suite("small")) {
   check_vs_reference({5, 4, 20, 1, 32, 2}, 400, {{0, 1, false}}, 1.0, 1.0, false);
   check_vs_reference({1, 4, 5, 64, 16, 2}, 410, {{0, 1, false}}, 1.0, 1.0, false);
 }
@@ -290,7 +301,7 @@ TEST_CASE("cuda lstm backward: Accumulate mode adds onto existing gradients") {
   }
 }
 
-TEST_CASE("cuda lstm backward: null gradient pointers skip exactly that gradient") {
+TEST_CASE("cuda lstm backward: null gradient pointers skip exactly that gradient" * doctest::test_suite("small")) {
   for (const LstmShape s : {LstmShape{2, 4, 6, 1, 16, 2}, LstmShape{1, 4, 5, 12, 16, 2}}) {
     const LstmData<double> d = make_data(s, 600 + s.I);
     const auto dyf = random_vector<float>(n_y(s), 601);
@@ -350,7 +361,7 @@ TEST_CASE("cuda lstm: agrees with the CPU fast kernels and is deterministic") {
   }
 }
 
-TEST_CASE("cuda lstm: gradients of nothing is a no-op; hidden sizes beyond 1024 are an error") {
+TEST_CASE("cuda lstm: gradients of nothing is a no-op; hidden sizes beyond 1024 are an error" * doctest::test_suite("small")) {
   const LstmShape s{1, 2, 3, 2, 4, 2};
   const LstmData<double> d = make_data(s, 800);
   const auto dyf = random_vector<float>(n_y(s), 801);

@@ -136,7 +136,7 @@ TEST_CASE("cuda optim: adam_update matches the CPU over several steps") {
       }
 }
 
-TEST_CASE("cuda optim: sum_squares_accumulate matches the CPU, accumulates, and is bit-identical run to run") {
+TEST_CASE("cuda optim: sum_squares_accumulate matches the CPU, accumulates, and is bit-identical run to run" * doctest::test_suite("small")) {
   for (size_t n : {size_t{1}, size_t{7}, size_t{4096}, size_t{4097}, size_t{55681}, size_t{1000003}, size_t{4194304 + 3}})
     for (size_t offset : {size_t{0}, size_t{1}}) {
       const std::string what = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
@@ -201,7 +201,7 @@ TEST_CASE("cuda optim: clip_scale scales by max_norm / (norm + 1e-6) only when t
     }
 }
 
-TEST_CASE("cuda optim: clipping several gradients through one device total, as the engine does") {
+TEST_CASE("cuda optim: clipping several gradients through one device total, as the engine does" * doctest::test_suite("small")) {
   const std::vector<size_t> sizes = {4480, 128, 1, 5248, 32, 1000003};
   std::vector<std::vector<float>> gs;
   double total_ref = 0;

@@ -183,7 +183,7 @@ TEST_CASE("cuda pointwise: x + x and x * x (da and db the same buffer) sum both 
     }
 }
 
-TEST_CASE("cuda pointwise: log_softmax forward and backward match the CPU") {
+TEST_CASE("cuda pointwise: log_softmax forward and backward match the CPU" * doctest::test_suite("small")) {
   struct RC {
     int R, C;
   };
@@ -231,7 +231,7 @@ TEST_CASE("cuda pointwise: log_softmax forward and backward match the CPU") {
   }
 }
 
-TEST_CASE("cuda pointwise: nll_loss forward and backward match the CPU, deterministically") {
+TEST_CASE("cuda pointwise: nll_loss forward and backward match the CPU, deterministically" * doctest::test_suite("small")) {
   struct RC {
     int R, C;
   };
@@ -273,14 +273,14 @@ TEST_CASE("cuda pointwise: nll_loss forward and backward match the CPU, determin
   }
 }
 
-TEST_CASE("cuda pointwise: nll_loss with a target outside [0, C) is NaN, not an out-of-bounds read") {
+TEST_CASE("cuda pointwise: nll_loss with a target outside [0, C) is NaN, not an out-of-bounds read" * doctest::test_suite("small")) {
   const std::vector<float> logp = {-0.1f, -2.3f, -0.7f, -0.7f};
   Dev d_logp(logp), d_target(std::vector<float>{0.0f, 2.0f}), d_loss(1, 0.0f);
   cu::nll_loss_forward(d_loss.get(), d_logp.get(), d_target.get(), 2, 2);
   CHECK(std::isnan(d_loss.scalar()));
 }
 
-TEST_CASE("cuda pointwise: bce_with_logits forward and backward match the CPU, deterministically") {
+TEST_CASE("cuda pointwise: bce_with_logits forward and backward match the CPU, deterministically" * doctest::test_suite("small")) {
   for (int R : {1, 16, 257, 6600}) {
     const std::string what = "R=" + std::to_string(R);
     CAPTURE(what);
@@ -319,7 +319,7 @@ TEST_CASE("cuda pointwise: bce_with_logits forward and backward match the CPU, d
   }
 }
 
-TEST_CASE("cuda pointwise: sum matches the CPU and is bit-identical run to run") {
+TEST_CASE("cuda pointwise: sum matches the CPU and is bit-identical run to run" * doctest::test_suite("small")) {
   // Sizes around the one-block limit (4096) and the most-blocks limit (1024 * 4096), odd tails.
   for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}, size_t{4097}, size_t{1000003}, size_t{4194304 + 5}})
     for (size_t offset : {size_t{0}, size_t{1}}) {
