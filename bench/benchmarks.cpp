@@ -27,6 +27,7 @@
 #include "kernels/contract/gemm.h"
 #include "kernels/cuda/runtime.h"
 #include "models/model.h"
+#include "models/registry.h"
 #include "models/trainer.h"
 
 namespace dc::bench {

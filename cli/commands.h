@@ -20,6 +20,12 @@ int cmd_eval(const Args& args);
 int cmd_predict(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_sweep(const Args& args);
+int cmd_models(const Args& args);
+
+// The model registry as text (cli/models.cpp): an indented list for help texts, and the
+// Markdown table of the README.
+std::string model_list_text(const std::string& indent);
+std::string model_table_markdown();
 
 // A sweep's child runs get this environment variable: the number of a pipe's read end
 // whose write end only the sweep holds. `train` watches it and ends itself when the sweep

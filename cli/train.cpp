@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "models/registry.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -35,12 +36,14 @@ Trains the model of the JSON config CONFIG on each cell type in data.cells and w
 
 Config keys (defaults):
   data.root "data/sim", data.cells ["S01"], data.cache true, data.cache_dir ""
-  model.name "deepchrome" | "linear" | "mlp", plus the model's sizes (see README)
+  model.name (below), plus that model's keys
   train.optimizer "sgd" | "adam", lr 1e-3, lr_decay 0, momentum 0, weight_decay 0,
         beta1 0.9, beta2 0.999, eps 1e-8, clip_grad_norm 0 (off), batch_size 1, epochs 100,
         patience 0 (off), seed 1
   device "cpu" | "cuda" (one NVIDIA GPU; needs a build with the CUDA backend),
   threads 0 (all cores), output_dir "runs/default"
+
+Models (model.name; `deepchrome models` lists the same):
 )";
 
 }  // namespace
@@ -72,6 +75,7 @@ int cmd_train(const Args& args) {
   ArgParser p("train", args, {"set"}, {"help", "quiet"});
   if (p.flag("help")) {
     std::fputs(kHelp, stdout);
+    std::fputs(model_list_text("  ").c_str(), stdout);
     return 0;
   }
   if (p.positionals().size() != 1) throw InputError("train: expected one CONFIG file (see deepchrome train --help)");

@@ -5,6 +5,7 @@
 
 #include "kernels/base/error.h"
 #include "models/model.h"
+#include "models/registry.h"
 
 namespace dc::io {
 namespace {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "models/trainer.h"  // dc::DataView
+#include "models/data_view.h"
 
 namespace dc::io {
 

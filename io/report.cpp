@@ -1,3 +1,4 @@
+#include "models/registry.h"
 #include "io/report.h"
 
 #include <charconv>

@@ -7,15 +7,15 @@
 #include "kernels/base/error.h"
 #include "engine/ops.h"
 #include "engine/ops_attention.h"
-#include "models/classifier_head.h"
 
 namespace dc {
 namespace {
 
-bool read_loss(const nlohmann::json& config) {
+// The one-logit head; "bce_after_sigmoid" is the official code's double sigmoid.
+Head read_head(const nlohmann::json& config) {
   const std::string loss = config.at("loss").get<std::string>();
-  if (loss == "bce") return false;
-  if (loss == "bce_after_sigmoid") return true;
+  if (loss == "bce") return {Head::Logit, false};
+  if (loss == "bce_after_sigmoid") return {Head::Logit, true};
   throw InputError("model.loss: expected \"bce\" or \"bce_after_sigmoid\" (the official code's double sigmoid), got \"" + loss + "\"");
 }
 
@@ -73,8 +73,8 @@ nlohmann::json AttentiveChrome::defaults() {
           {"layers", 1},               {"init_range", 0.1},     {"loss", "bce"}};
 }
 
-AttentiveChrome::AttentiveChrome(const nlohmann::json& config, uint64_t seed) : Model("attentivechrome", config) {
-  double_sigmoid_ = read_loss(config);
+AttentiveChrome::AttentiveChrome(const nlohmann::json& config, uint64_t seed)
+    : Model("attentivechrome", config, read_head(config)) {
   const int bin_hidden = positive(config, "bin_hidden"), mark_hidden = positive(config, "mark_hidden");
   const int layers = positive(config, "layers");
   const bool bidirectional = config.at("bidirectional").get<bool>();
@@ -94,7 +94,7 @@ AttentiveChrome::AttentiveChrome(const nlohmann::json& config, uint64_t seed) : 
   out_b_ = add_parameter("out.bias", {1}, -range, range, seed);
 }
 
-Tensor AttentiveChrome::forward(const Tensor& x, bool, uint64_t) {
+ModelOutput AttentiveChrome::forward(const Tensor& x, bool, uint64_t) {
   const int64_t B = x.size(0);
   // (B, 5, 100) -> (5, B, 100, 1): one sequence per (mark, gene), input size 1.
   const Tensor xb = reshape(transpose(x, 0, 1), {kInputMarks, B, kInputBins, 1});
@@ -104,29 +104,27 @@ Tensor AttentiveChrome::forward(const Tensor& x, bool, uint64_t) {
   const Tensor s = marks_.forward(reps);                            // (1, B, 5, 2H')
   const AttentionResult mark_att = attention_pool(s, {mark_context_});
   const Tensor final_rep = reshape(mark_att.pooled, {B, s.size(3)});
-  {
-    NoGradGuard no_grad;
-    attention_.bins = transpose(bin_att.weights, 0, 1);           // (B, 5, 100)
-    attention_.marks = reshape(mark_att.weights, {B, kInputMarks});  // (B, 5)
-  }
-  return linear(final_rep, out_w_, out_b_);  // (B, 1)
+  ModelOutput out{linear(final_rep, out_w_, out_b_)};  // (B, 1)
+  NoGradGuard no_grad;
+  out.bin_attention = transpose(bin_att.weights, 0, 1);              // (B, 5, 100)
+  out.mark_attention = reshape(mark_att.weights, {B, kInputMarks});  // (B, 5)
+  return out;
 }
-
-Tensor AttentiveChrome::loss(const Tensor& output, const Tensor& labels) const {
-  return logit_bce(output, labels, double_sigmoid_);
-}
-std::vector<float> AttentiveChrome::prob_high(const Tensor& output) const { return logit_prob_high(output); }
 
 // ---- lstm / lstm-attn baselines --------------------------------------------------------
 
-nlohmann::json LstmBaseline::defaults(bool attention) {
-  return {{"name", attention ? "lstm-attn" : "lstm"}, {"hidden", 32}, {"bidirectional", true}, {"layers", 1},
-          {"init_range", 0.1},                        {"loss", "bce"}};
+nlohmann::json LstmBaseline::defaults() {
+  return {{"name", "lstm"}, {"hidden", 32}, {"bidirectional", true}, {"layers", 1}, {"init_range", 0.1}, {"loss", "bce"}};
+}
+
+nlohmann::json LstmAttnBaseline::defaults() {
+  nlohmann::json d = LstmBaseline::defaults();
+  d["name"] = "lstm-attn";
+  return d;
 }
 
 LstmBaseline::LstmBaseline(const nlohmann::json& config, uint64_t seed, bool attention)
-    : Model(attention ? "lstm-attn" : "lstm", config), attention_pooling_(attention) {
-  double_sigmoid_ = read_loss(config);
+    : Model(attention ? "lstm-attn" : "lstm", config, read_head(config)), attention_pooling_(attention) {
   const int hidden = positive(config, "hidden"), layers = positive(config, "layers");
   const bool bidirectional = config.at("bidirectional").get<bool>();
   const float range = init_range(config);
@@ -140,18 +138,18 @@ LstmBaseline::LstmBaseline(const nlohmann::json& config, uint64_t seed, bool att
   out_b_ = add_parameter("out.bias", {1}, -range, range, seed);
 }
 
-Tensor LstmBaseline::forward(const Tensor& x, bool, uint64_t) {
+ModelOutput LstmBaseline::forward(const Tensor& x, bool, uint64_t) {
   const int64_t B = x.size(0);
   // (B, 5, 100) -> (1, B, 100, 5): the 5 marks are the features of each bin.
   const Tensor xs = reshape(transpose(x, 1, 2), {1, B, kInputBins, kInputMarks});
   const Tensor h = lstm_.forward(xs);  // (1, B, 100, D*H)
   const int64_t F = h.size(3), H = lstm_.hidden;
-  Tensor rep;
+  Tensor rep, bins;
   if (attention_pooling_) {
     const AttentionResult att = attention_pool(h, {context_});
     rep = reshape(att.pooled, {B, F});
     NoGradGuard no_grad;
-    attention_.bins = reshape(att.weights, {B, 1, kInputBins});
+    bins = reshape(att.weights, {B, 1, kInputBins});
   } else {
     // The final states: forward after the last bin, reverse after the first.
     const Tensor fwd = slice(slice(h, 2, kInputBins - 1, kInputBins), 3, 0, H);
@@ -159,10 +157,7 @@ Tensor LstmBaseline::forward(const Tensor& x, bool, uint64_t) {
     if (lstm_.bidirectional) rep = concat({fwd, slice(slice(h, 2, 0, 1), 3, H, 2 * H)}, 3);
     rep = reshape(rep, {B, F});
   }
-  return linear(rep, out_w_, out_b_);
+  return {linear(rep, out_w_, out_b_), bins, Tensor()};
 }
-
-Tensor LstmBaseline::loss(const Tensor& output, const Tensor& labels) const { return logit_bce(output, labels, double_sigmoid_); }
-std::vector<float> LstmBaseline::prob_high(const Tensor& output) const { return logit_prob_high(output); }
 
 }  // namespace dc

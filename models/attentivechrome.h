@@ -31,33 +31,33 @@ class AttentiveChrome : public Model {
  public:
   static nlohmann::json defaults();
   AttentiveChrome(const nlohmann::json& config, uint64_t seed);
-  Tensor forward(const Tensor& x, bool training, uint64_t step) override;
-  Tensor loss(const Tensor& output, const Tensor& labels) const override;
-  std::vector<float> prob_high(const Tensor& output) const override;
-  AttentionMaps last_attention() const override { return attention_; }
+  ModelOutput forward(const Tensor& x, bool training, uint64_t step) override;
 
  private:
-  bool double_sigmoid_;
   LstmStack bins_, marks_;
   std::vector<Tensor> bin_context_;
   Tensor mark_context_, out_w_, out_b_;
-  AttentionMaps attention_;
 };
 
 class LstmBaseline : public Model {
  public:
-  static nlohmann::json defaults(bool attention);
+  static nlohmann::json defaults();
+  LstmBaseline(const nlohmann::json& config, uint64_t seed) : LstmBaseline(config, seed, false) {}
+  ModelOutput forward(const Tensor& x, bool training, uint64_t step) override;
+
+ protected:
   LstmBaseline(const nlohmann::json& config, uint64_t seed, bool attention);
-  Tensor forward(const Tensor& x, bool training, uint64_t step) override;
-  Tensor loss(const Tensor& output, const Tensor& labels) const override;
-  std::vector<float> prob_high(const Tensor& output) const override;
-  AttentionMaps last_attention() const override { return attention_; }
 
  private:
-  bool attention_pooling_, double_sigmoid_;
+  bool attention_pooling_;
   LstmStack lstm_;
   Tensor context_, out_w_, out_b_;
-  AttentionMaps attention_;
+};
+
+class LstmAttnBaseline : public LstmBaseline {
+ public:
+  static nlohmann::json defaults();
+  LstmAttnBaseline(const nlohmann::json& config, uint64_t seed) : LstmBaseline(config, seed, true) {}
 };
 
 }  // namespace dc

@@ -2,7 +2,6 @@
 
 #include "kernels/base/error.h"
 #include "engine/ops.h"
-#include "models/classifier_head.h"
 
 namespace dc {
 
@@ -12,18 +11,16 @@ constexpr int kFeatures = kInputMarks * kInputBins;
 
 nlohmann::json LinearBaseline::defaults() { return {{"name", "linear"}}; }
 
-LinearBaseline::LinearBaseline(const nlohmann::json& config, uint64_t seed) : Model("linear", config) {
+LinearBaseline::LinearBaseline(const nlohmann::json& config, uint64_t seed) : Model("linear", config, {Head::TwoClass}) {
   w_ = add_fan_in_parameter("fc.weight", {2, kFeatures}, kFeatures, seed);
   b_ = add_fan_in_parameter("fc.bias", {2}, kFeatures, seed);
 }
 
-Tensor LinearBaseline::forward(const Tensor& x, bool, uint64_t) { return log_softmax(linear(flatten(x), w_, b_)); }
-Tensor LinearBaseline::loss(const Tensor& output, const Tensor& labels) const { return two_class_nll(output, labels); }
-std::vector<float> LinearBaseline::prob_high(const Tensor& output) const { return two_class_prob_high(output); }
+ModelOutput LinearBaseline::forward(const Tensor& x, bool, uint64_t) { return {log_softmax(linear(flatten(x), w_, b_))}; }
 
 nlohmann::json MlpBaseline::defaults() { return {{"name", "mlp"}, {"hidden", {250}}}; }
 
-MlpBaseline::MlpBaseline(const nlohmann::json& config, uint64_t seed) : Model("mlp", config) {
+MlpBaseline::MlpBaseline(const nlohmann::json& config, uint64_t seed) : Model("mlp", config, {Head::TwoClass}) {
   std::vector<int> sizes = config.at("hidden").get<std::vector<int>>();
   for (int h : sizes)
     if (h < 1) throw InputError("model.hidden: every layer size must be >= 1");
@@ -37,16 +34,13 @@ MlpBaseline::MlpBaseline(const nlohmann::json& config, uint64_t seed) : Model("m
   }
 }
 
-Tensor MlpBaseline::forward(const Tensor& x, bool, uint64_t) {
+ModelOutput MlpBaseline::forward(const Tensor& x, bool, uint64_t) {
   Tensor h = flatten(x);
   for (size_t i = 0; i < w_.size(); ++i) {
     h = linear(h, w_[i], b_[i]);
     if (i + 1 < w_.size()) h = tanh(h);
   }
-  return log_softmax(h);
+  return {log_softmax(h)};
 }
-
-Tensor MlpBaseline::loss(const Tensor& output, const Tensor& labels) const { return two_class_nll(output, labels); }
-std::vector<float> MlpBaseline::prob_high(const Tensor& output) const { return two_class_prob_high(output); }
 
 }  // namespace dc

@@ -12,9 +12,7 @@ class LinearBaseline : public Model {
  public:
   static nlohmann::json defaults();
   LinearBaseline(const nlohmann::json& config, uint64_t seed);
-  Tensor forward(const Tensor& x, bool training, uint64_t step) override;
-  Tensor loss(const Tensor& output, const Tensor& labels) const override;
-  std::vector<float> prob_high(const Tensor& output) const override;
+  ModelOutput forward(const Tensor& x, bool training, uint64_t step) override;
 
  private:
   Tensor w_, b_;
@@ -24,9 +22,7 @@ class MlpBaseline : public Model {
  public:
   static nlohmann::json defaults();
   MlpBaseline(const nlohmann::json& config, uint64_t seed);
-  Tensor forward(const Tensor& x, bool training, uint64_t step) override;
-  Tensor loss(const Tensor& output, const Tensor& labels) const override;
-  std::vector<float> prob_high(const Tensor& output) const override;
+  ModelOutput forward(const Tensor& x, bool training, uint64_t step) override;
 
  private:
   std::vector<Tensor> w_, b_;

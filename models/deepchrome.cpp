@@ -2,7 +2,6 @@
 
 #include "kernels/base/error.h"
 #include "engine/ops.h"
-#include "models/classifier_head.h"
 
 namespace dc {
 
@@ -11,7 +10,8 @@ nlohmann::json DeepChrome::defaults() {
           {"hidden", {625, 125}},  {"dropout", 0.5}};
 }
 
-DeepChrome::DeepChrome(const nlohmann::json& config, uint64_t seed) : Model("deepchrome", config), seed_(seed) {
+DeepChrome::DeepChrome(const nlohmann::json& config, uint64_t seed)
+    : Model("deepchrome", config, {Head::TwoClass}), seed_(seed) {
   const int channels = config.at("conv_channels").get<int>(), kernel = config.at("conv_kernel").get<int>();
   pool_ = config.at("pool").get<int>();
   dropout_ = config.at("dropout").get<float>();
@@ -35,17 +35,14 @@ DeepChrome::DeepChrome(const nlohmann::json& config, uint64_t seed) : Model("dee
   }
 }
 
-Tensor DeepChrome::forward(const Tensor& x, bool training, uint64_t step) {
+ModelOutput DeepChrome::forward(const Tensor& x, bool training, uint64_t step) {
   Tensor h = max_pool1d(relu(conv1d(x, conv_w_, conv_b_)), pool_, pool_);
   h = dropout(flatten(h), dropout_, training, {seed_, step});
   for (size_t i = 0; i < fc_w_.size(); ++i) {
     h = linear(h, fc_w_[i], fc_b_[i]);
     if (i + 1 < fc_w_.size()) h = relu(h);
   }
-  return log_softmax(h);
+  return {log_softmax(h)};
 }
-
-Tensor DeepChrome::loss(const Tensor& output, const Tensor& labels) const { return two_class_nll(output, labels); }
-std::vector<float> DeepChrome::prob_high(const Tensor& output) const { return two_class_prob_high(output); }
 
 }  // namespace dc

@@ -13,9 +13,7 @@ class DeepChrome : public Model {
  public:
   static nlohmann::json defaults();
   DeepChrome(const nlohmann::json& config, uint64_t seed);
-  Tensor forward(const Tensor& x, bool training, uint64_t step) override;
-  Tensor loss(const Tensor& output, const Tensor& labels) const override;
-  std::vector<float> prob_high(const Tensor& output) const override;
+  ModelOutput forward(const Tensor& x, bool training, uint64_t step) override;
 
  private:
   int pool_;

@@ -2,11 +2,10 @@
 
 #include <cmath>
 
-#include "kernels/base/error.h"
 #include "engine/init.h"
-#include "models/attentivechrome.h"
-#include "models/baselines.h"
-#include "models/deepchrome.h"
+#include "engine/ops.h"
+#include "engine/ops_attention.h"
+#include "kernels/base/error.h"
 
 namespace dc {
 
@@ -35,30 +34,51 @@ Tensor Model::add_fan_in_parameter(const std::string& name, const Shape& shape, 
   return add_parameter(name, shape, -bound, bound, seed);
 }
 
-std::vector<std::string> model_names() { return {"deepchrome", "linear", "mlp", "attentivechrome", "lstm", "lstm-attn"}; }
+// ---- the head -------------------------------------------------------------------------------
 
-nlohmann::json model_defaults(const std::string& name) {
-  if (name == "deepchrome") return DeepChrome::defaults();
-  if (name == "linear") return LinearBaseline::defaults();
-  if (name == "mlp") return MlpBaseline::defaults();
-  if (name == "attentivechrome") return AttentiveChrome::defaults();
-  if (name == "lstm") return LstmBaseline::defaults(false);
-  if (name == "lstm-attn") return LstmBaseline::defaults(true);
-  std::string known;
-  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InputError("unknown model '" + name + "' (known models: " + known + ")");
+Tensor Model::loss(const Tensor& output, const Tensor& labels) const {
+  if (head_.kind == Head::TwoClass) return nll_loss(output, labels);
+  return bce_with_logits(head_.double_sigmoid ? sigmoid(output) : output, labels);
 }
 
-std::unique_ptr<Model> create_model(const nlohmann::json& config, uint64_t seed) {
-  const std::string name = config.at("name").get<std::string>();
-  if (name == "deepchrome") return std::make_unique<DeepChrome>(config, seed);
-  if (name == "linear") return std::make_unique<LinearBaseline>(config, seed);
-  if (name == "mlp") return std::make_unique<MlpBaseline>(config, seed);
-  if (name == "attentivechrome") return std::make_unique<AttentiveChrome>(config, seed);
-  if (name == "lstm") return std::make_unique<LstmBaseline>(config, seed, false);
-  if (name == "lstm-attn") return std::make_unique<LstmBaseline>(config, seed, true);
-  model_defaults(name);  // throws the "unknown model" error
-  return nullptr;
+namespace {
+// The output's values on the host: the tensor's own data on the CPU, else one copy.
+const float* host_values(const Tensor& t, std::vector<float>& copy) {
+  if (t.device() == Device::CPU) return t.data();
+  copy = t.to_vector();
+  return copy.data();
+}
+
+Tensor negate(const Tensor& x) { return mul(x, Tensor::full(x.shape(), -1.0f, x.device())); }
+}  // namespace
+
+std::vector<float> Model::prob_high(const Tensor& output) const {
+  std::vector<float> copy;
+  const float* v = host_values(output, copy);
+  std::vector<float> p(static_cast<size_t>(output.size(0)));
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (head_.kind == Head::TwoClass) {
+      p[i] = std::exp(v[i * 2 + 1]);
+    } else {
+      const float z = v[i];
+      p[i] = z >= 0 ? 1.0f / (1.0f + std::exp(-z)) : std::exp(z) / (1.0f + std::exp(z));
+    }
+  }
+  return p;
+}
+
+Tensor Model::class_probability(const Tensor& output, int cls) const {
+  if (cls != 0 && cls != 1) throw Error("class_probability: class must be 0 (low) or 1 (high), got " + std::to_string(cls));
+  const int64_t B = output.size(0);
+  if (head_.kind == Head::Logit) {  // P(high) = sigmoid(z), P(low) = sigmoid(-z)
+    const Tensor z = reshape(output, {B});
+    return sigmoid(cls == 1 ? z : negate(z));
+  }
+  // Two classes: P(c) = exp(logp_c) = sigmoid(logp_c - logp_other), which stays accurate
+  // where exp(logp_c) is near 1.
+  const Tensor mine = reshape(slice(output, 1, cls, cls + 1), {B});
+  const Tensor other = reshape(slice(output, 1, 1 - cls, 2 - cls), {B});
+  return sigmoid(add(mine, negate(other)));
 }
 
 }  // namespace dc

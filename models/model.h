@@ -1,11 +1,11 @@
 // A model is a graph of engine ops plus its named parameters. Models see tensors only:
-// data loading and file formats live in io/.
+// data loading and file formats live in io/. Every model is one file plus one row of the
+// registry (models/registry.h).
 //
 // Inputs are x (B, 5 marks, 100 bins) and labels (B) holding 0 (low) / 1 (high).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,12 +19,32 @@ namespace dc {
 inline constexpr int kInputMarks = 5;
 inline constexpr int kInputBins = 100;
 
+// What a forward pass returns: the output the loss reads and, for models with attention,
+// the attention they paid (plain data: no gradient flows through it).
+struct ModelOutput {
+  Tensor output;          // (B, 2) log-probabilities or (B, 1) logit, as the model's head says
+  Tensor bin_attention;   // (B, 5, 100): per mark, over the bins; (B, 1, 100): one attention
+                          // over all marks; undefined for models without attention
+  Tensor mark_attention;  // (B, 5); undefined without mark-level attention
+};
+
+// The output layer a model ends in, which fixes its loss and its probabilities.
+//   TwoClass: log-probabilities (B, 2) from a LogSoftmax; loss mean NLL; P(c) = exp(logp[:, c])
+//   Logit   : one logit (B, 1); loss BCE with logits; P(high) = sigmoid(logit). With
+//             `double_sigmoid` the loss is BCE-with-logits of sigmoid(logit), the official
+//             AttentiveChrome code's double sigmoid, only ever as an explicit option.
+struct Head {
+  enum Kind { TwoClass, Logit } kind = TwoClass;
+  bool double_sigmoid = false;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
   const std::string& name() const { return name_; }
   // The model's hyperparameters, every key resolved (as written to config.json).
   const nlohmann::json& config() const { return config_; }
+  const Head& head() const { return head_; }
   std::vector<Parameter>& parameters() { return params_; }
   const std::vector<Parameter>& parameters() const { return params_; }
   int64_t parameter_count() const;
@@ -37,22 +57,20 @@ class Model {
   void to(Device device);
   Device device() const;  // the parameters' device (CPU for a model without parameters)
 
-  // Raw output for the loss. `step` seeds the dropout masks of a training step.
-  virtual Tensor forward(const Tensor& x, bool training, uint64_t step) = 0;
-  virtual Tensor loss(const Tensor& output, const Tensor& labels) const = 0;
-  // P(high) per example from a forward output.
-  virtual std::vector<float> prob_high(const Tensor& output) const = 0;
+  // x (B, 5, 100) on the model's device. `step` seeds the dropout masks of a training step.
+  virtual ModelOutput forward(const Tensor& x, bool training, uint64_t step) = 0;
 
-  // Attention weights of the last forward() call, for models that have them:
-  // bins (B, 5, 100) — per mark, over the bins (or (B, 1, 100) for one attention over
-  // all marks) — and marks (B, 5). Undefined tensors for models without attention.
-  struct AttentionMaps {
-    Tensor bins, marks;
-  };
-  virtual AttentionMaps last_attention() const { return {}; }
+  // The loss of a forward output against labels (B) of 0 / 1, a scalar on the output's device.
+  Tensor loss(const Tensor& output, const Tensor& labels) const;
+  // P(high) per example (host values).
+  std::vector<float> prob_high(const Tensor& output) const;
+  // P(class) per example as a differentiable tensor (B) on the output's device: what
+  // attribution methods differentiate. class 1 = high, 0 = low.
+  Tensor class_probability(const Tensor& output, int cls) const;
 
  protected:
-  Model(std::string name, nlohmann::json config) : name_(std::move(name)), config_(std::move(config)) {}
+  Model(std::string name, nlohmann::json config, Head head)
+      : name_(std::move(name)), config_(std::move(config)), head_(head) {}
   // Registers a parameter of `shape` initialised U(lo, hi) from (seed, name).
   Tensor add_parameter(const std::string& name, const Shape& shape, float lo, float hi, uint64_t seed);
   // torch's default for Linear / Conv1d weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -61,16 +79,8 @@ class Model {
  private:
   std::string name_;
   nlohmann::json config_;
+  Head head_;
   std::vector<Parameter> params_;
 };
-
-// The names `create_model` knows, e.g. {"deepchrome", "linear", "mlp"}.
-std::vector<std::string> model_names();
-// Every hyperparameter of model `name` with its default value, including "name".
-// Throws dc::InputError naming the known models when `name` is unknown.
-nlohmann::json model_defaults(const std::string& name);
-// Builds a model from a complete config (model_defaults merged with the user's keys;
-// io/ validates user keys against model_defaults before calling this).
-std::unique_ptr<Model> create_model(const nlohmann::json& config, uint64_t seed);
 
 }  // namespace dc

@@ -75,7 +75,7 @@ std::vector<float> predict(Model& model, const DataView& data, int batch_size) {
   for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
     gather_batch(data, index.data() + b, count, x, labels);
-    const std::vector<float> p = model.prob_high(model.forward(on_device(x, device), false, 0));
+    const std::vector<float> p = model.prob_high(model.forward(on_device(x, device), false, 0).output);
     out.insert(out.end(), p.begin(), p.end());
   }
   return out;
@@ -91,15 +91,14 @@ AttentionExport collect_attention(Model& model, const DataView& data, int batch_
   for (size_t b = 0; b < data.n; b += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(static_cast<size_t>(batch_size), data.n - b);
     gather_batch(data, index.data() + b, count, x, labels);
-    model.forward(on_device(x, device), false, 0);
-    const Model::AttentionMaps maps = model.last_attention();
-    if (!maps.bins.defined()) return {};
+    const ModelOutput o = model.forward(on_device(x, device), false, 0);
+    if (!o.bin_attention.defined()) return {};
     out.available = true;
-    out.rows = static_cast<int>(maps.bins.size(1));
-    const std::vector<float> bins = maps.bins.to_vector();  // on CUDA: the batch's one copy back per map
+    out.rows = static_cast<int>(o.bin_attention.size(1));
+    const std::vector<float> bins = o.bin_attention.to_vector();  // on CUDA: the batch's one copy back per map
     out.bins.insert(out.bins.end(), bins.begin(), bins.end());
-    if (maps.marks.defined()) {
-      const std::vector<float> marks = maps.marks.to_vector();
+    if (o.mark_attention.defined()) {
+      const std::vector<float> marks = o.mark_attention.to_vector();
       out.marks.insert(out.marks.end(), marks.begin(), marks.end());
     }
   }
@@ -138,7 +137,7 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
       const size_t start = static_cast<size_t>(b) * bs, count = std::min(bs, train.n - start);
       gather_batch(train, order.data() + start, count, x, labels);
       opt->zero_grad();
-      Tensor loss = model.loss(model.forward(on_device(x, device), true, step++), on_device(labels, device));
+      Tensor loss = model.loss(model.forward(on_device(x, device), true, step++).output, on_device(labels, device));
       loss_sum.add(loss, static_cast<double>(count));
       if ((b + 1) % read_interval == 0 || b + 1 == batches) {  // checked before the step can spread a NaN
         epoch_loss = loss_sum.read();

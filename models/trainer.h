@@ -7,16 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "models/data_view.h"
 #include "models/model.h"
 
 namespace dc {
-
-// Borrowed view of a data split: x (n, 5, 100) row-major, labels (n) 0/1.
-struct DataView {
-  const float* x = nullptr;
-  const int8_t* labels = nullptr;
-  size_t n = 0;
-};
 
 struct TrainOptions {
   std::string optimizer = "sgd";  // "sgd" | "adam"
@@ -68,7 +62,7 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
 std::vector<float> predict(Model& model, const DataView& data, int batch_size = 256);
 
 // The attention a model pays on each example of `data` (eval mode, no graph), for models
-// that have attention (Model::last_attention); `available` is false otherwise.
+// that have attention (ModelOutput's maps); `available` is false otherwise.
 //   bins : n * rows * 100 values — rows = 5 (one distribution per mark) or 1
 //   marks: n * 5 values, empty when the model has no mark-level attention
 struct AttentionExport {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/op_table.h"
+#include "models/registry.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -83,7 +84,7 @@ TEST_CASE("help, version and usage errors") {
   world();
   CHECK(sh(kBin + " --help").code == 0);
   CHECK(sh(kBin + " --version").code == 0);
-  for (const char* cmd : {"simulate", "train", "eval", "predict", "bench"}) {
+  for (const char* cmd : {"simulate", "train", "eval", "predict", "bench", "models", "sweep"}) {
     CAPTURE(cmd);
     const Result r = sh(kBin + " " + cmd + " --help");
     CHECK(r.code == 0);
@@ -97,6 +98,28 @@ TEST_CASE("help, version and usage errors") {
   r = sh(kBin + " train small.json --sett x=1");
   CHECK(r.code == 2);
   CHECK(has(r.out, "unknown option --sett"));
+}
+
+TEST_CASE("the model registry feeds `models`, the README's model table and `train --help`") {
+  world();
+  const Result md = sh(kBin + " models --markdown");
+  REQUIRE(md.code == 0);
+  const Result text = sh(kBin + " models"), help = sh(kBin + " train --help");
+  REQUIRE(text.code == 0);
+  for (const std::string& name : dc::model_names()) {
+    CAPTURE(name);
+    CHECK(has(md.out, "| `" + name + "` | " + dc::model_info(name).summary + " |"));
+    CHECK(has(text.out, name));
+    CHECK(has(help.out, "  " + name + " "));
+  }
+  // The README's table is exactly the program's (regenerate it with `deepchrome models --markdown`).
+  const std::string readme = slurp(fs::path(DC_SOURCE_DIR) / "README.md");
+  const std::string begin = "<!-- models: the output of `deepchrome models --markdown` (a test keeps them identical) -->\n";
+  const size_t a = readme.find(begin), b = readme.find("<!-- end of models -->");
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == md.out);
+  CHECK(sh(kBin + " models --bogus").code == 2);
 }
 
 TEST_CASE("simulate writes the DeepChrome layout, deterministically") {

@@ -97,7 +97,7 @@ StepResult train_step(Model& model, Optimizer& opt, const Tensor& x, const Tenso
   const Device d = model.device();
   StepResult r;
   opt.zero_grad();
-  Tensor loss = model.loss(model.forward(x.to(d), true, step), labels.to(d));
+  Tensor loss = model.loss(model.forward(x.to(d), true, step).output, labels.to(d));
   REQUIRE(loss.device() == d);
   loss.backward();
   if (read_back) {

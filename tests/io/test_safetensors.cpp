@@ -8,6 +8,7 @@
 #include "kernels/base/error.h"
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "models/registry.h"
 
 using namespace dc;
 

@@ -13,6 +13,7 @@
 #include "engine/optim.h"
 #include "io/safetensors.h"
 #include "models/model.h"
+#include "models/registry.h"
 
 namespace {
 
@@ -51,16 +52,16 @@ void check_model(const std::string& model_name, const std::string& file) {
   const Tensor& labels = get("input.labels");
 
   SUBCASE("logits, loss, attention and every parameter gradient") {
-    Tensor logit = model->forward(x, true, 0);
+    const ModelOutput out = model->forward(x, true, 0);
+    const Tensor logit = out.output;
     CHECK(rel_err(logit, get("output.logit")) <= kMaxRelErr);
-    const Model::AttentionMaps maps = model->last_attention();
     if (f.tensors.count("output.alpha")) {
-      REQUIRE(maps.bins.defined());
-      CHECK(rel_err(maps.bins, get("output.alpha")) <= kMaxRelErr);
+      REQUIRE(out.bin_attention.defined());
+      CHECK(rel_err(out.bin_attention, get("output.alpha")) <= kMaxRelErr);
     }
     if (f.tensors.count("output.beta")) {
-      REQUIRE(maps.marks.defined());
-      CHECK(rel_err(maps.marks, get("output.beta")) <= kMaxRelErr);
+      REQUIRE(out.mark_attention.defined());
+      CHECK(rel_err(out.mark_attention, get("output.beta")) <= kMaxRelErr);
     }
     Tensor loss = model->loss(logit, labels);
     CHECK(std::fabs(loss.item() - get("output.loss").data()[0]) <= kMaxRelErr * std::fabs(get("output.loss").data()[0]));
@@ -79,7 +80,7 @@ void check_model(const std::string& model_name, const std::string& file) {
     const Tensor& norms = get("clipnorm.adam");
     for (int s = 0; s < 2; ++s) {
       opt.zero_grad();
-      model->loss(model->forward(x, true, 0), labels).backward();
+      model->loss(model->forward(x, true, 0).output, labels).backward();
       const double norm = clip_grad_norm(model->parameters(), 1.0);
       CHECK(std::fabs(norm - norms.data()[s]) <= kMaxRelErr * norms.data()[s]);
       opt.step();
@@ -109,6 +110,6 @@ TEST_CASE("attentivechrome: the double-sigmoid loss is an explicit option only")
   auto a = create_model(cfg, 1), b = create_model(model_defaults("attentivechrome"), 1);
   Tensor x = Tensor::full({2, 5, 100}, 1.0f), y = Tensor::from_vector({2}, {0, 1});
   // Same weights, same logits, different losses.
-  const float la = a->loss(a->forward(x, false, 0), y).item(), lb = b->loss(b->forward(x, false, 0), y).item();
+  const float la = a->loss(a->forward(x, false, 0).output, y).item(), lb = b->loss(b->forward(x, false, 0).output, y).item();
   CHECK(la != lb);
 }

@@ -10,6 +10,7 @@
 #include "io/dataset.h"
 #include "io/simulate.h"
 #include "models/model.h"
+#include "models/registry.h"
 #include "models/trainer.h"
 
 using namespace dc;
