@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/config.h"
+#include "io/experiment/config.h"
 
 namespace dc::cli {
 

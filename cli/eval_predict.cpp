@@ -12,9 +12,9 @@
 #include "cli/commands.h"
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/report.h"
+#include "io/formats/atomic_file.h"
+#include "io/formats/dataset.h"
+#include "io/experiment/report.h"
 #include "models/metrics.h"
 #include "engine/device.h"
 

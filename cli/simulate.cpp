@@ -5,8 +5,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "kernels/base/error.h"
-#include "io/paper.h"
-#include "io/simulate.h"
+#include "io/experiment/paper.h"
+#include "io/formats/simulate.h"
 
 namespace dc::cli {
 namespace {
@@ -90,7 +90,7 @@ int cmd_simulate(const Args& args) {
   }
   for (const auto& cell : cells) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double cell_difficulty = difficulty >= 0 ? difficulty : io::default_difficulty(cell);
+    const double cell_difficulty = difficulty >= 0 ? difficulty : io::stand_in_difficulty(cell);
     io::simulate_cell(out, cell, o, cell_difficulty);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("wrote %s/%s/classification/{train,valid,test}.csv (%d genes, difficulty %.2f, %.1f s)\n", out.c_str(),

@@ -29,11 +29,11 @@
 #include "cli/commands.h"
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
-#include "io/atomic_file.h"
-#include "io/config.h"
-#include "io/dataset.h"
-#include "io/simulate.h"
-#include "io/sweep.h"
+#include "io/formats/atomic_file.h"
+#include "io/experiment/config.h"
+#include "io/formats/dataset.h"
+#include "io/formats/simulate.h"
+#include "io/experiment/sweep.h"
 
 namespace dc::cli {
 

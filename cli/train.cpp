@@ -17,9 +17,9 @@
 #include "cli/progress.h"
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
-#include "io/config.h"
-#include "io/dataset.h"
-#include "io/report.h"
+#include "io/experiment/config.h"
+#include "io/formats/dataset.h"
+#include "io/experiment/report.h"
 #include "engine/device.h"
 
 namespace dc::cli {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "kernels/base/error.h"
-#include "io/config.h"
+#include "io/experiment/config.h"
 
 using nlohmann::json;
 using namespace dc;

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "kernels/base/error.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/simulate.h"
+#include "io/formats/atomic_file.h"
+#include "io/formats/dataset.h"
+#include "io/formats/simulate.h"
 #include "test_util.h"
 
 using namespace dc;

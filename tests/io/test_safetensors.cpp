@@ -6,7 +6,7 @@
 #include <string>
 
 #include "kernels/base/error.h"
-#include "io/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "models/model.h"
 #include "models/registry.h"
 

@@ -11,9 +11,9 @@
 
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/simulate.h"
+#include "io/formats/atomic_file.h"
+#include "io/formats/dataset.h"
+#include "io/formats/simulate.h"
 #include "models/metrics.h"
 #include "test_util.h"
 

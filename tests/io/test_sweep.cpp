@@ -7,8 +7,8 @@
 #include <string>
 
 #include "kernels/base/error.h"
-#include "io/paper.h"
-#include "io/sweep.h"
+#include "io/experiment/paper.h"
+#include "io/experiment/sweep.h"
 
 namespace fs = std::filesystem;
 using namespace dc;

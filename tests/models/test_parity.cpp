@@ -10,7 +10,7 @@
 
 #include "engine/optim.h"
 #include "engine/tensor.h"
-#include "io/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "models/model.h"
 #include "models/registry.h"
 #include "test_util.h"

@@ -11,7 +11,7 @@
 
 #include "kernels/base/error.h"
 #include "engine/optim.h"
-#include "io/safetensors.h"
+#include "io/formats/safetensors.h"
 #include "models/model.h"
 #include "models/registry.h"
 

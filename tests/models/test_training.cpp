@@ -7,8 +7,8 @@
 
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
-#include "io/dataset.h"
-#include "io/simulate.h"
+#include "io/formats/dataset.h"
+#include "io/formats/simulate.h"
 #include "models/model.h"
 #include "models/registry.h"
 #include "models/trainer.h"

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/config.h"
+#include "io/experiment/config.h"
 
 namespace dc::io {
 

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/dataset.h"
+#include "io/formats/dataset.h"
 #include "models/model.h"
 #include "models/trainer.h"
 

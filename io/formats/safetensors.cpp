@@ -1,4 +1,4 @@
-#include "io/safetensors.h"
+#include "io/formats/safetensors.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/base/error.h"
-#include "io/atomic_file.h"
+#include "io/formats/atomic_file.h"
 
 namespace dc::io {
 namespace {

@@ -1,4 +1,4 @@
-#include "io/simulate.h"
+#include "io/formats/simulate.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,8 +10,7 @@
 #include "kernels/base/error.h"
 #include "kernels/base/hash.h"
 #include "kernels/base/philox.h"
-#include "io/atomic_file.h"
-#include "io/paper.h"
+#include "io/formats/atomic_file.h"
 
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -22,15 +21,6 @@ namespace {
 
 // Mark channels, in kMarkNames order.
 constexpr int kK27 = 0, kK36 = 1, kK4me1 = 2, kK4me3 = 3, kK9 = 4;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t hash_name(std::string_view s) { return splitmix64(fnv1a(s)); }
 
 // RNG streams: one per gene, plus a few per cell (split assignment, cell-wide factors).
 uint64_t gene_stream(uint64_t cell_hash, uint64_t gene) { return splitmix64(cell_hash ^ splitmix64(gene + 1)); }
@@ -193,7 +183,7 @@ SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions&
     throw InputError("simulate: difficulty must be in [0, 1], got " + std::to_string(difficulty));
   const size_t n = static_cast<size_t>(options.genes);
   const uint64_t seed = options.seed;
-  const uint64_t cell_hash = hash_name(cell);
+  const uint64_t cell_hash = name_hash(cell);
   const double rho = chromatin_correlation(difficulty);
   const CellFactors factors = cell_factors(seed, cell_hash);
 
@@ -266,19 +256,6 @@ void simulate_cell(const std::string& root, const std::string& cell, const Simul
                                  {"genes", options.genes},
                                  {"difficulty", difficulty}};
   write_file_atomic(cell_dir(root, cell) + "/simulated.json", marker.dump(2) + "\n");
-}
-
-double default_difficulty(const std::string& cell) {
-  const auto& cells = paper_cells();
-  size_t index = cells.size();
-  for (size_t i = 0; i < cells.size(); ++i)
-    if (cells[i].id == cell) index = i;
-  if (index == cells.size()) return 0.5;
-  // Rank of this id's hash among all ids' hashes: an even spread in a scrambled order.
-  const uint64_t h = hash_name(cell);
-  size_t rank = 0;
-  for (const auto& c : cells) rank += hash_name(c.id) < h;
-  return 0.1 + 0.8 * static_cast<double>(rank) / static_cast<double>(cells.size() - 1);
 }
 
 bool is_simulated_cell(const std::string& root, const std::string& cell) {

@@ -1,4 +1,4 @@
-#include "io/dataset.h"
+#include "io/formats/dataset.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 
 #include "kernels/base/error.h"
 #include "kernels/base/hash.h"
-#include "io/atomic_file.h"
+#include "io/formats/atomic_file.h"
 
 namespace dc::io {
 

@@ -1,4 +1,4 @@
-#include "io/sweep.h"
+#include "io/experiment/sweep.h"
 
 #include <sys/stat.h>
 
@@ -8,9 +8,9 @@
 #include <set>
 
 #include "kernels/base/error.h"
-#include "io/atomic_file.h"
-#include "io/dataset.h"
-#include "io/paper.h"
+#include "io/formats/atomic_file.h"
+#include "io/formats/dataset.h"
+#include "io/experiment/paper.h"
 
 namespace dc::io {
 namespace {

@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <string>
 
-#include "io/dataset.h"
+#include "io/formats/dataset.h"
 
 namespace dc::io {
 
@@ -43,10 +43,6 @@ SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions&
 void simulate_cell(const std::string& root, const std::string& cell, const SimulateOptions& options,
                    double difficulty = 0.5);
 
-// The default difficulty of a simulated cell type. The 56 REMC ids of the paper (E003,
-// E004, ...) get stand-ins of varying difficulty, spread evenly over [0.1, 0.9] in an order
-// fixed by a hash of the id (independent of the paper's figures); any other name gets 0.5.
-double default_difficulty(const std::string& cell);
 
 // Whether root/<cell> holds a simulated cell type (simulated.json present).
 bool is_simulated_cell(const std::string& root, const std::string& cell);

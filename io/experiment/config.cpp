@@ -1,4 +1,4 @@
-#include "io/config.h"
+#include "io/experiment/config.h"
 
 #include <fstream>
 #include <sstream>

@@ -27,4 +27,9 @@ struct PaperSummary {
 // For "deepchrome", "attentivechrome" and "lstm"; nullptr for other models.
 const PaperSummary* paper_summary(const std::string& model);
 
+// The difficulty `deepchrome simulate` gives a stand-in for a cell type (io/formats/simulate.h):
+// the paper's 56 ids (E003, E004, ...) are spread evenly over [0.1, 0.9] in an order
+// scrambled by a hash of the id (unrelated to the paper's figures); any other name gets 0.5.
+double stand_in_difficulty(const std::string& cell);
+
 }  // namespace dc::io

@@ -1,5 +1,5 @@
 #include "models/registry.h"
-#include "io/report.h"
+#include "io/experiment/report.h"
 
 #include <charconv>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <string>
 
 #include "kernels/base/error.h"
-#include "io/atomic_file.h"
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "io/formats/atomic_file.h"
+#include "io/experiment/config.h"
+#include "io/formats/safetensors.h"
 
 namespace dc::io {
 namespace {
