@@ -9,6 +9,7 @@
 #include "kernels/base/scratch.h"
 
 #include "kernels/cpu/common.h"
+#include "kernels/cpu/simd.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -31,9 +32,6 @@ namespace {
 constexpr int NR = 16;   // columns of a C tile (one 512-bit vector)
 constexpr int KC = 256;  // depth of a K block
 
-using vf16 = float __attribute__((vector_size(64)));
-using vf8 = float __attribute__((vector_size(32)));
-using vf4 = float __attribute__((vector_size(16)));
 
 
 __attribute__((always_inline)) inline float a_at(Trans ta, const float* A, int lda, int i, int k) {
@@ -173,39 +171,22 @@ DC_SGEMM_DRIVER(sgemm_baseline, 3, vf4)
 
 using SgemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
-bool cpu_has(const char* isa) {
-  __builtin_cpu_init();
-  if (std::strcmp(isa, "avx512") == 0)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq");
-  if (std::strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return true;
-}
-
-SgemmFn pick_sgemm() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq"))
-    return sgemm_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return sgemm_avx2;
-  return sgemm_baseline;
-}
+SgemmFn sgemm_for(Isa i) { return i == Isa::Avx512 ? sgemm_avx512 : i == Isa::Avx2 ? sgemm_avx2 : sgemm_baseline; }
 
 }  // namespace
 
 std::vector<std::string> sgemm_variants() {
   std::vector<std::string> v;
-  for (const char* isa : {"avx512", "avx2", "baseline"})
-    if (cpu_has(isa)) v.push_back(isa);
+  for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Baseline})
+    if (cpu_runs(i)) v.push_back(isa_name(i));
   return v;
 }
 
 void sgemm_variant(const std::string& variant, Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                    const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (variant == "avx512" && cpu_has("avx512")) return sgemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (variant == "avx2" && cpu_has("avx2")) return sgemm_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (variant == "baseline") return sgemm_baseline(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Baseline})
+    if (variant == isa_name(i) && cpu_runs(i)) return sgemm_for(i)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   throw std::invalid_argument("sgemm_variant: '" + variant + "' is not available on this CPU");
 }
 
@@ -217,7 +198,7 @@ void sgemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
       for (int j = 0; j < N; ++j) C[static_cast<size_t>(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[static_cast<size_t>(i) * ldc + j];
     return;
   }
-  static const SgemmFn impl = pick_sgemm();
+  static const SgemmFn impl = sgemm_for(best_isa());
   impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
