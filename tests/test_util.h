@@ -15,9 +15,20 @@
 
 #include "engine/op_table.h"
 #include "engine/parallel.h"
+#include "kernels/base/grad.h"
 #include "kernels/base/philox.h"
 
 namespace dc::test {
+
+// A kernel's gradient output into all of `v`: overwritten, or accumulated into.
+template <class T>
+GradOut<T> out(std::vector<T>& v) {
+  return {v.data(), GradMode::Overwrite};
+}
+template <class T>
+GradOut<T> acc(std::vector<T>& v) {
+  return {v.data(), GradMode::Accumulate};
+}
 
 template <class T>
 std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {

@@ -9,11 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define DC_HOST_DEVICE __host__ __device__
-#else
-#define DC_HOST_DEVICE
-#endif
+#include "kernels/base/portable.h"
 
 namespace dc {
 

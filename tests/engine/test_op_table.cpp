@@ -32,6 +32,20 @@ struct CaseData {
   std::vector<double> dy_d;
 };
 
+// f(row, case, seed) for every case the tests cover (all but the bench-only sizes), with the
+// row and the case named in any failure message.
+template <class F>
+void each_case(F&& f) {
+  for (const OpRow& row : op_table())
+    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
+      const OpCase& c = row.cases[ci];
+      if (c.bench_only) continue;
+      CAPTURE(row.name);
+      CAPTURE(c.label);
+      f(row, c, seed_of(row, ci));
+    }
+}
+
 CaseData case_data(const OpRow& row, const OpCase& c, uint64_t seed) {
   CaseData d;
   d.in = to_float(make_inputs(c, seed));
@@ -85,128 +99,98 @@ TEST_CASE("op table: the one tolerance rule") {
 }
 
 TEST_CASE("op table: each reference backward matches central differences of its forward (double)") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      if (c.model_size || !c.smooth) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      Values<double> x = make_inputs(c, seed_of(row, ci));
-      const std::vector<double> dy = random_values(row.forward(x, c).size(), seed_of(row, ci) + 1);
-      const Values<double> g = row.backward(x, dy, c);
-      REQUIRE(g.size() == x.size());
-      for (size_t i = 0; i < x.size(); ++i) {
-        REQUIRE(g[i].size() == x[i].size());
-        if (!c.inputs[i].differentiable) continue;
-        const std::vector<size_t> idx = test::sample_indices(x[i].size(), 48, seed_of(row, ci) + i);
-        const std::vector<double> numeric =
-            test::numeric_gradient_at(x[i], idx, [&] { return test::dot(row.forward(x, c), dy); }, row.fd_step);
-        expect(compare(test::pick(g[i], idx), numeric, row.fd_tol), "d" + c.inputs[i].name);
-      }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    if (c.model_size || !c.smooth) return;
+    Values<double> x = make_inputs(c, seed);
+    const std::vector<double> dy = random_values(row.forward(x, c).size(), seed + 1);
+    const Values<double> g = row.backward(x, dy, c);
+    REQUIRE(g.size() == x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      REQUIRE(g[i].size() == x[i].size());
+      if (!c.inputs[i].differentiable) continue;
+      const std::vector<size_t> idx = test::sample_indices(x[i].size(), 48, seed + i);
+      const std::vector<double> numeric =
+          test::numeric_gradient_at(x[i], idx, [&] { return test::dot(row.forward(x, c), dy); }, row.fd_step);
+      expect(compare(test::pick(g[i], idx), numeric, row.fd_tol), "d" + c.inputs[i].name);
     }
+  });
 }
 
 TEST_CASE("op table: the engine on the CPU matches the reference, forward and every gradient") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      const CaseData d = case_data(row, c, seed_of(row, ci));
-      const std::vector<double> y = row.forward(d.in_d, c);
-      const Values<double> g = row.backward(d.in_d, d.dy_d, c);
-      const EngineRun run = run_engine(row, c, d.in, d.dy, Device::CPU);
-      REQUIRE(shape_numel(run.shape) == static_cast<int64_t>(y.size()));
-      expect(compare(run.output, y, row.forward_tol), "forward");
-      for (size_t i = 0; i < c.inputs.size(); ++i) {
-        CAPTURE(c.inputs[i].name);
-        CHECK(run.grads[i].empty() == !c.inputs[i].differentiable);
-        if (!run.grads[i].empty()) expect(compare(run.grads[i], g[i], row.grad_tol), "d" + c.inputs[i].name);
-      }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    const CaseData d = case_data(row, c, seed);
+    const std::vector<double> y = row.forward(d.in_d, c);
+    const Values<double> g = row.backward(d.in_d, d.dy_d, c);
+    const EngineRun run = run_engine(row, c, d.in, d.dy, Device::CPU);
+    REQUIRE(shape_numel(run.shape) == static_cast<int64_t>(y.size()));
+    expect(compare(run.output, y, row.forward_tol), "forward");
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+      CAPTURE(c.inputs[i].name);
+      CHECK(run.grads[i].empty() == !c.inputs[i].differentiable);
+      if (!run.grads[i].empty()) expect(compare(run.grads[i], g[i], row.grad_tol), "d" + c.inputs[i].name);
     }
+  });
 }
 
 TEST_CASE("op table: a second backward pass through the same graph doubles every gradient") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      const CaseData d = case_data(row, c, seed_of(row, ci));
-      const EngineRun once = run_engine(row, c, d.in, d.dy, Device::CPU, {}, 1);
-      const EngineRun twice = run_engine(row, c, d.in, d.dy, Device::CPU, {}, 2);
-      for (size_t i = 0; i < c.inputs.size(); ++i) {
-        CAPTURE(c.inputs[i].name);
-        std::vector<float> doubled = once.grads[i];
-        for (float& v : doubled) v *= 2.0f;
-        // Kernels that scatter several terms into one element add them onto the first pass's
-        // value (Accumulate) instead of onto zero: equal up to rounding.
-        expect(compare(twice.grads[i], doubled, row.grad_tol), "d" + c.inputs[i].name + " after two passes");
-      }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    const CaseData d = case_data(row, c, seed);
+    const EngineRun once = run_engine(row, c, d.in, d.dy, Device::CPU, {}, 1);
+    const EngineRun twice = run_engine(row, c, d.in, d.dy, Device::CPU, {}, 2);
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+      CAPTURE(c.inputs[i].name);
+      std::vector<float> doubled = once.grads[i];
+      for (float& v : doubled) v *= 2.0f;
+      // Kernels that scatter several terms into one element add them onto the first pass's
+      // value (Accumulate) instead of onto zero: equal up to rounding.
+      expect(compare(twice.grads[i], doubled, row.grad_tol), "d" + c.inputs[i].name + " after two passes");
     }
+  });
 }
 
 TEST_CASE("op table: an input without a gradient gets none; the other gradients do not change") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      const CaseData d = case_data(row, c, seed_of(row, ci));
-      const EngineRun all = run_engine(row, c, d.in, d.dy, Device::CPU);
-      // Every input once for the small cases; the first two for the model sizes.
-      const size_t checked = c.model_size ? std::min<size_t>(2, c.inputs.size()) : c.inputs.size();
-      for (size_t skip = 0; skip < checked; ++skip) {
-        if (!c.inputs[skip].differentiable) continue;
-        CAPTURE(c.inputs[skip].name);
-        std::vector<bool> needs(c.inputs.size(), true);
-        needs[skip] = false;
-        const EngineRun run = run_engine(row, c, d.in, d.dy, Device::CPU, needs);
-        CHECK(run.grads[skip].empty());
-        CHECK(test::bit_identical(run.output, all.output));
-        for (size_t i = 0; i < c.inputs.size(); ++i)
-          if (i != skip && !all.grads[i].empty()) expect(compare(run.grads[i], all.grads[i], row.grad_tol), "d" + c.inputs[i].name);
-      }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    const CaseData d = case_data(row, c, seed);
+    const EngineRun all = run_engine(row, c, d.in, d.dy, Device::CPU);
+    // Every input once for the small cases; the first two for the model sizes.
+    const size_t checked = c.model_size ? std::min<size_t>(2, c.inputs.size()) : c.inputs.size();
+    for (size_t skip = 0; skip < checked; ++skip) {
+      if (!c.inputs[skip].differentiable) continue;
+      CAPTURE(c.inputs[skip].name);
+      std::vector<bool> needs(c.inputs.size(), true);
+      needs[skip] = false;
+      const EngineRun run = run_engine(row, c, d.in, d.dy, Device::CPU, needs);
+      CHECK(run.grads[skip].empty());
+      CHECK(test::bit_identical(run.output, all.output));
+      for (size_t i = 0; i < c.inputs.size(); ++i)
+        if (i != skip && !all.grads[i].empty()) expect(compare(run.grads[i], all.grads[i], row.grad_tol), "d" + c.inputs[i].name);
     }
+  });
 }
 
 TEST_CASE("op table: outputs and gradients are bit-identical for 1, 2 and 3 threads") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      const CaseData d = case_data(row, c, seed_of(row, ci));
-      EngineRun runs[3];
-      for (int t = 1; t <= 3; ++t) {
-        test::ThreadCount threads(t);
-        runs[t - 1] = run_engine(row, c, d.in, d.dy, Device::CPU);
-      }
-      for (int t = 1; t < 3; ++t) {
-        CAPTURE(t + 1);
-        CHECK(test::bit_identical(runs[t].output, runs[0].output));
-        for (size_t i = 0; i < c.inputs.size(); ++i) CHECK(test::bit_identical(runs[t].grads[i], runs[0].grads[i]));
-      }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    const CaseData d = case_data(row, c, seed);
+    EngineRun runs[3];
+    for (int t = 1; t <= 3; ++t) {
+      test::ThreadCount threads(t);
+      runs[t - 1] = run_engine(row, c, d.in, d.dy, Device::CPU);
     }
+    for (int t = 1; t < 3; ++t) {
+      CAPTURE(t + 1);
+      CHECK(test::bit_identical(runs[t].output, runs[0].output));
+      for (size_t i = 0; i < c.inputs.size(); ++i) CHECK(test::bit_identical(runs[t].grads[i], runs[0].grads[i]));
+    }
+  });
 }
 
 TEST_CASE("op table: the float reference (the benchmarks' baseline) agrees with the double one") {
-  for (const OpRow& row : op_table())
-    for (size_t ci = 0; ci < row.cases.size(); ++ci) {
-      const OpCase& c = row.cases[ci];
-      if (c.bench_only) continue;
-      if (c.model_size) continue;
-      CAPTURE(row.name);
-      CAPTURE(c.label);
-      const CaseData d = case_data(row, c, seed_of(row, ci));
-      expect(compare(row.forward_float(d.in, c), row.forward(d.in_d, c), row.forward_tol), "forward");
-      const Values<float> gf = row.backward_float(d.in, d.dy, c);
-      const Values<double> g = row.backward(d.in_d, d.dy_d, c);
-      for (size_t i = 0; i < g.size(); ++i) expect(compare(gf[i], g[i], row.grad_tol), "d" + c.inputs[i].name);
-    }
+  each_case([](const OpRow& row, const OpCase& c, uint64_t seed) {
+    if (c.model_size) return;
+    const CaseData d = case_data(row, c, seed);
+    expect(compare(row.forward_float(d.in, c), row.forward(d.in_d, c), row.forward_tol), "forward");
+    const Values<float> gf = row.backward_float(d.in, d.dy, c);
+    const Values<double> g = row.backward(d.in_d, d.dy_d, c);
+    for (size_t i = 0; i < g.size(); ++i) expect(compare(gf[i], g[i], row.grad_tol), "d" + c.inputs[i].name);
+  });
 }
