@@ -18,6 +18,7 @@ int cmd_eval(const Args& args);
 int cmd_predict(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_sweep(const Args& args);
+int cmd_report(const Args& args);
 
 // A sweep's child runs get this environment variable: the number of a pipe's read end
 // whose write end only the sweep holds. `train` watches it and ends itself when the sweep

@@ -22,6 +22,7 @@ commands:
   sweep      train every (cell type x model) of a config, resumable, with a summary vs the paper
   eval       evaluate a saved model on a cell type's splits
   predict    score genes from a CSV with a saved model
+  report     write report.html for a finished run (metrics, curves, attention)
   bench      run the kernel and end-to-end benchmarks (JSON on stdout)
 
 Run `deepchrome <command> --help` for a command's options.
@@ -48,7 +49,8 @@ int run(int argc, char** argv) {
     if (command == "eval") return cmd_eval(args);
     if (command == "predict") return cmd_predict(args);
     if (command == "bench") return cmd_bench(args);
-    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, bench; see deepchrome --help)");
+    if (command == "report") return cmd_report(args);
+    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, report, bench; see deepchrome --help)");
   } catch (const InputError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "deepchrome: error: %s\n", e.what());
