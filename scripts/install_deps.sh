@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages deepchrome builds with (and curl, for scripts/download_data.sh),
-# skipping those already present.
+# Installs the Debian packages deepchrome builds with (and curl, for scripts/download_data.sh;
+# chromium, which the browser test suite opens report.html in), skipping those already present.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(build-essential cmake nlohmann-json3-dev doctest-dev zlib1g-dev curl ca-certificates)
+packages=(build-essential cmake nlohmann-json3-dev doctest-dev zlib1g-dev curl ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

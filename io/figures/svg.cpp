@@ -222,7 +222,7 @@ void Svg::polyline(const std::vector<std::pair<double, double>>& points, std::st
   std::vector<Vertex> kept;
   auto between = [](double a, double b, double c) { return (a <= b && b <= c) || (a >= b && b >= c); };
   for (const auto& [x, y] : points) {
-    Vertex v{x, y, format_number(x), format_number(y)};
+    Vertex v{x, y, format_number(x, 1), format_number(y, 1)};  // 0.1 px: finer than any screen
     if (!kept.empty() && kept.back().sx == v.sx && kept.back().sy == v.sy) continue;
     // The middle of three points on one horizontal or vertical line adds nothing when the
     // line does not turn back at it.
