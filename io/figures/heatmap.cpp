@@ -80,7 +80,7 @@ void colour_bar(Svg& svg, const ColourMap& map, double x, double y, double h, co
     svg.text(x + kWidth + 7, ty + 4, label, {.size = 11});
     widest = std::max(widest, text_width(label, 11));
   }
-  if (!caption.empty()) svg.text(x + kWidth + 14 + widest, y + h / 2, caption, {.size = 12, .anchor = "middle", .rotate = 90});
+  if (!caption.empty()) svg.text(x + kWidth + 20 + widest, y + h / 2, caption, {.size = 12, .anchor = "middle", .rotate = -90});
   if (map.any_missing) {
     svg.rect(x, y + h + 10, kWidth, 10, std::string("fill=\"") + kMissingColour + "\" stroke=\"#444\"");
     svg.text(x + kWidth + 6, y + h + 19, "no value", {.size = 11});

@@ -22,6 +22,8 @@ namespace {
 
 using nlohmann::json;
 
+// The data release's marks and bins (as io/dataset.h, which this room does not include: it
+// brings in the models and the engine).
 constexpr const char* kMarks[] = {"H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3"};
 constexpr int kBinCount = 100;
 

@@ -187,17 +187,22 @@ Svg::Svg(double width, double height) : width_(width), height_(height) {
   out_ += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
 }
 
-void Svg::rect(double x, double y, double w, double h, std::string_view attrs) {
+void Svg::open_rect(double x, double y, double w, double h, std::string_view attrs) {
   out_ += "<rect x=\"" + format_number(x) + "\" y=\"" + format_number(y) + "\" width=\"" + format_number(std::max(0.0, w)) +
           "\" height=\"" + format_number(std::max(0.0, h)) + "\"";
   if (!attrs.empty()) (out_ += ' ') += attrs;
+}
+
+void Svg::rect(double x, double y, double w, double h, std::string_view attrs) {
+  open_rect(x, y, w, h, attrs);
   out_ += "/>\n";
 }
 
 void Svg::rect_with_tooltip(double x, double y, double w, double h, std::string_view attrs, std::string_view tooltip) {
-  rect(x, y, w, h, attrs);
-  out_.resize(out_.size() - 3);  // reopen "<rect .../>\n" to nest the <title>
-  out_ += "><title>" + xml_escape(tooltip) + "</title></rect>\n";
+  open_rect(x, y, w, h, attrs);
+  out_ += "><title>";
+  out_ += xml_escape(tooltip);
+  out_ += "</title></rect>\n";
 }
 
 void Svg::line(double x1, double y1, double x2, double y2, std::string_view attrs) {

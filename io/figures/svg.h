@@ -95,6 +95,8 @@ class Svg {
   std::string finish();
 
  private:
+  void open_rect(double x, double y, double w, double h, std::string_view attrs);  // "<rect ..." unclosed
+
   std::string out_;
   double width_, height_;
   int open_groups_ = 0;
