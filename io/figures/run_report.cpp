@@ -197,6 +197,8 @@ Figure attention_bins_figure(const std::string& path, const Classes& classes, co
   BinHeatmap map;
   map.title = title_prefix + "mean attention over bins (\xCE\xB1)";
   map.rows = rows;
+  for (auto& r : map.rows)
+    if (r == "all") r = "all marks";  // lstm-attn: one attention over the bins of every mark
   map.value_label = "mean \xCE\xB1";
   map.scale = ColourScale::Sequential;
   for (size_t c = 0; c < K; ++c) {

@@ -639,3 +639,26 @@ TEST_CASE("load_run_report: missing and malformed files are InputErrors that nam
   fs::remove(dir / "metrics.json");
   CHECK(input_error(load).find("metrics.json: cannot open") != std::string::npos);
 }
+
+TEST_CASE("load_run_report: one attention over all marks (lstm-attn) is one heatmap row") {
+  const fs::path dir = write_run("all_marks");
+  fs::remove(dir / "attention_marks.csv");
+  std::string bins = "gene_id,mark";
+  for (int t = 1; t <= 100; ++t) bins += ",a" + std::to_string(t);
+  bins += "\n";
+  for (const char* g : {"g1", "g2", "g3", "g4"}) {
+    bins += std::string(g) + ",all";
+    for (int t = 0; t < 100; ++t) bins += ",0.01";
+    bins += "\n";
+  }
+  write(dir / "attention_bins.csv", bins);
+  const fig::RunReport r = fig::load_run_report(dir.string());
+  REQUIRE(r.sections.size() == 1);
+  REQUIRE(r.sections[0].figures.size() == 1);
+  CHECK(r.sections[0].tables.empty());
+  const xml::Document d = parse_ok(r.sections[0].figures[0].svg);
+  const auto panels = xml::with_class(*d.root, "g", "cells");
+  REQUIRE(panels.size() == 2);
+  CHECK(xml::elements(*panels[0], "rect").size() == 100);
+  CHECK(has_text(*d.root, "all marks"));
+}
