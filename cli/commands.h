@@ -21,6 +21,7 @@ int cmd_predict(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_sweep(const Args& args);
 int cmd_models(const Args& args);
+int cmd_report(const Args& args);
 
 // The model registry as text (cli/models.cpp): an indented list for help texts, and the
 // Markdown table of the README.

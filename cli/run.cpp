@@ -23,6 +23,7 @@ commands:
   eval       evaluate a saved model on a cell type's splits
   predict    score genes from a CSV with a saved model
   models     list the models, what each is, and their config keys
+  report     write report.html for a finished run (metrics, curves, attention)
   bench      run the kernel and end-to-end benchmarks (JSON on stdout)
 
 Run `deepchrome <command> --help` for a command's options.
@@ -50,7 +51,8 @@ int run(int argc, char** argv) {
     if (command == "predict") return cmd_predict(args);
     if (command == "bench") return cmd_bench(args);
     if (command == "models") return cmd_models(args);
-    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, models, bench; see deepchrome --help)");
+    if (command == "report") return cmd_report(args);
+    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, report, models, bench; see deepchrome --help)");
   } catch (const InputError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "deepchrome: error: %s\n", e.what());

@@ -104,7 +104,7 @@ ModelOutput AttentiveChrome::forward(const Tensor& x, bool, uint64_t) {
   const Tensor s = marks_.forward(reps);                            // (1, B, 5, 2H')
   const AttentionResult mark_att = attention_pool(s, {mark_context_});
   const Tensor final_rep = reshape(mark_att.pooled, {B, s.size(3)});
-  ModelOutput out{linear(final_rep, out_w_, out_b_)};  // (B, 1)
+  ModelOutput out(linear(final_rep, out_w_, out_b_));  // (B, 1)
   NoGradGuard no_grad;
   out.bin_attention = transpose(bin_att.weights, 0, 1);              // (B, 5, 100)
   out.mark_attention = reshape(mark_att.weights, {B, kInputMarks});  // (B, 5)
@@ -157,7 +157,7 @@ ModelOutput LstmBaseline::forward(const Tensor& x, bool, uint64_t) {
     if (lstm_.bidirectional) rep = concat({fwd, slice(slice(h, 2, 0, 1), 3, H, 2 * H)}, 3);
     rep = reshape(rep, {B, F});
   }
-  return {linear(rep, out_w_, out_b_), bins, Tensor()};
+  return ModelOutput(linear(rep, out_w_, out_b_), bins);
 }
 
 }  // namespace dc

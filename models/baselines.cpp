@@ -16,7 +16,7 @@ LinearBaseline::LinearBaseline(const nlohmann::json& config, uint64_t seed) : Mo
   b_ = add_fan_in_parameter("fc.bias", {2}, kFeatures, seed);
 }
 
-ModelOutput LinearBaseline::forward(const Tensor& x, bool, uint64_t) { return {log_softmax(linear(flatten(x), w_, b_))}; }
+ModelOutput LinearBaseline::forward(const Tensor& x, bool, uint64_t) { return ModelOutput(log_softmax(linear(flatten(x), w_, b_))); }
 
 nlohmann::json MlpBaseline::defaults() { return {{"name", "mlp"}, {"hidden", {250}}}; }
 
@@ -40,7 +40,7 @@ ModelOutput MlpBaseline::forward(const Tensor& x, bool, uint64_t) {
     h = linear(h, w_[i], b_[i]);
     if (i + 1 < w_.size()) h = tanh(h);
   }
-  return {log_softmax(h)};
+  return ModelOutput(log_softmax(h));
 }
 
 }  // namespace dc

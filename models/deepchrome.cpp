@@ -42,7 +42,7 @@ ModelOutput DeepChrome::forward(const Tensor& x, bool training, uint64_t step) {
     h = linear(h, fc_w_[i], fc_b_[i]);
     if (i + 1 < fc_w_.size()) h = relu(h);
   }
-  return {log_softmax(h)};
+  return ModelOutput(log_softmax(h));
 }
 
 }  // namespace dc

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -72,6 +73,76 @@ double aupr(const std::vector<float>& scores, const std::vector<int8_t>& labels)
     i = j;
   }
   return ap;
+}
+
+}  // namespace dc
+
+namespace dc {
+namespace {
+
+// scikit-learn's _binary_clf_curve: one entry per distinct score, from high to low, with
+// the cumulative true and false positives of predicting "high" at or above it.
+struct ThresholdCounts {
+  std::vector<double> thresholds, tps, fps;
+};
+
+ThresholdCounts threshold_counts(const std::vector<float>& scores, const std::vector<int8_t>& labels, const char* metric) {
+  const Counts c = prepare(scores, labels, metric);
+  ThresholdCounts t;
+  double tp = 0, fp = 0;
+  for (size_t i = 0; i < c.order.size();) {
+    size_t j = i;
+    const float s = scores[c.order[i]];
+    while (j < c.order.size() && scores[c.order[j]] == s) {
+      (labels[c.order[j]] ? tp : fp) += 1;
+      ++j;
+    }
+    t.thresholds.push_back(s);
+    t.tps.push_back(tp);
+    t.fps.push_back(fp);
+    i = j;
+  }
+  return t;
+}
+
+}  // namespace
+
+RocCurve roc_curve(const std::vector<float>& scores, const std::vector<int8_t>& labels, bool drop_intermediate) {
+  ThresholdCounts t = threshold_counts(scores, labels, "ROC curve");
+  std::vector<size_t> keep;
+  const size_t n = t.thresholds.size();
+  for (size_t i = 0; i < n; ++i) {
+    // Interior points where fp and tp both advance by the same amount as before lie on
+    // the straight segment joining their neighbours.
+    const bool interior = drop_intermediate && n > 2 && i > 0 && i + 1 < n;
+    if (interior && t.fps[i + 1] - 2 * t.fps[i] + t.fps[i - 1] == 0 && t.tps[i + 1] - 2 * t.tps[i] + t.tps[i - 1] == 0) continue;
+    keep.push_back(i);
+  }
+  RocCurve r;
+  const double pos = t.tps.back(), neg = t.fps.back();
+  r.fpr.push_back(0);
+  r.tpr.push_back(0);
+  r.thresholds.push_back(std::numeric_limits<double>::infinity());
+  for (size_t i : keep) {
+    r.fpr.push_back(t.fps[i] / neg);
+    r.tpr.push_back(t.tps[i] / pos);
+    r.thresholds.push_back(t.thresholds[i]);
+  }
+  return r;
+}
+
+PrCurve pr_curve(const std::vector<float>& scores, const std::vector<int8_t>& labels) {
+  const ThresholdCounts t = threshold_counts(scores, labels, "PR curve");
+  PrCurve p;
+  const double pos = t.tps.back();
+  for (size_t k = t.thresholds.size(); k-- > 0;) {
+    p.precision.push_back(t.tps[k] / (t.tps[k] + t.fps[k]));  // never 0/0: each threshold predicts >= 1 gene
+    p.recall.push_back(t.tps[k] / pos);
+    p.thresholds.push_back(t.thresholds[k]);
+  }
+  p.precision.push_back(1);
+  p.recall.push_back(0);
+  return p;
 }
 
 }  // namespace dc

@@ -22,6 +22,8 @@ inline constexpr int kInputBins = 100;
 // What a forward pass returns: the output the loss reads and, for models with attention,
 // the attention they paid (plain data: no gradient flows through it).
 struct ModelOutput {
+  explicit ModelOutput(Tensor out, Tensor bins = Tensor(), Tensor marks = Tensor())
+      : output(std::move(out)), bin_attention(std::move(bins)), mark_attention(std::move(marks)) {}
   Tensor output;          // (B, 2) log-probabilities or (B, 1) logit, as the model's head says
   Tensor bin_attention;   // (B, 5, 100): per mark, over the bins; (B, 1, 100): one attention
                           // over all marks; undefined for models without attention

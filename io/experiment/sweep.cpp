@@ -7,10 +7,11 @@
 #include <cstdio>
 #include <set>
 
-#include "kernels/base/error.h"
+#include "io/experiment/paper.h"
+#include "io/figures/svg.h"
 #include "io/formats/atomic_file.h"
 #include "io/formats/dataset.h"
-#include "io/experiment/paper.h"
+#include "kernels/base/error.h"
 
 namespace dc::io {
 namespace {
@@ -78,18 +79,6 @@ ModelStats model_stats(const SweepSummary& s, size_t m) {
     }
   }
   return st;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -320,7 +309,7 @@ std::string summary_md(const SweepSummary& s) {
 }
 
 std::string auroc_vs_paper_svg(const SweepSummary& s) {
-  static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+  using figures::Font;
   bool any_paper = false;
   for (size_t c = 0; c < s.cells.size(); ++c) any_paper |= !std::isnan(paper_auroc(s, c));
 
@@ -348,58 +337,48 @@ std::string auroc_vs_paper_svg(const SweepSummary& s) {
   auto Xi = [&](size_t i) { return left + (static_cast<double>(i) + 0.5) / n_x * pw; };
   auto Y = [&](double v) { return top + (1 - (v - lo) / (hi - lo)) * ph; };
 
-  std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", W) + "\" height=\"" + fmt("%.0f", H) +
-                    "\" viewBox=\"0 0 " + fmt("%.0f", W) + " " + fmt("%.0f", H) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  figures::Svg svg(W, H);
   const std::string title = any_paper ? "Test AUROC per cell type: ours vs the DeepChrome paper"
                                       : "Test AUROC per cell type (simulated data: no paper figures to compare)";
-  out += "<text x=\"" + fmt("%.0f", W / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">" + xml_escape(title) + "</text>\n";
-  out += "<rect x=\"" + fmt("%.1f", left) + "\" y=\"" + fmt("%.1f", top) + "\" width=\"" + fmt("%.1f", pw) + "\" height=\"" +
-         fmt("%.1f", ph) + "\" fill=\"none\" stroke=\"#444\"/>\n";
+  svg.text(W / 2, 24, title, {.size = 15, .anchor = "middle", .bold = true});
   // Grid and ticks every 0.05.
   for (double v = lo; v <= hi + 1e-9; v += 0.05) {
-    out += "<line x1=\"" + fmt("%.1f", left) + "\" x2=\"" + fmt("%.1f", left + pw) + "\" y1=\"" + fmt("%.1f", Y(v)) + "\" y2=\"" +
-           fmt("%.1f", Y(v)) + "\" stroke=\"#eee\"/>\n";
-    out += "<text x=\"" + fmt("%.1f", left - 6) + "\" y=\"" + fmt("%.1f", Y(v) + 4) + "\" text-anchor=\"end\">" + fmt("%.2f", v) + "</text>\n";
+    svg.line(left, Y(v), left + pw, Y(v), "stroke=\"#e6e6e6\"");
+    svg.text(left - 6, Y(v) + 4, figures::format_fixed(v, 2), {.size = 11, .anchor = "end"});
     if (any_paper) {
-      out += "<line y1=\"" + fmt("%.1f", top) + "\" y2=\"" + fmt("%.1f", top + ph) + "\" x1=\"" + fmt("%.1f", X(v)) + "\" x2=\"" +
-             fmt("%.1f", X(v)) + "\" stroke=\"#eee\"/>\n";
-      out += "<text x=\"" + fmt("%.1f", X(v)) + "\" y=\"" + fmt("%.1f", top + ph + 18) + "\" text-anchor=\"middle\">" + fmt("%.2f", v) + "</text>\n";
+      svg.line(X(v), top, X(v), top + ph, "stroke=\"#e6e6e6\"");
+      svg.text(X(v), top + ph + 18, figures::format_fixed(v, 2), {.size = 11, .anchor = "middle"});
     }
   }
+  svg.rect(left, top, pw, ph, "fill=\"none\" stroke=\"#444\"");
   if (any_paper) {
-    out += "<line x1=\"" + fmt("%.1f", X(lo)) + "\" y1=\"" + fmt("%.1f", Y(lo)) + "\" x2=\"" + fmt("%.1f", X(hi)) + "\" y2=\"" +
-           fmt("%.1f", Y(hi)) + "\" stroke=\"#888\" stroke-dasharray=\"5,4\"/>\n";
-    out += "<text x=\"" + fmt("%.1f", left + pw / 2) + "\" y=\"" + fmt("%.1f", H - 18) +
-           "\" text-anchor=\"middle\">DeepChrome paper test AUROC</text>\n";
+    svg.line(X(lo), Y(lo), X(hi), Y(hi), "stroke=\"#888\" stroke-dasharray=\"5,4\"");
+    svg.text(left + pw / 2, H - 18, "DeepChrome paper test AUROC", {.anchor = "middle"});
   } else {
-    out += "<text x=\"" + fmt("%.1f", left + pw / 2) + "\" y=\"" + fmt("%.1f", H - 18) +
-           "\" text-anchor=\"middle\">cell type (in config order)</text>\n";
+    svg.text(left + pw / 2, H - 18, "cell type (in config order)", {.anchor = "middle"});
   }
-  out += "<text transform=\"translate(18," + fmt("%.1f", top + ph / 2) + ") rotate(-90)\" text-anchor=\"middle\">our test AUROC</text>\n";
+  svg.text(22, top + ph / 2, "our test AUROC", {.anchor = "middle", .rotate = -90});
 
   for (size_t m = 0; m < s.models.size(); ++m) {
-    const char* colour = colours[m % 6];
-    out += "<g fill=\"" + std::string(colour) + "\" fill-opacity=\"0.75\">\n";
+    const std::string colour = figures::series_colour(m);
+    svg.open_group("fill=\"" + colour + "\" fill-opacity=\"0.75\"");
     for (size_t c = 0; c < s.cells.size(); ++c) {
       const RunResult& r = result(s, c, m);
       if (r.status != "done") continue;
       const double p = paper_auroc(s, c);
       if (any_paper && std::isnan(p)) continue;
       const double x = any_paper ? X(p) : Xi(c);
-      out += "<circle cx=\"" + fmt("%.1f", x) + "\" cy=\"" + fmt("%.1f", Y(r.test_auroc)) + "\" r=\"4\"><title>" +
-             xml_escape(s.cells[c] + " " + cell_name(s.cells[c]) + " " + s.models[m] + ": " + num(r.test_auroc) +
-                        (any_paper ? " (paper " + num(p) + ")" : "")) +
-             "</title></circle>\n";
+      svg.circle(x, Y(r.test_auroc), 4, "",
+                 s.cells[c] + " " + cell_name(s.cells[c]) + " " + s.models[m] + ": " + num(r.test_auroc) +
+                     (any_paper ? " (paper " + num(p) + ")" : ""));
     }
-    out += "</g>\n";
+    svg.close_group();
     // Legend.
     const double ly = top + 16 + 18 * static_cast<double>(m);
-    out += "<circle cx=\"" + fmt("%.1f", left + 14) + "\" cy=\"" + fmt("%.1f", ly - 4) + "\" r=\"4\" fill=\"" + colour + "\"/>\n";
-    out += "<text x=\"" + fmt("%.1f", left + 24) + "\" y=\"" + fmt("%.1f", ly) + "\">" + xml_escape(s.models[m]) + "</text>\n";
+    svg.circle(left + 14, ly - 4, 4, "fill=\"" + colour + "\"");
+    svg.text(left + 24, ly, s.models[m]);
   }
-  out += "</svg>\n";
-  return out;
+  return svg.finish();
 }
 
 }  // namespace dc::io
