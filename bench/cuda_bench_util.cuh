@@ -1,5 +1,7 @@
-// Shared by the CUDA kernel benchmarks (bench/cuda_*_benchmarks.cu): device memory freed at
-// scope exit, and the one timing rule (CUDA events on the process stream).
+// Shared by the CUDA comparisons with the vendor libraries (bench/cuda_*.cu): device memory
+// freed at scope exit, the one timing rule (CUDA events on the process stream), the records
+// and their validation before timing, the shared cuDNN handle, and the three families'
+// entry points that bench/cuda_vs_libraries.cu calls.
 #pragma once
 
 #include <algorithm>
@@ -8,11 +10,24 @@
 #include <string>
 #include <vector>
 
+#if DEEPCHROME_HAS_CUDNN
+#include <cudnn.h>
+#endif
+
+#include "bench/record.h"
 #include "bench/timing.h"
+#include "engine/op_table.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace dc::bench {
+
+// The families (each appends its records): conv1d, sgemm_tiled, linear and max-pool
+// (bench/cuda_conv_gemm_benchmarks.cu); the LSTM (bench/cuda_rnn_benchmarks.cu);
+// activations, add, log-softmax and the optimizer kernels (bench/cuda_pointwise_benchmarks.cu).
+void conv_gemm_vs_libraries(std::vector<BenchRecord>& out, bool quick);
+void rnn_vs_libraries(std::vector<BenchRecord>& out, bool quick);
+void pointwise_vs_libraries(std::vector<BenchRecord>& out, bool quick);
 
 // Raw device memory (cuDNN workspaces, descriptors' buffers, copies of host vectors).
 class DeviceBuffer {
@@ -97,5 +112,84 @@ inline double median_ms_per_call(const std::function<void()>& f, bool quick) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
+
+// A record of this GPU: what ran, its work (FLOPs or bytes of one call) and the device's peaks.
+inline BenchRecord cuda_record(const std::string& op, const std::string& shape, const std::string& pass, double flops,
+                               double bytes) {
+  static const kernels::cuda::DeviceInfo info = kernels::cuda::device_info();
+  BenchRecord r;
+  r.op = op;
+  r.shape = shape;
+  r.device = "cuda";
+  r.pass = pass;
+  r.flops = flops;
+  r.bytes = bytes;
+  r.peak_gflops = info.peak_fp32_tflops * 1e3;
+  r.peak_gbs = info.peak_bandwidth_gbs;
+  return r;
+}
+
+// A library's result against ours: other algorithms (FFT or Winograd convolutions, other
+// summation orders) round differently, so this is looser than an op's cuda_tol, yet far
+// below what a wrong descriptor or layout gives (errors of the order of the values). A
+// library that disagrees is not used as the reference.
+inline constexpr optable::Tolerance kLibraryTol{1e-4, 1e-3};
+
+// The validation of a record before it is timed: our kernel's results compared with the CPU
+// twin's or a library's (optable::compare, the one tolerance rule). The record gets what it
+// was compared with and the largest error; a failed comparison makes it invalid (not timed)
+// with the failure in its note.
+class Validation {
+ public:
+  explicit Validation(std::string against) : against_(std::move(against)) {}
+  template <class A, class E>
+  void check(const std::string& what, const std::vector<A>& actual, const std::vector<E>& expected, optable::Tolerance tol) {
+    const optable::Comparison c = optable::compare(actual, expected, tol);
+    if (failure_.empty() && !c.ok) failure_ = c.describe(what);
+    max_error_ = std::max(max_error_, c.max_error);
+  }
+  bool ok() const { return failure_.empty(); }
+  // Writes the outcome into r; returns ok().
+  bool apply(BenchRecord& r) const {
+    r.validated_against = against_;
+    r.max_error = max_error_;
+    if (!ok()) {
+      r.valid = false;
+      r.note = "validation failed: " + failure_ + (r.note.empty() ? "" : "; " + r.note);
+    }
+    return ok();
+  }
+
+ private:
+  std::string against_, failure_;
+  double max_error_ = 0;
+};
+
+// A library's result against ours (kLibraryTol): "" when it agrees, else why it is not used.
+template <class A, class E>
+std::string library_disagrees(const std::string& library, const std::string& what, const std::vector<A>& library_result,
+                              const std::vector<E>& ours) {
+  const optable::Comparison c = optable::compare(library_result, ours, kLibraryTol);
+  return c.ok ? std::string() : library + "'s result differs from ours, not used as the reference (" + c.describe(what) + ")";
+}
+
+// Appends `more` to a note ("; " between).
+inline void add_note(BenchRecord& r, const std::string& more) {
+  if (!more.empty()) r.note += (r.note.empty() ? "" : "; ") + more;
+}
+
+#if DEEPCHROME_HAS_CUDNN
+#define DC_CUDNN_CHECK(expr)                                                                                    \
+  do {                                                                                                          \
+    const cudnnStatus_t dc_st_ = (expr);                                                                        \
+    if (dc_st_ != CUDNN_STATUS_SUCCESS)                                                                         \
+      throw ::dc::Error(std::string("cuDNN error: ") + cudnnGetErrorString(dc_st_) + " in " #expr " at " __FILE__ \
+                        ":" + std::to_string(__LINE__));                                                        \
+  } while (0)
+
+// The process's cuDNN handle on the process stream, created on first use; null when cuDNN
+// cannot start here, with the reason in *why (and the CUDA error it left cleared).
+cudnnHandle_t cudnn_handle(std::string* why);
+#endif
 
 }  // namespace dc::bench

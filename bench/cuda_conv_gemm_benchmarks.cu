@@ -1,80 +1,39 @@
-// CUDA benchmarks of the conv1d, max-pool, dropout, linear and GEMM kernels
-// (kernels/cuda/{conv1d,pool,dropout,linear,gemm}), next to cuDNN / cuBLAS where those have
-// the same operation:
-//   conv1d forward / backward-data / backward-weights at the DeepChrome sizes (B = 1, 64)
+// Our CUDA conv1d, tiled SGEMM, linear layer and max-pool next to cuDNN / cuBLAS on the same
+// inputs (records of bench/record.h; every one validated before it is timed):
+//   conv1d forward / backward-data / backward-filter at the DeepChrome sizes (B = 1, 64)
 //     vs cudnnConvolutionForward / BackwardData / BackwardFilter (the 1-D convolution as a
 //     2-D one with H = 1, FP32 FMA math (no TF32), the fastest algorithm from cudnnFind*,
-//     workspace allocated once outside the timed loop);
-//   sgemm_tiled vs cuBLAS at 512^3, 4096^3 and the DeepChrome linear-layer shapes;
-//   linear forward + backward vs its three bare cuBLAS GEMMs;
-//   max-pool forward (vs cudnnPoolingForward) and backward, dropout forward and backward,
-//     in GB/s.
-// Times: bench/cuda_bench_util.cuh's median_ms_per_call (CUDA events around back-to-back
-// calls on the process stream, median of the samples after a warm-up).
+//     workspace allocated once outside the timed loop); ours validated against the CPU twin
+//     (kernels/cpu), cuDNN's result against ours;
+//   sgemm_tiled (ours) vs cuBLAS (cuda::sgemm) at 512^3, 4096^3 and the DeepChrome
+//     linear-layer shapes, validated against cuBLAS's result;
+//   linear forward + backward (cuBLAS GEMMs plus our bias kernels) vs its three bare cuBLAS
+//     GEMMs, validated against the CPU twin;
+//   max-pool forward vs cudnnPoolingForward, validated against the CPU twin (exactly) and
+//     cuDNN's result against ours.
+// The plain per-op timings are the op table's (bench/op_benchmarks.cpp).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "bench/cuda_bench.h"
 #include "bench/cuda_bench_util.cuh"
-#include "bench/timing.h"
 #include "kernels/base/error.h"
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/conv1d.h"
-#include "kernels/cuda/dropout.h"
+#include "kernels/contract/conv1d.h"
+#include "kernels/contract/gemm.h"
+#include "kernels/contract/linear.h"
+#include "kernels/contract/pool.h"
 #include "kernels/cuda/gemm.h"
-#include "kernels/cuda/linear.h"
-#include "kernels/cuda/pool.h"
-#include "kernels/cuda/runtime.h"
-
-#if DEEPCHROME_HAS_CUDNN
-#include <cudnn.h>
-#endif
 
 namespace dc::bench {
 namespace {
 
+namespace k = dc::kernels;
 namespace cu = dc::kernels::cuda;
-using cpu::Trans;
-
-#if DEEPCHROME_HAS_CUDNN
-#define DC_CUDNN_CHECK(expr)                                                                                  \
-  do {                                                                                                        \
-    const cudnnStatus_t dc_st_ = (expr);                                                                      \
-    if (dc_st_ != CUDNN_STATUS_SUCCESS)                                                                       \
-      throw ::dc::Error(std::string("cuDNN error: ") + cudnnGetErrorString(dc_st_) + " in " + #expr + " at " + \
-                        __FILE__ + ":" + std::to_string(__LINE__));                                          \
-  } while (0)
-#endif
-
-struct Peaks {
-  double gflops = 0, gbs = 0;
-};
-
-CudaBenchRecord compute_record(const std::string& kernel, const std::string& shape, double ms, double flops,
-                               const Peaks& peak) {
-  CudaBenchRecord r;
-  r.kernel = kernel;
-  r.shape = shape;
-  r.ms = ms;
-  r.gflops = flops / (ms * 1e-3) / 1e9;
-  r.peak_fraction = peak.gflops > 0 ? r.gflops / peak.gflops : 0;
-  return r;
-}
-
-CudaBenchRecord memory_record(const std::string& kernel, const std::string& shape, double ms, double bytes,
-                              const Peaks& peak) {
-  CudaBenchRecord r;
-  r.kernel = kernel;
-  r.shape = shape;
-  r.ms = ms;
-  r.gbs = bytes / (ms * 1e-3) / 1e9;
-  r.peak_fraction = peak.gbs > 0 ? r.gbs / peak.gbs : 0;
-  return r;
-}
+using k::Trans;
 
 // ---- conv1d -------------------------------------------------------------------------------
 
@@ -82,7 +41,7 @@ CudaBenchRecord memory_record(const std::string& kernel, const std::string& shap
 // The 1-D convolution as cuDNN sees it: NCHW with H = 1, its descriptors and algorithms.
 class CudnnConv {
  public:
-  CudnnConv(cudnnHandle_t h, const cpu::Conv1dShape& s) : h_(h) {
+  CudnnConv(cudnnHandle_t h, const k::Conv1dShape& s) : h_(h) {
     DC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     DC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
     DC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_));
@@ -156,97 +115,102 @@ class CudnnConv {
   std::unique_ptr<DeviceBuffer> workspace_;
   const float one_ = 1.0f, zero_ = 0.0f;
 };
-
-class CudnnHandle {
- public:
-  CudnnHandle() {
-    DC_CUDNN_CHECK(cudnnCreate(&h_));
-    DC_CUDNN_CHECK(cudnnSetStream(h_, cu::current_stream()));
-  }
-  ~CudnnHandle() { cudnnDestroy(h_); }
-  CudnnHandle(const CudnnHandle&) = delete;
-  CudnnHandle& operator=(const CudnnHandle&) = delete;
-  cudnnHandle_t get() const { return h_; }
-
- private:
-  cudnnHandle_t h_ = nullptr;
-};
 #endif
 
-std::string conv_shape(const cpu::Conv1dShape& s) {
+std::string conv_shape(const k::Conv1dShape& s) {
   return "B=" + std::to_string(s.N) + " Cin=" + std::to_string(s.CIN) + " Cout=" + std::to_string(s.COUT) +
          " L=" + std::to_string(s.L) + " K=" + std::to_string(s.K);
 }
 
-void conv_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks& peak) {
-#if DEEPCHROME_HAS_CUDNN
-  // A cuDNN that cannot run (no handle, no algorithm) becomes a note; our kernels are still timed.
-  std::unique_ptr<CudnnHandle> cudnn;
-  std::string cudnn_error;
-  try {
-    cudnn = std::make_unique<CudnnHandle>();
-  } catch (const Error& e) {
-    cudnn_error = e.what() + clear_handled_cuda_error();
-  }
-#endif
+void conv_records(std::vector<BenchRecord>& out, bool quick) {
+  const optable::Tolerance tol = optable::op_row("conv1d").cuda_tol;
   for (int batch : {1, 64}) {
-    const cpu::Conv1dShape s{batch, 5, 100, 50, 10, 1, 0};
+    const k::Conv1dShape s{batch, 5, 100, 50, 10, 1, 0};
     const std::string shape = conv_shape(s);
     const size_t nx = static_cast<size_t>(s.N) * s.CIN * s.L, nw = static_cast<size_t>(s.COUT) * s.CIN * s.K,
-                 ny = static_cast<size_t>(s.N) * s.COUT * s.LOUT();
-    DeviceFloats x(nx, 1), w(nw, 2), b(static_cast<size_t>(s.COUT), 3), dy(ny, 4), y(ny, kUninit), dx(nx, kUninit),
-        dw(nw, kUninit), db(static_cast<size_t>(s.COUT), kUninit),
-        col(static_cast<size_t>(cpu::conv1d_col_size(s)), kUninit);
+                 ny = static_cast<size_t>(s.N) * s.COUT * s.LOUT(), ncol = static_cast<size_t>(k::conv1d_col_size(s));
+    // DeepChrome's inputs are counts (0..20 after binning); its init U(+-1/sqrt(CIN*K)).
+    const double wb = 1.0 / std::sqrt(static_cast<double>(s.CIN * s.K));
+    const std::vector<float> hx = uniform_floats(nx, 1, 0.0, 8.0), hw = uniform_floats(nw, 2, -wb, wb), hdy = uniform_floats(ny, 4);
+    const DeviceBuffer x(hx), w(hw), dy(hdy), y(ny * sizeof(float)), dx(nx * sizeof(float)), dw(nw * sizeof(float)),
+        col(ncol * sizeof(float));
     const double flops = 2.0 * s.N * s.COUT * s.LOUT() * s.CIN * s.K;  // each of the three passes
-
-    cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), b.get(), s);  // col for the backward passes
-    auto fwd = compute_record("conv1d_forward", shape, median_ms_per_call([&] {
-      cu::conv1d_forward(y.get(), col.get(), x.get(), w.get(), nullptr, s);
-    }, quick), flops, peak);
-    auto data = compute_record("conv1d_backward_data", shape, median_ms_per_call([&] {
-      cu::conv1d_backward(dx.get(), GradMode::Overwrite, nullptr, GradMode::Overwrite, nullptr, GradMode::Overwrite,
-                          dy.get(), col.get(), w.get(), s);
-    }, quick), flops, peak);
-    auto filter = compute_record("conv1d_backward_weights", shape, median_ms_per_call([&] {
-      cu::conv1d_backward(nullptr, GradMode::Overwrite, dw.get(), GradMode::Overwrite, nullptr, GradMode::Overwrite,
-                          dy.get(), col.get(), w.get(), s);
-    }, quick), flops, peak);
+    BenchRecord fwd = cuda_record("conv1d", shape, "forward", flops, 0), data = cuda_record("conv1d", shape, "backward_data", flops, 0),
+                filter = cuda_record("conv1d", shape, "backward_filter", flops, 0);
     fwd.note = "no bias on either side; ours also hands x to the backward pass (col)";
     data.note = "dx only";
     filter.note = "dw only (no bias gradient on either side)";
+
+    // Ours once, against the CPU twin.
+    auto our_fwd = [&] { cu::conv1d_forward(y.f(), col.f(), x.f(), w.f(), nullptr, s); };
+    auto our_data = [&] { cu::conv1d_backward({dx.f(), GradMode::Overwrite}, {}, {}, dy.f(), col.f(), w.f(), s); };
+    auto our_filter = [&] { cu::conv1d_backward({}, {dw.f(), GradMode::Overwrite}, {}, dy.f(), col.f(), w.f(), s); };
+    our_fwd();
+    our_data();
+    our_filter();
+    const std::vector<float> y_ours = y.host(ny), dx_ours = dx.host(nx), dw_ours = dw.host(nw);
+    std::vector<float> y_cpu(ny), col_cpu(ncol), dx_cpu(nx), dw_cpu(nw);
+    k::cpu::conv1d_forward(y_cpu.data(), col_cpu.data(), hx.data(), hw.data(), nullptr, s);
+    k::cpu::conv1d_backward({dx_cpu.data(), GradMode::Overwrite}, {dw_cpu.data(), GradMode::Overwrite}, {}, hdy.data(),
+                            col_cpu.data(), hw.data(), s);
+    Validation vf("the CPU twin (kernels/cpu)"), vd = vf, vw = vf;
+    vf.check("y", y_ours, y_cpu, tol);
+    vd.check("dx", dx_ours, dx_cpu, tol);
+    vw.check("dw", dw_ours, dw_cpu, tol);
+    const bool ok_f = vf.apply(fwd), ok_d = vd.apply(data), ok_w = vw.apply(filter);
+    if (ok_f) fwd.ms = median_ms_per_call(our_fwd, quick);
+    if (ok_d) data.ms = median_ms_per_call(our_data, quick);
+    if (ok_w) filter.ms = median_ms_per_call(our_filter, quick);
+
 #if DEEPCHROME_HAS_CUDNN
+    std::string why;
+    cudnnHandle_t h = cudnn_handle(&why);
     try {
-      if (!cudnn) throw Error("cuDNN unavailable: " + cudnn_error);
-      CudnnConv ref(cudnn->get(), s);
-      fwd.reference_ms = median_ms_per_call([&] { ref.forward(y.get(), x.get(), w.get()); }, quick);
-      data.reference_ms = median_ms_per_call([&] { ref.backward_data(dx.get(), dy.get(), w.get()); }, quick);
-      filter.reference_ms = median_ms_per_call([&] { ref.backward_filter(dw.get(), dy.get(), x.get()); }, quick);
-      fwd.reference = data.reference = filter.reference = "cudnn";
-      for (auto* r : {&fwd, &data, &filter}) r->note += "; cuDNN: 2-D conv with H = 1, FP32 FMA math, fastest cudnnFind algorithm";
-    } catch (const Error& e) {
-      for (auto* r : {&fwd, &data, &filter}) {
-        r->reference_ms = 0;
-        r->note += std::string("; cuDNN reference failed: ") + e.what();
+      if (!h) throw Error("cuDNN unavailable: " + why);
+      CudnnConv ref(h, s);
+      const DeviceBuffer y_ref(ny * sizeof(float)), dx_ref(nx * sizeof(float)), dw_ref(nw * sizeof(float));
+      ref.forward(y_ref.f(), x.f(), w.f());
+      ref.backward_data(dx_ref.f(), dy.f(), w.f());
+      ref.backward_filter(dw_ref.f(), dy.f(), x.f());
+      struct Pass {
+        BenchRecord* r;
+        bool ok;
+        std::string disagrees;
+        std::function<void()> call;
+      };
+      Pass passes[] = {
+          {&fwd, ok_f, library_disagrees("cuDNN", "y", y_ref.host(ny), y_ours), [&] { ref.forward(y_ref.f(), x.f(), w.f()); }},
+          {&data, ok_d, library_disagrees("cuDNN", "dx", dx_ref.host(nx), dx_ours),
+           [&] { ref.backward_data(dx_ref.f(), dy.f(), w.f()); }},
+          {&filter, ok_w, library_disagrees("cuDNN", "dw", dw_ref.host(nw), dw_ours),
+           [&] { ref.backward_filter(dw_ref.f(), dy.f(), x.f()); }},
+      };
+      for (Pass& p : passes) {
+        if (!p.ok) continue;
+        if (!p.disagrees.empty()) {
+          add_note(*p.r, p.disagrees);
+          continue;
+        }
+        p.r->reference = "cudnn";
+        p.r->reference_ms = median_ms_per_call(p.call, quick);
+        add_note(*p.r, "cuDNN: 2-D conv with H = 1, FP32 FMA math, the fastest cudnnFind algorithm (its result checked against ours)");
       }
-      fwd.note += clear_handled_cuda_error();
+    } catch (const Error& e) {
+      const std::string note = std::string("cuDNN reference failed: ") + e.what() + clear_handled_cuda_error();
+      for (BenchRecord* r : {&fwd, &data, &filter}) add_note(*r, note);
     }
+#else
+    for (BenchRecord* r : {&fwd, &data, &filter}) add_note(*r, "built without cuDNN: no reference");
 #endif
-    // The whole backward pass as the engine calls it.
-    auto all = compute_record("conv1d_backward", shape, median_ms_per_call([&] {
-      cu::conv1d_backward(dx.get(), GradMode::Overwrite, dw.get(), GradMode::Overwrite, db.get(), GradMode::Overwrite,
-                          dy.get(), col.get(), w.get(), s);
-    }, quick), 2 * flops, peak);
-    all.note = "dx, dw and db in one call (as the engine runs it)";
     out.push_back(fwd);
     out.push_back(data);
     out.push_back(filter);
-    out.push_back(all);
   }
 }
 
 // ---- GEMM and linear ----------------------------------------------------------------------
 
-void gemm_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks& peak) {
+void gemm_records(std::vector<BenchRecord>& out, bool quick) {
   struct Case {
     int M, N, K;
     Trans ta, tb;
@@ -263,76 +227,98 @@ void gemm_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks&
   for (const Case& c : cases) {
     const int a_rows = c.ta == Trans::No ? c.M : c.K, a_cols = c.ta == Trans::No ? c.K : c.M;
     const int b_rows = c.tb == Trans::No ? c.K : c.N, b_cols = c.tb == Trans::No ? c.N : c.K;
-    DeviceFloats A(static_cast<size_t>(a_rows) * a_cols, 11), B(static_cast<size_t>(b_rows) * b_cols, 12),
-        C(static_cast<size_t>(c.M) * c.N, kUninit);
+    const size_t nc = static_cast<size_t>(c.M) * c.N;
+    const DeviceBuffer A(uniform_floats(static_cast<size_t>(a_rows) * a_cols, 11)),
+        B(uniform_floats(static_cast<size_t>(b_rows) * b_cols, 12)), C(nc * sizeof(float)), C_ref(nc * sizeof(float));
     const std::string shape = std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K) + " " +
                               (c.ta == Trans::No ? "N" : "T") + (c.tb == Trans::No ? "N" : "T");
-    const double flops = 2.0 * c.M * c.N * c.K;
-    auto r = compute_record("sgemm_tiled", shape, median_ms_per_call([&] {
-      cu::sgemm_tiled(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.get(), a_cols, B.get(), b_cols, 0.0f, C.get(), c.N);
-    }, quick), flops, peak);
-    r.reference = "cublas";
-    r.reference_ms = median_ms_per_call([&] {
-      cu::sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.get(), a_cols, B.get(), b_cols, 0.0f, C.get(), c.N);
-    }, quick);
+    BenchRecord r = cuda_record("sgemm_tiled", shape, "call", 2.0 * c.M * c.N * c.K, 0);
     r.note = std::string(c.what) + "; M x N x K, row-major, transposes of A and B";
+    auto ours = [&] { cu::sgemm_tiled(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.f(), a_cols, B.f(), b_cols, 0.0f, C.f(), c.N); };
+    auto cublas = [&] { cu::sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.f(), a_cols, B.f(), b_cols, 0.0f, C_ref.f(), c.N); };
+    ours();
+    cublas();
+    Validation v("cuBLAS (cuda::sgemm) on the same inputs");
+    v.check("C", C.host(nc), C_ref.host(nc), optable::Tolerance{1e-5, 1e-4});
+    if (v.apply(r)) {
+      r.ms = median_ms_per_call(ours, quick);
+      r.reference = "cublas";
+      r.reference_ms = median_ms_per_call(cublas, quick);
+    }
     out.push_back(r);
   }
 
+  const optable::Tolerance tol = optable::op_row("linear").cuda_tol;
   for (int batch : {1, 64}) {
-    const cpu::LinearShape s{batch, 900, 625};
-    DeviceFloats x(static_cast<size_t>(s.N) * s.IN, 21), w(static_cast<size_t>(s.OUT) * s.IN, 22), b(s.OUT, 23),
-        dy(static_cast<size_t>(s.N) * s.OUT, 24), y(static_cast<size_t>(s.N) * s.OUT, kUninit),
-        dx(static_cast<size_t>(s.N) * s.IN, kUninit), dw(static_cast<size_t>(s.OUT) * s.IN, kUninit),
-        db(s.OUT, kUninit);
-    const std::string shape = "N=" + std::to_string(s.N) + " IN=900 OUT=625";
-    auto r = compute_record("linear_fwd_bwd", shape, median_ms_per_call([&] {
-      cu::linear_forward(y.get(), x.get(), w.get(), b.get(), s);
-      cu::linear_backward(dx.get(), GradMode::Overwrite, dw.get(), GradMode::Overwrite, db.get(), GradMode::Overwrite,
-                          dy.get(), x.get(), w.get(), s);
-    }, quick), 6.0 * s.N * s.IN * s.OUT, peak);
-    r.reference = "cublas";
-    r.reference_ms = median_ms_per_call([&] {
-      cu::sgemm(Trans::No, Trans::Yes, s.N, s.OUT, s.IN, 1.0f, x.get(), s.IN, w.get(), s.IN, 0.0f, y.get(), s.OUT);
-      cu::sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy.get(), s.OUT, w.get(), s.IN, 0.0f, dx.get(), s.IN);
-      cu::sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy.get(), s.OUT, x.get(), s.IN, 0.0f, dw.get(), s.IN);
-    }, quick);
+    const k::LinearShape s{batch, 900, 625};
+    const size_t nx = static_cast<size_t>(s.N) * s.IN, nw = static_cast<size_t>(s.OUT) * s.IN, ny = static_cast<size_t>(s.N) * s.OUT;
+    const double wb = 1.0 / std::sqrt(900.0);
+    const std::vector<float> hx = uniform_floats(nx, 21), hw = uniform_floats(nw, 22, -wb, wb), hb = uniform_floats(s.OUT, 23, -wb, wb),
+                             hdy = uniform_floats(ny, 24);
+    const DeviceBuffer x(hx), w(hw), b(hb), dy(hdy), y(ny * sizeof(float)), dx(nx * sizeof(float)), dw(nw * sizeof(float)),
+        db(s.OUT * sizeof(float));
+    BenchRecord r = cuda_record("linear", "N=" + std::to_string(s.N) + " IN=900 OUT=625", "forward+backward",
+                                6.0 * s.N * s.IN * s.OUT, 0);
     r.note = "forward + dx, dw, db; reference: the three cuBLAS GEMMs alone (no bias add, no bias gradient)";
+    auto ours = [&] {
+      cu::linear_forward(y.f(), x.f(), w.f(), b.f(), s);
+      cu::linear_backward({dx.f(), GradMode::Overwrite}, {dw.f(), GradMode::Overwrite}, {db.f(), GradMode::Overwrite}, dy.f(),
+                          x.f(), w.f(), s);
+    };
+    ours();
+    std::vector<float> y_cpu(ny), dx_cpu(nx), dw_cpu(nw), db_cpu(s.OUT);
+    k::cpu::linear_forward(y_cpu.data(), hx.data(), hw.data(), hb.data(), s);
+    k::cpu::linear_backward({dx_cpu.data(), GradMode::Overwrite}, {dw_cpu.data(), GradMode::Overwrite},
+                            {db_cpu.data(), GradMode::Overwrite}, hdy.data(), hx.data(), hw.data(), s);
+    Validation v("the CPU twin (kernels/cpu)");
+    v.check("y", y.host(ny), y_cpu, tol);
+    v.check("dx", dx.host(nx), dx_cpu, tol);
+    v.check("dw", dw.host(nw), dw_cpu, tol);
+    v.check("db", db.host(s.OUT), db_cpu, tol);
+    if (v.apply(r)) {
+      r.ms = median_ms_per_call(ours, quick);
+      r.reference = "cublas";
+      r.reference_ms = median_ms_per_call([&] {
+        cu::sgemm(Trans::No, Trans::Yes, s.N, s.OUT, s.IN, 1.0f, x.f(), s.IN, w.f(), s.IN, 0.0f, y.f(), s.OUT);
+        cu::sgemm(Trans::No, Trans::No, s.N, s.IN, s.OUT, 1.0f, dy.f(), s.OUT, w.f(), s.IN, 0.0f, dx.f(), s.IN);
+        cu::sgemm(Trans::Yes, Trans::No, s.OUT, s.IN, s.N, 1.0f, dy.f(), s.OUT, x.f(), s.IN, 0.0f, dw.f(), s.IN);
+      }, quick);
+    }
     out.push_back(r);
   }
 }
 
-// ---- max-pool and dropout -----------------------------------------------------------------
+// ---- max-pool -----------------------------------------------------------------------------
 
-void pool_dropout_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, const Peaks& peak) {
-#if DEEPCHROME_HAS_CUDNN
-  CudnnHandle cudnn;
-#endif
+void pool_records(std::vector<BenchRecord>& out, bool quick) {
+  const optable::Tolerance tol = optable::op_row("max_pool1d").cuda_tol;
   for (int batch : {64, 256}) {
     const int C = 50;
-    const cpu::Pool1dShape s{batch * C, 91, 5, 5};
+    const k::Pool1dShape s{batch * C, 91, 5, 5};
     const size_t nx = static_cast<size_t>(s.R) * s.L, ny = static_cast<size_t>(s.R) * s.LOUT();
-    DeviceFloats x(nx, 31), dy(ny, 32), y(ny, kUninit), dx(nx, kUninit), argmax(ny, kUninit);  // int32 in float slots
-    int32_t* arg = reinterpret_cast<int32_t*>(argmax.get());
-    const std::string shape = "B=" + std::to_string(batch) + " C=50 L=91 K=5 stride=5";
-    cu::maxpool1d_forward(y.get(), arg, x.get(), s);
-    auto fwd = memory_record("maxpool1d_forward", shape, median_ms_per_call([&] { cu::maxpool1d_forward(y.get(), arg, x.get(), s); }, quick),
-                             4.0 * nx + 8.0 * ny, peak);
-    fwd.note = "reads x, writes y and int32 argmax";
+    const std::vector<float> hx = uniform_floats(nx, 31);
+    const DeviceBuffer x(hx), y(ny * sizeof(float)), argmax(ny * sizeof(int32_t));
+    int32_t* arg = static_cast<int32_t*>(argmax.get());
+    BenchRecord r = cuda_record("max_pool1d", "B=" + std::to_string(batch) + " C=50 L=91 K=5 stride=5", "forward", 0,
+                                4.0 * nx + 8.0 * ny);
+    r.note = "reads x, writes y and int32 argmax";
+    auto ours = [&] { cu::maxpool1d_forward(y.f(), arg, x.f(), s); };
+    ours();
+    const std::vector<float> y_ours = y.host(ny);
+    std::vector<float> y_cpu(ny);
+    std::vector<int32_t> arg_cpu(ny);
+    k::cpu::maxpool1d_forward(y_cpu.data(), arg_cpu.data(), hx.data(), s);
+    Validation v("the CPU twin (kernels/cpu)");
+    v.check("y", y_ours, y_cpu, tol);
+    const bool ok = v.apply(r);
+    if (ok) r.ms = median_ms_per_call(ours, quick);
 #if DEEPCHROME_HAS_CUDNN
-    {
-      cudnnTensorDescriptor_t xd = nullptr, yd = nullptr;
-      cudnnPoolingDescriptor_t pd = nullptr;
-      struct Cleanup {
-        cudnnTensorDescriptor_t& a;
-        cudnnTensorDescriptor_t& b;
-        cudnnPoolingDescriptor_t& p;
-        ~Cleanup() {
-          if (a) cudnnDestroyTensorDescriptor(a);
-          if (b) cudnnDestroyTensorDescriptor(b);
-          if (p) cudnnDestroyPoolingDescriptor(p);
-        }
-      } cleanup{xd, yd, pd};
+    std::string why;
+    cudnnHandle_t h = cudnn_handle(&why);
+    cudnnTensorDescriptor_t xd = nullptr, yd = nullptr;
+    cudnnPoolingDescriptor_t pd = nullptr;
+    try {
+      if (!h) throw Error("cuDNN unavailable: " + why);
       DC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&xd));
       DC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&yd));
       DC_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pd));
@@ -340,47 +326,35 @@ void pool_dropout_benchmarks(std::vector<CudaBenchRecord>& out, bool quick, cons
       DC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, batch, C, 1, s.LOUT()));
       DC_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pd, CUDNN_POOLING_MAX, CUDNN_NOT_PROPAGATE_NAN, 1, s.K, 0, 0, 1, s.stride));
       const float one = 1.0f, zero = 0.0f;
-      fwd.reference = "cudnn";
-      fwd.reference_ms = median_ms_per_call([&] {
-        DC_CUDNN_CHECK(cudnnPoolingForward(cudnn.get(), pd, &one, xd, x.get(), &zero, yd, y.get()));
-      }, quick);
-      fwd.note += "; cuDNN writes no argmax";
+      const DeviceBuffer y_ref(ny * sizeof(float));
+      auto ref = [&] { DC_CUDNN_CHECK(cudnnPoolingForward(h, pd, &one, xd, x.f(), &zero, yd, y_ref.f())); };
+      ref();
+      const std::string disagrees = library_disagrees("cuDNN", "y", y_ref.host(ny), y_ours);
+      if (ok && disagrees.empty()) {
+        r.reference = "cudnn";
+        r.reference_ms = median_ms_per_call(ref, quick);
+        add_note(r, "cuDNN writes no argmax");
+      }
+      add_note(r, disagrees);
+    } catch (const Error& e) {
+      add_note(r, std::string("cuDNN reference failed: ") + e.what() + clear_handled_cuda_error());
     }
+    if (xd) cudnnDestroyTensorDescriptor(xd);
+    if (yd) cudnnDestroyTensorDescriptor(yd);
+    if (pd) cudnnDestroyPoolingDescriptor(pd);
+#else
+    add_note(r, "built without cuDNN: no reference");
 #endif
-    auto bwd = memory_record("maxpool1d_backward", shape, median_ms_per_call([&] {
-      cu::maxpool1d_backward(dx.get(), GradMode::Overwrite, dy.get(), arg, s);
-    }, quick), 8.0 * ny + 4.0 * nx, peak);
-    bwd.note = "reads dy and argmax, writes dx (gather, no atomics)";
-    out.push_back(fwd);
-    out.push_back(bwd);
-  }
-
-  for (int64_t n : {int64_t{900} * 64, int64_t{900} * 256, int64_t{1} << 24}) {
-    DeviceFloats x(static_cast<size_t>(n), 41), y(static_cast<size_t>(n), kUninit), dx(static_cast<size_t>(n), kUninit);
-    const cpu::DropoutKey key{1234, 5};
-    const std::string shape = "n=" + std::to_string(n) + " p=0.5";
-    auto fwd = memory_record("dropout_forward", shape, median_ms_per_call([&] { cu::dropout_forward(y.get(), x.get(), n, 0.5f, key); }, quick),
-                             8.0 * static_cast<double>(n), peak);
-    auto bwd = memory_record("dropout_backward", shape, median_ms_per_call([&] {
-      cu::dropout_backward(dx.get(), GradMode::Overwrite, y.get(), n, 0.5f, key);
-    }, quick), 8.0 * static_cast<double>(n), peak);
-    fwd.note = bwd.note = "Philox mask recomputed per element (bit-identical to the CPU)";
-    out.push_back(fwd);
-    out.push_back(bwd);
+    out.push_back(r);
   }
 }
 
 }  // namespace
 
-std::vector<CudaBenchRecord> cuda_conv_gemm_benchmarks(bool quick) {
-  const cu::DeviceInfo info = cu::device_info();
-  const Peaks peak{info.peak_fp32_tflops * 1e3, info.peak_bandwidth_gbs};
-  std::vector<CudaBenchRecord> out;
-  conv_benchmarks(out, quick, peak);
-  gemm_benchmarks(out, quick, peak);
-  pool_dropout_benchmarks(out, quick, peak);
-  cu::synchronize();
-  return out;
+void conv_gemm_vs_libraries(std::vector<BenchRecord>& out, bool quick) {
+  conv_records(out, quick);
+  gemm_records(out, quick);
+  pool_records(out, quick);
 }
 
 }  // namespace dc::bench

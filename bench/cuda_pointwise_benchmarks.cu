@@ -1,11 +1,15 @@
-// CUDA benchmarks of the memory-bound kernels: relu forward / backward, add, log-softmax,
-// the Adam update (over AttentiveChrome's 56 parameter tensors, as the optimizer runs it,
-// and over one 16M-element tensor), sum, and gradient clipping (sum of squares + scale).
-// Each figure is the median time per call over several samples of back-to-back calls,
-// timed with CUDA events on the process stream after a warm-up; GB/s counts the bytes a
-// kernel must move (every input read once, every output written once) and is reported
-// against device_info().peak_bandwidth_gbs. cuDNN is timed next to ours where it has the
-// same operation (activation forward / backward, tensor add, log-softmax).
+// Our memory-bound CUDA kernels next to what the libraries have for the same operation
+// (records of bench/record.h, GB/s of the bytes a kernel must move: every input read once,
+// every output written once; each record validated before it is timed):
+//   relu forward / backward and add vs cudnnActivationForward / Backward and cudnnOpTensor,
+//     at 16M elements and at DeepChrome's conv output at batch 64 (64 x 50 x 91);
+//   log-softmax forward / backward over DeepChrome's two classes (batch 1 and 64) vs
+//     cudnnSoftmaxForward / Backward (CUDNN_SOFTMAX_LOG);
+//   the Adam update and gradient-norm clipping (sum of squares into one device double, then
+//     the scale), over AttentiveChrome's 56 parameter tensors (one launch per tensor, as the
+//     engine runs them) and over one 16M tensor, vs device-to-device copies moving the same
+//     bytes (cudaMemcpyAsync through cuda::copy_device): how close to a plain copy they run.
+// Ours are validated against the CPU twins (kernels/cpu), cuDNN's results against ours.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -15,36 +19,17 @@
 #include <string>
 #include <vector>
 
-#if DEEPCHROME_HAS_CUDNN
-#include <cudnn.h>
-#endif
-
-#include "bench/cuda_bench.h"
 #include "bench/cuda_bench_util.cuh"
-#include "bench/timing.h"
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/loss.h"
-#include "kernels/cuda/optim.h"
-#include "kernels/cuda/reduce.h"
-#include "kernels/cuda/runtime.h"
+#include "kernels/base/error.h"
+#include "kernels/contract/elementwise.h"
+#include "kernels/contract/loss.h"
+#include "kernels/contract/optim.h"
 
 namespace dc::bench {
 namespace {
 
-namespace cu = kernels::cuda;
-
-CudaBenchRecord memory_record(const std::string& kernel, const std::string& shape, double ms, double bytes, double peak_gbs,
-                              const std::string& note = "") {
-  CudaBenchRecord r;
-  r.kernel = kernel;
-  r.shape = shape;
-  r.ms = ms;
-  r.gbs = bytes / (ms * 1e-3) / 1e9;
-  r.peak_fraction = peak_gbs > 0 ? r.gbs / peak_gbs : 0.0;
-  r.note = note;
-  return r;
-}
+namespace k = dc::kernels;
+namespace cu = dc::kernels::cuda;
 
 // AttentiveChrome's parameter tensors (models/attentivechrome.h, default sizes): 5 marks x
 // 2 directions of a bi-LSTM(1 -> 32) (w_ih 128x1, w_hh 128x32, b_ih, b_hh 128), the mark
@@ -52,9 +37,9 @@ CudaBenchRecord memory_record(const std::string& kernel, const std::string& shap
 // contexts (64), the mark context (32), out.weight (32), out.bias (1): 56 tensors, 55681 floats.
 std::vector<size_t> attentivechrome_parameter_sizes() {
   std::vector<size_t> s;
-  for (int k = 0; k < 10; ++k) s.insert(s.end(), {128, 128 * 32, 128, 128});
-  for (int k = 0; k < 2; ++k) s.insert(s.end(), {64 * 64, 64 * 16, 64, 64});
-  for (int k = 0; k < 5; ++k) s.push_back(64);
+  for (int i = 0; i < 10; ++i) s.insert(s.end(), {128, 128 * 32, 128, 128});
+  for (int i = 0; i < 2; ++i) s.insert(s.end(), {64 * 64, 64 * 16, 64, 64});
+  for (int i = 0; i < 5; ++i) s.push_back(64);
   s.insert(s.end(), {32, 32, 1});
   return s;
 }
@@ -63,29 +48,11 @@ std::vector<size_t> attentivechrome_parameter_sizes() {
 #pragma nv_diag_suppress 1444  // cuDNN 9 marks the activation descriptor deprecated; it is still the reference
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-#define DC_CUDNN_TRY(expr)                                                                   \
-  do {                                                                                       \
-    const cudnnStatus_t st_ = (expr);                                                        \
-    if (st_ != CUDNN_STATUS_SUCCESS) throw Error(std::string(#expr) + ": " + cudnnGetErrorString(st_)); \
-  } while (0)
-
-// cuDNN on the process stream, for the reference timings.
-struct Cudnn {
-  cudnnHandle_t handle = nullptr;
-  Cudnn() {
-    DC_CUDNN_TRY(cudnnCreate(&handle));
-    DC_CUDNN_TRY(cudnnSetStream(handle, cu::current_stream()));
-  }
-  ~Cudnn() {
-    if (handle) cudnnDestroy(handle);
-  }
-};
-
 struct TensorDesc {
   cudnnTensorDescriptor_t d = nullptr;
   TensorDesc(int n, int c, int h, int w) {
-    DC_CUDNN_TRY(cudnnCreateTensorDescriptor(&d));
-    DC_CUDNN_TRY(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+    DC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+    DC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
   }
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
 };
@@ -93,8 +60,8 @@ struct TensorDesc {
 struct ReluDesc {
   cudnnActivationDescriptor_t d = nullptr;
   ReluDesc() {
-    DC_CUDNN_TRY(cudnnCreateActivationDescriptor(&d));
-    DC_CUDNN_TRY(cudnnSetActivationDescriptor(d, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    DC_CUDNN_CHECK(cudnnCreateActivationDescriptor(&d));
+    DC_CUDNN_CHECK(cudnnSetActivationDescriptor(d, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   }
   ~ReluDesc() { cudnnDestroyActivationDescriptor(d); }
 };
@@ -102,223 +69,292 @@ struct ReluDesc {
 struct AddDesc {
   cudnnOpTensorDescriptor_t d = nullptr;
   AddDesc() {
-    DC_CUDNN_TRY(cudnnCreateOpTensorDescriptor(&d));
-    DC_CUDNN_TRY(cudnnSetOpTensorDescriptor(d, CUDNN_OP_TENSOR_ADD, CUDNN_DATA_FLOAT, CUDNN_NOT_PROPAGATE_NAN));
+    DC_CUDNN_CHECK(cudnnCreateOpTensorDescriptor(&d));
+    DC_CUDNN_CHECK(cudnnSetOpTensorDescriptor(d, CUDNN_OP_TENSOR_ADD, CUDNN_DATA_FLOAT, CUDNN_NOT_PROPAGATE_NAN));
   }
   ~AddDesc() { cudnnDestroyOpTensorDescriptor(d); }
 };
+#endif
 
-// Times a cuDNN call into r (reference "cudnn"); a cuDNN failure becomes a note instead.
-void time_reference(CudaBenchRecord& r, const std::function<void()>& f, bool quick) {
-  try {
-    r.reference_ms = median_ms_per_call(f, quick);
-    r.reference = "cudnn";
-  } catch (const std::exception& e) {
-    r.note += std::string(r.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what() + clear_handled_cuda_error();
+// The reference of a record: `call` writes its result into `result` (n floats, on the
+// device); it is compared with ours and, when it agrees, timed. Without cuDNN, a note.
+struct LibraryCall {
+  BenchRecord* record;
+  std::function<void()> call;
+  const DeviceBuffer* result;
+  std::vector<float> ours;
+};
+
+void time_library(const std::string& library, std::vector<LibraryCall>& calls, bool quick) {
+  for (LibraryCall& c : calls) {
+    if (!c.record->valid) continue;
+    try {
+      c.call();
+      const std::string disagrees = library_disagrees(library, "result", c.result->host(c.ours.size()), c.ours);
+      if (!disagrees.empty()) {
+        add_note(*c.record, disagrees);
+        continue;
+      }
+      c.record->reference_ms = median_ms_per_call(c.call, quick);
+      c.record->reference = library == "cuDNN" ? "cudnn" : library;
+    } catch (const std::exception& e) {
+      add_note(*c.record, library + " reference failed: " + e.what() + clear_handled_cuda_error());
+    }
   }
 }
-#endif
 
-}  // namespace
+// ---- relu, add -----------------------------------------------------------------------------
 
-std::vector<CudaBenchRecord> cuda_pointwise_benchmarks(bool quick) {
-  constexpr double kClipAlways = 1e-7;  // a max_norm that clips on every call (see below)
-  std::vector<CudaBenchRecord> out;
-  const double peak = cu::device_info().peak_bandwidth_gbs;
-  const float one = 1.0f, zero = 0.0f;
-  (void)one;
-  (void)zero;
-#if DEEPCHROME_HAS_CUDNN
-  std::unique_ptr<Cudnn> dnn;
-  std::string dnn_error;
-  try {
-    dnn = std::make_unique<Cudnn>();
-  } catch (const std::exception& e) {
-    dnn_error = e.what() + clear_handled_cuda_error();
-  }
-#endif
-
-  // ---- relu forward / backward, add: a 16M-element tensor and DeepChrome's conv output
-  //      at batch 64 (64 x 50 x 91), where launch overhead shows.
+void activation_records(std::vector<BenchRecord>& out, bool quick) {
   struct Size {
     size_t n;
     int nn, nc, nh, nw;  // the same elements as an NCHW tensor, for cuDNN
     std::string shape;
   };
-  const std::vector<Size> sizes = {{size_t{1} << 24, 1, 1, 4096, 4096, "n=16777216"},
-                                   {size_t{64} * 50 * 91, 64, 50, 1, 91, "n=291200 (DeepChrome conv output, B=64)"}};
+  const Size sizes[] = {{size_t{1} << 24, 1, 1, 4096, 4096, "n=16777216"},
+                        {size_t{64} * 50 * 91, 64, 50, 1, 91, "n=291200 (DeepChrome conv output, B=64)"}};
+  const optable::Tolerance relu_tol = optable::op_row("activation").cuda_tol, add_tol = optable::op_row("add").cuda_tol;
   for (const Size& s : sizes) {
-    DeviceFloats x(s.n, 1), y(s.n, 2), dy(s.n, 3), dx(s.n, 4), b(s.n, 5);
     const int64_t n = static_cast<int64_t>(s.n);
-    cu::activation_forward(y.get(), x.get(), n, cpu::Activation::Relu);  // y = relu(x) for the backward
-
-    CudaBenchRecord fwd = memory_record(
-        "relu_forward", s.shape,
-        median_ms_per_call([&] { cu::activation_forward(dx.get(), x.get(), n, cpu::Activation::Relu); }, quick), 8.0 * s.n, peak);
-    CudaBenchRecord bwd = memory_record(
-        "relu_backward", s.shape,
-        median_ms_per_call([&] { cu::activation_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), n, cpu::Activation::Relu); },
-                  quick),
-        12.0 * s.n, peak, "reads dy and the saved output y; cuDNN's backward also reads x");
-    CudaBenchRecord add = memory_record(
-        "add_forward", s.shape, median_ms_per_call([&] { cu::binary_forward(dx.get(), x.get(), b.get(), n, cpu::Binary::Add); }, quick),
-        12.0 * s.n, peak);
+    const std::vector<float> hx = uniform_floats(s.n, 1), hb = uniform_floats(s.n, 5), hdy = uniform_floats(s.n, 3);
+    const DeviceBuffer x(hx), b(hb), dy(hdy), y(s.n * sizeof(float)), dx(s.n * sizeof(float)), out_add(s.n * sizeof(float)),
+        ref(s.n * sizeof(float));
+    BenchRecord fwd = cuda_record("relu", s.shape, "forward", 0, 8.0 * s.n),
+                bwd = cuda_record("relu", s.shape, "backward", 0, 12.0 * s.n),
+                add = cuda_record("add", s.shape, "forward", 0, 12.0 * s.n);
+    add_note(bwd, "reads dy and the saved output y; cuDNN's backward also reads x");
+    auto our_fwd = [&] { cu::activation_forward(y.f(), x.f(), n, k::Activation::Relu); };
+    auto our_bwd = [&] { cu::activation_backward({dx.f(), GradMode::Overwrite}, dy.f(), y.f(), n, k::Activation::Relu); };
+    auto our_add = [&] { cu::binary_forward(out_add.f(), x.f(), b.f(), n, k::Binary::Add); };
+    our_fwd();
+    our_bwd();
+    our_add();
+    std::vector<float> cy(s.n), cdx(s.n), cadd(s.n);
+    k::cpu::activation_forward(cy.data(), hx.data(), n, k::Activation::Relu);
+    k::cpu::activation_backward({cdx.data(), GradMode::Overwrite}, hdy.data(), cy.data(), n, k::Activation::Relu);
+    k::cpu::binary_forward(cadd.data(), hx.data(), hb.data(), n, k::Binary::Add);
+    const std::vector<float> y_ours = y.host(s.n), dx_ours = dx.host(s.n), add_ours = out_add.host(s.n);
+    Validation vf("the CPU twin (kernels/cpu)"), vb = vf, va = vf;
+    vf.check("y", y_ours, cy, relu_tol);
+    vb.check("dx", dx_ours, cdx, relu_tol);
+    va.check("y", add_ours, cadd, add_tol);
+    if (vf.apply(fwd)) fwd.ms = median_ms_per_call(our_fwd, quick);
+    if (vb.apply(bwd)) bwd.ms = median_ms_per_call(our_bwd, quick);
+    if (va.apply(add)) add.ms = median_ms_per_call(our_add, quick);
 #if DEEPCHROME_HAS_CUDNN
-    if (dnn) {
-      try {
-        TensorDesc t(s.nn, s.nc, s.nh, s.nw);
-        ReluDesc relu;
-        AddDesc op;
-        time_reference(
-            fwd, [&] { DC_CUDNN_TRY(cudnnActivationForward(dnn->handle, relu.d, &one, t.d, x.get(), &zero, t.d, dx.get())); },
-            quick);
-        time_reference(
-            bwd,
-            [&] {
-              DC_CUDNN_TRY(cudnnActivationBackward(dnn->handle, relu.d, &one, t.d, y.get(), t.d, dy.get(), t.d, x.get(), &zero,
-                                                   t.d, dx.get()));
-            },
-            quick);
-        time_reference(
-            add,
-            [&] {
-              DC_CUDNN_TRY(cudnnOpTensor(dnn->handle, op.d, &one, t.d, x.get(), &one, t.d, b.get(), &zero, t.d, dx.get()));
-            },
-            quick);
-      } catch (const std::exception& e) {
-        fwd.note += std::string(fwd.note.empty() ? "" : "; ") + "cuDNN reference failed: " + e.what() + clear_handled_cuda_error();
-      }
+    std::string why;
+    cudnnHandle_t h = cudnn_handle(&why);
+    try {
+      if (!h) throw Error("cuDNN unavailable: " + why);
+      const TensorDesc t(s.nn, s.nc, s.nh, s.nw);
+      const ReluDesc relu;
+      const AddDesc op;
+      const float one = 1.0f, zero = 0.0f;
+      std::vector<LibraryCall> calls = {
+          {&fwd, [&] { DC_CUDNN_CHECK(cudnnActivationForward(h, relu.d, &one, t.d, x.f(), &zero, t.d, ref.f())); }, &ref, y_ours},
+          {&bwd,
+           [&] {
+             DC_CUDNN_CHECK(cudnnActivationBackward(h, relu.d, &one, t.d, y.f(), t.d, dy.f(), t.d, x.f(), &zero, t.d, ref.f()));
+           },
+           &ref, dx_ours},
+          {&add, [&] { DC_CUDNN_CHECK(cudnnOpTensor(h, op.d, &one, t.d, x.f(), &one, t.d, b.f(), &zero, t.d, ref.f())); }, &ref,
+           add_ours},
+      };
+      time_library("cuDNN", calls, quick);
+    } catch (const Error& e) {
+      add_note(fwd, std::string("cuDNN reference failed: ") + e.what() + clear_handled_cuda_error());
     }
+#else
+    for (BenchRecord* r : {&fwd, &bwd, &add}) add_note(*r, "built without cuDNN: no reference");
 #endif
     out.push_back(fwd);
     out.push_back(bwd);
     out.push_back(add);
   }
+}
 
-  // ---- log-softmax over DeepChrome's two classes, at batch 1 (the paper's) and 64.
+// ---- log-softmax ----------------------------------------------------------------------------
+
+void log_softmax_records(std::vector<BenchRecord>& out, bool quick) {
+  const optable::Tolerance tol = optable::op_row("log_softmax").cuda_tol;
   for (int R : {1, 64}) {
     const int C = 2;
     const size_t n = static_cast<size_t>(R) * C;
-    DeviceFloats x(n, 11, -3.0, 3.0), y(n, 12), dy(n, 13), dx(n, 14);
-    cu::log_softmax_forward(y.get(), x.get(), R, C);
+    const std::vector<float> hx = uniform_floats(n, 11, -3.0, 3.0), hdy = uniform_floats(n, 13);
+    const DeviceBuffer x(hx), dy(hdy), y(n * sizeof(float)), dx(n * sizeof(float)), ref(n * sizeof(float));
     const std::string shape = "R=" + std::to_string(R) + " C=2";
-    CudaBenchRecord fwd = memory_record("log_softmax_forward", shape,
-                                        median_ms_per_call([&] { cu::log_softmax_forward(dx.get(), x.get(), R, C); }, quick), 8.0 * n,
-                                        peak, "launch-bound at these sizes");
-    CudaBenchRecord bwd = memory_record(
-        "log_softmax_backward", shape,
-        median_ms_per_call([&] { cu::log_softmax_backward(dx.get(), GradMode::Overwrite, dy.get(), y.get(), R, C); }, quick), 12.0 * n,
-        peak, "launch-bound at these sizes");
+    BenchRecord fwd = cuda_record("log_softmax", shape, "forward", 0, 8.0 * n),
+                bwd = cuda_record("log_softmax", shape, "backward", 0, 12.0 * n);
+    add_note(fwd, "launch-bound at these sizes");
+    add_note(bwd, "launch-bound at these sizes");
+    auto our_fwd = [&] { cu::log_softmax_forward(y.f(), x.f(), R, C); };
+    auto our_bwd = [&] { cu::log_softmax_backward({dx.f(), GradMode::Overwrite}, dy.f(), y.f(), R, C); };
+    our_fwd();
+    our_bwd();
+    std::vector<float> cy(n), cdx(n);
+    k::cpu::log_softmax_forward(cy.data(), hx.data(), R, C);
+    k::cpu::log_softmax_backward({cdx.data(), GradMode::Overwrite}, hdy.data(), cy.data(), R, C);
+    const std::vector<float> y_ours = y.host(n), dx_ours = dx.host(n);
+    Validation vf("the CPU twin (kernels/cpu)"), vb = vf;
+    vf.check("y", y_ours, cy, tol);
+    vb.check("dx", dx_ours, cdx, tol);
+    if (vf.apply(fwd)) fwd.ms = median_ms_per_call(our_fwd, quick);
+    if (vb.apply(bwd)) bwd.ms = median_ms_per_call(our_bwd, quick);
 #if DEEPCHROME_HAS_CUDNN
-    if (dnn) {
-      try {
-        TensorDesc t(R, C, 1, 1);
-        time_reference(
-            fwd,
-            [&] {
-              DC_CUDNN_TRY(cudnnSoftmaxForward(dnn->handle, CUDNN_SOFTMAX_LOG, CUDNN_SOFTMAX_MODE_INSTANCE, &one, t.d, x.get(),
-                                               &zero, t.d, dx.get()));
-            },
-            quick);
-        time_reference(
-            bwd,
-            [&] {
-              DC_CUDNN_TRY(cudnnSoftmaxBackward(dnn->handle, CUDNN_SOFTMAX_LOG, CUDNN_SOFTMAX_MODE_INSTANCE, &one, t.d, y.get(),
-                                                t.d, dy.get(), &zero, t.d, dx.get()));
-            },
-            quick);
-      } catch (const std::exception& e) {
-        fwd.note += std::string("; cuDNN reference failed: ") + e.what() + clear_handled_cuda_error();
-      }
+    std::string why;
+    cudnnHandle_t h = cudnn_handle(&why);
+    try {
+      if (!h) throw Error("cuDNN unavailable: " + why);
+      const TensorDesc t(R, C, 1, 1);
+      const float one = 1.0f, zero = 0.0f;
+      std::vector<LibraryCall> calls = {
+          {&fwd,
+           [&] {
+             DC_CUDNN_CHECK(cudnnSoftmaxForward(h, CUDNN_SOFTMAX_LOG, CUDNN_SOFTMAX_MODE_INSTANCE, &one, t.d, x.f(), &zero, t.d,
+                                                ref.f()));
+           },
+           &ref, y_ours},
+          {&bwd,
+           [&] {
+             DC_CUDNN_CHECK(cudnnSoftmaxBackward(h, CUDNN_SOFTMAX_LOG, CUDNN_SOFTMAX_MODE_INSTANCE, &one, t.d, y.f(), t.d, dy.f(),
+                                                 &zero, t.d, ref.f()));
+           },
+           &ref, dx_ours},
+      };
+      time_library("cuDNN", calls, quick);
+    } catch (const Error& e) {
+      add_note(fwd, std::string("cuDNN reference failed: ") + e.what() + clear_handled_cuda_error());
     }
+#else
+    for (BenchRecord* r : {&fwd, &bwd}) add_note(*r, "built without cuDNN: no reference");
 #endif
     out.push_back(fwd);
     out.push_back(bwd);
   }
+}
 
-  // ---- Adam: AttentiveChrome's parameters (one launch per tensor, as Adam::step runs) and
-  //      one 16M-element tensor. 28 bytes per element: p, g, m, v read; p, m, v written.
-  {
-    const std::vector<size_t> shapes = attentivechrome_parameter_sizes();
-    size_t total = 0;
-    for (size_t s : shapes) total += s;
-    std::vector<std::unique_ptr<DeviceFloats>> p, g, m, v;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      p.push_back(std::make_unique<DeviceFloats>(shapes[i], 20 + i, -0.1, 0.1));
-      g.push_back(std::make_unique<DeviceFloats>(shapes[i], 120 + i, -1e-2, 1e-2));
-      m.push_back(std::make_unique<DeviceFloats>(shapes[i], 220 + i, -1e-3, 1e-3));
-      v.push_back(std::make_unique<DeviceFloats>(shapes[i], 320 + i, 0.0, 1e-4));
+// ---- the optimizer kernels -------------------------------------------------------------------
+
+// A set of parameter tensors with their gradients and Adam moments, on the device and (for
+// the validation) on the host.
+struct ParamSet {
+  std::vector<size_t> sizes;
+  std::vector<std::vector<float>> hp, hg, hm, hv;
+  std::vector<std::unique_ptr<DeviceBuffer>> p, g, m, v, copy_src, copy_dst;
+  size_t total = 0;
+
+  explicit ParamSet(std::vector<size_t> s) : sizes(std::move(s)) {
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      hp.push_back(uniform_floats(sizes[i], 20 + i, -0.1, 0.1));
+      hg.push_back(uniform_floats(sizes[i], 120 + i, -1e-2, 1e-2));
+      hm.push_back(uniform_floats(sizes[i], 220 + i, -1e-3, 1e-3));
+      hv.push_back(uniform_floats(sizes[i], 320 + i, 0.0, 1e-4));
+      p.push_back(std::make_unique<DeviceBuffer>(hp.back()));
+      g.push_back(std::make_unique<DeviceBuffer>(hg.back()));
+      m.push_back(std::make_unique<DeviceBuffer>(hm.back()));
+      v.push_back(std::make_unique<DeviceBuffer>(hv.back()));
+      // 7 floats per element: the 28 bytes Adam moves (p, g, m, v read; p, m, v written) as a copy of 14.
+      copy_src.push_back(std::make_unique<DeviceBuffer>(sizes[i] * 7 * sizeof(float)));
+      copy_dst.push_back(std::make_unique<DeviceBuffer>(sizes[i] * 7 * sizeof(float)));
+      total += sizes[i];
     }
-    int64_t step = 1;
-    const double ms = median_ms_per_call(
-        [&] {
-          for (size_t i = 0; i < shapes.size(); ++i)
-            cu::adam_update(p[i]->get(), g[i]->get(), m[i]->get(), v[i]->get(), static_cast<int64_t>(shapes[i]), 1e-4f, 0.9f,
-                            0.999f, 1e-8f, 0.0f, step);
-          ++step;
-        },
-        quick);
-    out.push_back(memory_record("adam_update", "AttentiveChrome: " + std::to_string(shapes.size()) + " tensors, " +
-                                                   std::to_string(total) + " floats",
-                                ms, 28.0 * total, peak, "one launch per parameter tensor (as Adam::step); launch-bound"));
-
-    // The engine's clipping over the same tensors: one sum of squares per tensor into one
-    // device double, then one scale per tensor. max_norm < 1e-6 makes the factor
-    // max_norm / (norm + 1e-6) < 1 on every call, so every call scales (the gradients decay
-    // towards zero, which changes nothing in the memory traffic).
-    double* norm2 = static_cast<double*>(cu::raw_malloc(sizeof(double)));
-    const double clip_ms = median_ms_per_call(
-        [&] {
-          cu::fill_zero(norm2, sizeof(double));
-          for (size_t i = 0; i < shapes.size(); ++i) cu::sum_squares_accumulate(norm2, g[i]->get(), static_cast<int64_t>(shapes[i]));
-          for (size_t i = 0; i < shapes.size(); ++i) cu::clip_scale(g[i]->get(), static_cast<int64_t>(shapes[i]), norm2, kClipAlways);
-        },
-        quick);
-    cu::raw_free(norm2);
-    out.push_back(memory_record("sum_squares+clip_scale", "AttentiveChrome: " + std::to_string(shapes.size()) + " tensors, " +
-                                                              std::to_string(total) + " floats",
-                                clip_ms, 12.0 * total, peak, "the engine's clip_grad_norm on the device; launch-bound"));
   }
-  {
-    const size_t n = size_t{1} << 24;
-    DeviceFloats p(n, 31, -0.1, 0.1), g(n, 32, -1e-2, 1e-2), m(n, 33, -1e-3, 1e-3), v(n, 34, 0.0, 1e-4);
-    int64_t step = 1;
-    const double ms = median_ms_per_call(
-        [&] {
-          cu::adam_update(p.get(), g.get(), m.get(), v.get(), static_cast<int64_t>(n), 1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, step);
-          ++step;
-        },
-        quick);
-    out.push_back(memory_record("adam_update", "n=16777216", ms, 28.0 * n, peak));
-
-    // Sum of squares + clip over one 16M tensor: 4 bytes read for the sum, 8 for the scale.
-    double* norm2 = static_cast<double*>(cu::raw_malloc(sizeof(double)));
-    const double clip_ms = median_ms_per_call(
-        [&] {
-          cu::fill_zero(norm2, sizeof(double));
-          cu::sum_squares_accumulate(norm2, g.get(), static_cast<int64_t>(n));
-          cu::clip_scale(g.get(), static_cast<int64_t>(n), norm2, kClipAlways);
-        },
-        quick);
-    const double sq_ms = median_ms_per_call(
-        [&] {
-          cu::fill_zero(norm2, sizeof(double));
-          cu::sum_squares_accumulate(norm2, g.get(), static_cast<int64_t>(n));
-        },
-        quick);
-    cu::raw_free(norm2);
-    out.push_back(memory_record("sum_squares+clip_scale", "n=16777216", clip_ms, 12.0 * n, peak, "max_norm 1e-7: clipping applies on every call"));
-    out.push_back(memory_record("sum_squares_accumulate", "n=16777216", sq_ms, 4.0 * n, peak, "deterministic two-pass, double"));
-
-    float* s = static_cast<float*>(cu::raw_malloc(sizeof(float)));
-    const double sum_ms = median_ms_per_call([&] { cu::sum_forward(s, p.get(), static_cast<int64_t>(n)); }, quick);
-    cu::raw_free(s);
-    out.push_back(memory_record("sum_forward", "n=16777216", sum_ms, 4.0 * n, peak, "deterministic two-pass, double"));
+  // One copy per tensor moving `floats_per_element` floats per element in all (read + write).
+  void copies(size_t floats_per_element) const {
+    for (size_t i = 0; i < sizes.size(); ++i)
+      cu::copy_device(copy_dst[i]->get(), copy_src[i]->get(), sizes[i] * floats_per_element / 2 * sizeof(float));
   }
-#if DEEPCHROME_HAS_CUDNN
-  if (!dnn && !out.empty()) out.front().note += "; cuDNN unavailable: " + dnn_error;
-#endif
-  return out;
+};
+
+void optimizer_records(std::vector<BenchRecord>& out, bool quick) {
+  constexpr float kLr = 1e-4f, kB1 = 0.9f, kB2 = 0.999f, kEps = 1e-8f;
+  // The CPU twins evaluate the same formulas in the same order; a few ulps allowed for a host
+  // compiler that fuses multiply-adds.
+  constexpr optable::Tolerance kUpdateTol{1e-7, 2e-6};
+  const std::vector<size_t> attentive = attentivechrome_parameter_sizes();
+  struct Set {
+    std::vector<size_t> sizes;
+    std::string shape, note;
+  };
+  size_t attentive_total = 0;
+  for (size_t s : attentive) attentive_total += s;
+  const Set sets[] = {{attentive, "AttentiveChrome: " + std::to_string(attentive.size()) + " tensors, " + std::to_string(attentive_total) + " floats",
+                       "one launch per parameter tensor (as the engine runs it): launch-bound"},
+                      {{size_t{1} << 24}, "n=16777216", ""}};
+  for (const Set& set : sets) {
+    ParamSet ps(set.sizes);
+    // ---- Adam: one step validated against the CPU twin, then timed (the step count grows).
+    BenchRecord adam = cuda_record("adam_update", set.shape, "call", 0, 28.0 * static_cast<double>(ps.total));
+    add_note(adam, set.note);
+    int64_t step = 1;
+    auto our_adam = [&] {
+      for (size_t i = 0; i < ps.sizes.size(); ++i)
+        cu::adam_update(ps.p[i]->f(), ps.g[i]->f(), ps.m[i]->f(), ps.v[i]->f(), static_cast<int64_t>(ps.sizes[i]), kLr, kB1, kB2,
+                        kEps, 0.0f, step);
+      ++step;
+    };
+    our_adam();
+    Validation va("the CPU twin (kernels/cpu), one step");
+    for (size_t i = 0; i < ps.sizes.size(); ++i) {
+      std::vector<float> p = ps.hp[i], m = ps.hm[i], v = ps.hv[i];
+      k::cpu::adam_update(p.data(), ps.hg[i].data(), m.data(), v.data(), static_cast<int64_t>(ps.sizes[i]), kLr, kB1, kB2, kEps, 0.0f,
+                          1);
+      va.check("p", ps.p[i]->host(ps.sizes[i]), p, kUpdateTol);
+      va.check("m", ps.m[i]->host(ps.sizes[i]), m, kUpdateTol);
+      va.check("v", ps.v[i]->host(ps.sizes[i]), v, kUpdateTol);
+    }
+    if (va.apply(adam)) {
+      adam.ms = median_ms_per_call(our_adam, quick);
+      adam.reference = "cudaMemcpy";
+      adam.reference_ms = median_ms_per_call([&] { ps.copies(7); }, quick);
+      add_note(adam, "reference: device-to-device copies moving the same 28 bytes per element, one per tensor");
+    }
+    out.push_back(adam);
+
+    // ---- clipping: the sum of squares of every gradient into one device double, then the
+    // scale of each (max_norm below 1e-6: every call scales; the gradients decaying towards
+    // zero changes nothing in the memory traffic). 12 bytes per element.
+    BenchRecord clip = cuda_record("clip_grad_norm", set.shape, "call", 0, 12.0 * static_cast<double>(ps.total));
+    add_note(clip, "sum_squares_accumulate + clip_scale per tensor, the norm never leaving the device");
+    const double max_norm = 1e-7;
+    const DeviceBuffer norm2(sizeof(double));
+    double* d_norm2 = static_cast<double*>(norm2.get());
+    std::vector<std::unique_ptr<DeviceBuffer>> grads;
+    for (size_t i = 0; i < ps.sizes.size(); ++i) grads.push_back(std::make_unique<DeviceBuffer>(ps.hg[i]));
+    auto our_clip = [&] {
+      cu::fill_zero(d_norm2, sizeof(double));
+      for (size_t i = 0; i < ps.sizes.size(); ++i) cu::sum_squares_accumulate(d_norm2, grads[i]->f(), static_cast<int64_t>(ps.sizes[i]));
+      for (size_t i = 0; i < ps.sizes.size(); ++i) cu::clip_scale(grads[i]->f(), static_cast<int64_t>(ps.sizes[i]), d_norm2, max_norm);
+    };
+    our_clip();
+    double norm2_ours = 0;
+    cu::copy_to_host(&norm2_ours, d_norm2, sizeof(double));
+    double norm2_cpu = 0;
+    for (size_t i = 0; i < ps.sizes.size(); ++i)
+      k::cpu::sum_squares_accumulate(&norm2_cpu, ps.hg[i].data(), static_cast<int64_t>(ps.sizes[i]));
+    Validation vc("the CPU twin (kernels/cpu)");
+    vc.check("sum of squares", std::vector<double>{norm2_ours}, std::vector<double>{norm2_cpu}, optable::Tolerance{0, 1e-10});
+    for (size_t i = 0; i < ps.sizes.size(); ++i) {
+      std::vector<float> g = ps.hg[i];
+      k::cpu::clip_scale(g.data(), static_cast<int64_t>(g.size()), &norm2_ours, max_norm);
+      vc.check("clipped gradient", grads[i]->host(ps.sizes[i]), g, optable::Tolerance{0, 0});
+    }
+    if (vc.apply(clip)) {
+      clip.ms = median_ms_per_call(our_clip, quick);
+      clip.reference = "cudaMemcpy";
+      clip.reference_ms = median_ms_per_call([&] { ps.copies(3); }, quick);
+      add_note(clip, "reference: device-to-device copies moving the same 12 bytes per element, one per tensor");
+    }
+    out.push_back(clip);
+  }
+}
+
+}  // namespace
+
+void pointwise_vs_libraries(std::vector<BenchRecord>& out, bool quick) {
+  activation_records(out, quick);
+  log_softmax_records(out, quick);
+  optimizer_records(out, quick);
 }
 
 }  // namespace dc::bench

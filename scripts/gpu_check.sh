@@ -11,7 +11,9 @@
 #               with the carried header-only dependencies (.gpu-carry/deps)
 #   tests       each tests/cuda/test_cuda_*.cpp in its own process with a timeout, several
 #               at once (doctest durations shown)
-#   bench-cuda  deepchrome bench --only cuda (every CUDA kernel next to cuDNN / cuBLAS), JSON
+#   bench-cuda  deepchrome bench --only cuda, JSON: `ops` (every op of the op table on the GPU,
+#               validated against the CPU) and `cuda_vs_libraries` (our kernels next to
+#               cuDNN / cuBLAS, each validated first)
 #   bench-e2e   deepchrome bench --only e2e --device cuda (training epochs on the GPU), JSON
 #   sanitizers  compute-sanitizer memcheck on every test file minus the doctest suite "slow",
 #               racecheck on the suite "small" (every kernel in every configuration), per file
@@ -48,7 +50,7 @@ build_budget=240
 given_bin=""
 dry=0
 steps="setup,build,tests,bench-cuda,bench-e2e,sanitizers"
-usage() { sed -n '2,38p' "$0"; }
+usage() { sed -n '2,39p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
@@ -312,7 +314,7 @@ build() {
 
 test_files() {  # longest first (they start first)
   local f names=()
-  for f in lstm training engine conv_pool_dropout linear_gemm attention pointwise optim runtime; do
+  for f in lstm op_table training conv_pool_dropout gemm attention pointwise engine optim runtime; do
     [ -f "tests/cuda/test_cuda_$f.cpp" ] && names+=("$f")
   done
   for f in tests/cuda/test_cuda_*.cpp; do
@@ -488,17 +490,40 @@ try:
     doc = json.load(open(sys.argv[1]))
     gpu = doc.get("machine", {}).get("gpu", {})
     lines.append("GPU: %s (sm %s, %s SMs)" % (gpu.get("name"), gpu.get("compute_capability"), gpu.get("sm_count")))
-    for r in doc.get("cuda_kernels", []):
+    def rate(r):
+        if "gflops" in r:
+            return "%8.1f GFLOP/s" % r["gflops"]
+        if "gbs" in r:
+            return "%8.1f GB/s" % r["gbs"]
+        return ""
+    # The op table on CUDA: every model-size case, validated against the engine on the CPU.
+    ops = doc.get("ops", [])
+    bad = [r for r in ops if r.get("valid") is False]
+    lines.append("")
+    lines.append("op table on CUDA (%d records, %d failed their validation against the engine on the CPU):" % (len(ops), len(bad)))
+    for r in ops:
+        if r.get("valid") is False:
+            lines.append("  INVALID %-14s %-9s %-40s %s" % (r["op"], r["pass"], r["shape"][:40], r.get("note", "")[:200]))
+        else:
+            lines.append("  %-22s %-9s %-40s %9.4f ms %s" % (r["op"], r["pass"], r["shape"][:40], r.get("ms", 0), rate(r)))
+    # Our kernels next to cuDNN / cuBLAS, each validated first.
+    lines.append("")
+    lines.append("ours vs the libraries (speed-up = library ms / ours ms):")
+    for r in doc.get("cuda_vs_libraries", []):
+        what = "%-15s %-16s %-44s" % (r["op"], r["pass"], r["shape"][:44])
+        if r.get("valid") is False:
+            lines.append("  INVALID %s %s" % (what, r.get("note", "")[:200]))
+            continue
         if not r.get("reference"):
+            lines.append("  %s ours %8.4f ms  no reference: %s" % (what, r.get("ms", 0), r.get("note", "")[:160]))
             continue
         s = r.get("speedup_vs_reference", 0)
-        op = r["op"]
         verdict = ""
-        if op.startswith("lstm"):
-            verdict = "target >= 1.0 (at least as fast as cuDNN): " + ("met" if s >= 1.0 else "MISSED")
-        elif op.startswith("conv1d"):
+        if r["op"] == "lstm":
+            verdict = "target >= 1.0 (at least as fast as cudnnRNN): " + ("met" if s >= 1.0 else "MISSED")
+        elif r["op"] == "conv1d":
             verdict = "target >= 0.67 (within 1.5x of cuDNN): " + ("met" if s >= 1 / 1.5 else "MISSED")
-        lines.append("%-24s %-44s ours %8.4f ms  %s %8.4f ms  x%.2f  %s" % (op, r["shape"][:44], r["ms"], r["reference"], r["reference_ms"], s, verdict))
+        lines.append("  %s ours %8.4f ms  %s %8.4f ms  x%.2f  %s" % (what, r["ms"], r["reference"], r["reference_ms"], s, verdict))
 except Exception as e:
     lines.append("kernel figures unavailable: %s" % e)
 print("\n".join(lines))

@@ -129,10 +129,10 @@ check_script_runs() {
   check "dry run: a test step per test file, each with its budget and at least one case" bash -c "
     n=\$(ls tests/cuda/test_cuda_*.cpp | wc -l)
     [ \$(grep -cE '^tests/[a-z_]+ +planned +0 +[0-9]+ +[1-9][0-9]* cases: ' '$tmp/dry/summary.txt') -eq \$n ]"
-  check "dry run: memcheck runs every file, racecheck every file with small cases (lstm, conv, gemm/linear, attention, losses/sums, optim)" bash -c "
+  check "dry run: memcheck runs every file, racecheck every file with small cases (op table, lstm, conv, gemm, attention, losses/sums, optim)" bash -c "
     n=\$(ls tests/cuda/test_cuda_*.cpp | wc -l)
     [ \$(grep -cE '^memcheck-[a-z_]+ +planned .* [1-9][0-9]* cases: ' '$tmp/dry/summary.txt') -eq \$n ] &&
-    for f in lstm conv_pool_dropout linear_gemm attention pointwise optim runtime; do
+    for f in op_table lstm conv_pool_dropout gemm attention pointwise optim runtime; do
       grep -qE \"^racecheck-\$f +planned .* [1-9][0-9]* cases: \" '$tmp/dry/summary.txt' || exit 1
     done"
   check "dry run: both benchmarks planned with their commands" bash -c "

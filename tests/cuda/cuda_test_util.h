@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.h"  // GradMode
+#include "kernels/base/grad.h"
 #include "kernels/cuda/runtime.h"
 #include "test_util.h"
 
@@ -77,6 +77,8 @@ inline double sum_atol(double terms) { return 2e-5 * std::sqrt(std::max(1.0, ter
 enum class Want { Null, Overwrite, Accumulate };
 inline const char* want_name(Want w) { return w == Want::Null ? "null" : w == Want::Overwrite ? "overwrite" : "accumulate"; }
 inline GradMode mode_of(Want w) { return w == Want::Accumulate ? GradMode::Accumulate : GradMode::Overwrite; }
+// The kernel argument for a gradient buffer: null (not wanted) or the buffer with its mode.
+inline GradOut<float> grad_out(Want w, float* p) { return {w == Want::Null ? nullptr : p, mode_of(w)}; }
 
 // The starting contents of a gradient buffer.
 inline std::vector<float> initial(Want w, size_t n, uint64_t seed) {

@@ -1,4 +1,4 @@
-// CUDA LSTM kernels against the double reference (kernels/cpu/lstm.h) and the CPU fast
+// CUDA LSTM kernels against the double reference (kernels/contract/lstm.h) and the CPU fast
 // kernels: forward outputs and every gradient, at the AttentiveChrome sizes and at odd
 // ones (T = 1, B = 1, B = 33, H = 5, D = 1, wide inputs, large H), under every forced
 // kernel configuration (sequences per thread, lanes per hidden unit, weights in shared or
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "kernels/base/error.h"
-#include "kernels/cpu/lstm.h"
+#include "kernels/contract/lstm.h"
 #include "kernels/cuda/lstm.h"
 #include "kernels/cuda/runtime.h"
 #include "cuda/cuda_test_util.h"
@@ -19,9 +19,10 @@
 namespace cu = dc::kernels::cuda;
 using dc::GradMode;
 using dc::GradOut;
-using dc::cpu::LstmParamGrads;
-using dc::cpu::LstmParams;
-using dc::cpu::LstmShape;
+namespace cpu = dc::kernels::cpu;
+using dc::kernels::LstmParamGrads;
+using dc::kernels::LstmParams;
+using dc::kernels::LstmShape;
 using namespace dc::test;
 
 namespace {
@@ -38,7 +39,7 @@ std::string describe(cu::LstmTuning t) {
 
 size_t n_x(LstmShape s) { return static_cast<size_t>(s.G) * s.BT() * s.I; }
 size_t n_y(LstmShape s) { return static_cast<size_t>(s.G) * s.BT() * s.D * s.H; }
-size_t n_ws(LstmShape s) { return static_cast<size_t>(dc::cpu::lstm_workspace_size(s)); }
+size_t n_ws(LstmShape s) { return static_cast<size_t>(dc::kernels::lstm_workspace_size(s)); }
 
 // All pairs' weights, each kind concatenated over the pairs (pair p at p * size).
 template <class T>
@@ -110,11 +111,11 @@ Reference reference(const LstmData<double>& d, const std::vector<double>& dy) {
   Reference r{std::vector<double>(n_y(s)), filled<double>(d, 0.0)};
   std::vector<double> ws(n_ws(s));
   const auto p = params_of(s, d.w_ih.data(), d.w_hh.data(), d.b_ih.data(), d.b_hh.data(), d.biases);
-  dc::cpu::lstm_forward_reference(r.y.data(), ws.data(), d.x.data(), p, s);
-  dc::cpu::lstm_backward_reference(r.g.dx.data(), GradMode::Overwrite,
-                                   grad_outs(s, r.g.w_ih.data(), r.g.w_hh.data(), r.g.b_ih.data(), r.g.b_hh.data(),
-                                             GradMode::Overwrite, 15),
-                                   dy.data(), d.x.data(), r.y.data(), p, ws.data(), s);
+  dc::kernels::lstm_forward_reference(r.y.data(), ws.data(), d.x.data(), p, s);
+  dc::kernels::lstm_backward_reference(GradOut<double>{r.g.dx.data(), GradMode::Overwrite},
+                                       grad_outs(s, r.g.w_ih.data(), r.g.w_hh.data(), r.g.b_ih.data(), r.g.b_hh.data(),
+                                                 GradMode::Overwrite, 15),
+                                       dy.data(), d.x.data(), r.y.data(), p, ws.data(), s);
   return r;
 }
 
@@ -141,7 +142,7 @@ Result run_cuda(const LstmData<double>& d, const std::vector<float>& dy, const R
   const Grads<float> init = o.fill ? *o.fill : filled<float>(d, NAN);
   const Dev dx(init.dx), gw_ih(init.w_ih), gw_hh(init.w_hh), gb_ih(init.b_ih), gb_hh(init.b_hh);
   cu::lstm_forward(y.get(), ws.get(), x.get(), p, s);
-  cu::lstm_backward(o.want_dx ? dx.get() : nullptr, o.mode,
+  cu::lstm_backward({o.want_dx ? dx.get() : nullptr, o.mode},
                     grad_outs(s, gw_ih.get(), gw_hh.get(), gb_ih.get(), gb_hh.get(), o.mode, o.mask), ddy.get(), x.get(),
                     y.get(), p, ws.get(), s);
   Result r{y.host(), {}, {dx.host(), gw_ih.host(), gw_hh.host(), gb_ih.host(), gb_hh.host()}};
@@ -344,10 +345,10 @@ TEST_CASE("cuda lstm: agrees with the CPU fast kernels and is deterministic") {
     const auto p = params_of(s, f.w_ih.data(), f.w_hh.data(), f.b_ih.data(), f.b_hh.data(), true);
     std::vector<float> y(n_y(s)), ws(n_ws(s));
     Grads<float> g = filled<float>(d, 0.0f);
-    dc::cpu::lstm_forward(y.data(), ws.data(), f.x.data(), p, s);
-    dc::cpu::lstm_backward(g.dx.data(), GradMode::Overwrite,
-                           grad_outs(s, g.w_ih.data(), g.w_hh.data(), g.b_ih.data(), g.b_hh.data(), GradMode::Overwrite, 15),
-                           dyf.data(), f.x.data(), y.data(), p, ws.data(), s);
+    cpu::lstm_forward(y.data(), ws.data(), f.x.data(), p, s);
+    cpu::lstm_backward({g.dx.data(), GradMode::Overwrite},
+                       grad_outs(s, g.w_ih.data(), g.w_hh.data(), g.b_ih.data(), g.b_hh.data(), GradMode::Overwrite, 15),
+                       dyf.data(), f.x.data(), y.data(), p, ws.data(), s);
     const Result a = run_cuda(d, dyf), b = run_cuda(d, dyf);
     const Reference cpu{convert<double>(y), {convert<double>(g.dx), convert<double>(g.w_ih), convert<double>(g.w_hh),
                                              convert<double>(g.b_ih), convert<double>(g.b_hh)}};

@@ -1,4 +1,5 @@
-// CUDA optimizer kernels against their CPU twins (kernels/cpu/optim.h): several SGD and
+// CUDA optimizer kernels against their CPU twins (kernels/contract/optim.h; not in the op
+// table, which holds the differentiable ops): several SGD and
 // Adam steps (momentum / none, weight decay, a step without a gradient), at n = 1, 7, the
 // AttentiveChrome parameter count (55681) and 1000003, aligned and off 16-byte alignment;
 // the gradient sum of squares (accumulating into one device double, deterministic run to
@@ -14,14 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/optim.h"
-#include "kernels/cuda/optim.h"
+#include "kernels/contract/optim.h"
 #include "kernels/cuda/runtime.h"
 #include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
-namespace cpu = dc::cpu;
+namespace cpu = dc::kernels::cpu;
 using dc::test::expect_close;
 using dc::test::random_vector;
 using Dev = dc::test::DeviceVector<float>;
@@ -61,6 +61,13 @@ class DevDouble {
 };
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
+
+// The CPU twin's sum of squares of g, from zero.
+double sum_squares(const std::vector<float>& g) {
+  double total = 0;
+  cpu::sum_squares_accumulate(&total, g.data(), static_cast<int64_t>(g.size()));
+  return total;
+}
 
 size_t count_changed(const std::vector<float>& a, const std::vector<float>& b) {
   size_t k = 0;
@@ -142,8 +149,7 @@ TEST_CASE("cuda optim: sum_squares_accumulate matches the CPU, accumulates, and 
       const std::string what = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
       CAPTURE(what);
       const std::vector<float> g = random_vector<float>(n, 401 + n, -3.0, 3.0), h = random_vector<float>(n / 2 + 1, 409 + n);
-      const double ref_g = cpu::sum_squares(g.data(), static_cast<int64_t>(n));
-      const double ref_h = cpu::sum_squares(h.data(), static_cast<int64_t>(h.size()));
+      const double ref_g = sum_squares(g), ref_h = sum_squares(h);
       REQUIRE(ref_g > 0.0);
       Dev d_g(g, offset), d_h(h, offset);
       DevDouble total(2.5);
@@ -170,7 +176,7 @@ TEST_CASE("cuda optim: clip_scale scales by max_norm / (norm + 1e-6) only when t
       const std::string what = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
       CAPTURE(what);
       const std::vector<float> g = random_vector<float>(n, 503 + n, -2.0, 2.0);
-      const double norm_ref = std::sqrt(cpu::sum_squares(g.data(), static_cast<int64_t>(n)));
+      const double norm_ref = std::sqrt(sum_squares(g));
       REQUIRE(norm_ref > 0.0);
       for (double ratio : {0.25, 0.999, 1.5, 1e6}) {  // max_norm relative to the gradient's norm
         const double max_norm = ratio * norm_ref;
@@ -179,13 +185,12 @@ TEST_CASE("cuda optim: clip_scale scales by max_norm / (norm + 1e-6) only when t
         DevDouble total(0.0);
         cu::sum_squares_accumulate(total.get(), d_g.get(), static_cast<int64_t>(n));
         cu::clip_scale(d_g.get(), static_cast<int64_t>(n), total.get(), max_norm);
-        // The reference: engine/optim.cpp's formula on the device's total (bit-exact), and
+        // The reference: the CPU twin's clip_scale on the device's total (bit-exact), and
         // that total agrees with the CPU's sum of squares.
         const double t = total.value();
         CHECK(std::fabs(std::sqrt(t) - norm_ref) <= 1e-10 * norm_ref);
-        const double factor = max_norm / (std::sqrt(t) + 1e-6);
         std::vector<float> ref = g;
-        if (factor < 1.0) cpu::scale_inplace(ref.data(), static_cast<int64_t>(n), static_cast<float>(factor));
+        cpu::clip_scale(ref.data(), static_cast<int64_t>(n), &t, max_norm);
         const std::vector<float> got = d_g.host();
         expect_close(got, ref, 0.0, 0.0, what + " clip");
         if (ratio < 1.0) {
@@ -207,7 +212,7 @@ TEST_CASE("cuda optim: clipping several gradients through one device total, as t
   double total_ref = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     gs.push_back(random_vector<float>(sizes[i], 601 + i, -0.5, 0.5));
-    total_ref += cpu::sum_squares(gs.back().data(), static_cast<int64_t>(sizes[i]));
+    total_ref += sum_squares(gs.back());
   }
   const double max_norm = 1.0;
   REQUIRE(std::sqrt(total_ref) > 10 * max_norm);
@@ -218,11 +223,10 @@ TEST_CASE("cuda optim: clipping several gradients through one device total, as t
   for (size_t i = 0; i < gs.size(); ++i) cu::clip_scale(d[i]->get(), static_cast<int64_t>(sizes[i]), total.get(), max_norm);
   const double t = total.value();
   CHECK(std::fabs(t - total_ref) <= 1e-10 * total_ref);
-  const float factor = static_cast<float>(max_norm / (std::sqrt(t) + 1e-6));
   double s = 0;
   for (size_t i = 0; i < gs.size(); ++i) {
     std::vector<float> ref = gs[i];
-    cpu::scale_inplace(ref.data(), static_cast<int64_t>(ref.size()), factor);
+    cpu::clip_scale(ref.data(), static_cast<int64_t>(ref.size()), &t, max_norm);
     const std::vector<float> got = d[i]->host();
     expect_close(got, ref, 0.0, 0.0, "gradient " + std::to_string(i));
     for (float x : got) s += static_cast<double>(x) * x;

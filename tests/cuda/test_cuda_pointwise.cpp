@@ -1,16 +1,16 @@
-// CUDA pointwise kernels against their CPU twins: activations, add / mul, log-softmax,
-// NLL, BCE-with-logits, sum and its fill backward, slice and concat. Forward and backward,
-// Overwrite (the device buffer starts as NaN, so an element left unwritten fails) and
-// Accumulate (both sides start from the same random values), null gradients, sizes from
-// n = 1 to n = 1000003 (the float4 path and its tail), pointers off 16-byte alignment (the
-// scalar path), R = 1 / 257 / 6600 rows, C = 1 / 2 / 7 / 33 / 1000 classes, and run-to-run
-// determinism of every reduction.
+// The CUDA pointwise, loss, sum and concat kernels where they go beyond the op table's
+// checks (tests/cuda/test_cuda_op_table.cpp, which runs every op through the engine on both
+// devices): pointers off 16-byte alignment (the scalar path against the float4 path), one
+// buffer as both gradients of x + x and x * x, log-softmax of rows far from zero and of one
+// class, the loss and sum reductions at sizes around their block limits (R = 1 / 257 / 6600
+// rows, n up to 4M) and their run-to-run determinism, NLL with an out-of-range target, and
+// concat over more inputs than one launch takes, with null and repeated gradients.
 //
 // Tolerances: copies, selects, adds and the products the kernels round separately are
 // compared exactly (0 ulp) -- except a multiply-add whose CPU twin may be contracted into
-// an FMA when the host is built with FMA (-march=native), then a few ulps. tanh / exp / log
-// come from different math libraries (CUDA's and glibc's, each within 1-2 ulps), and the
-// loss sums run in a different order (double tree on the device, float sequence on the CPU):
+// an FMA when the host is built with FMA (-march=native), then a few ulps. exp / log come
+// from different math libraries (CUDA's and glibc's, each within 1-2 ulps), and the loss
+// sums run in a different order (double tree on the device, float sequence on the CPU):
 // those use the relative tolerances written at each check.
 #include <algorithm>
 #include <cmath>
@@ -20,21 +20,19 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/loss.h"
-#include "kernels/cpu/reduce.h"
-#include "kernels/cpu/slice.h"
-#include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/loss.h"
-#include "kernels/cuda/reduce.h"
+#include "kernels/contract/elementwise.h"
+#include "kernels/contract/layout.h"
+#include "kernels/contract/loss.h"
+#include "kernels/contract/reduce.h"
 #include "kernels/cuda/runtime.h"
-#include "kernels/cuda/slice.h"
 #include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
-namespace cpu = dc::cpu;
+namespace kern = dc::kernels;
+namespace cpu = dc::kernels::cpu;
 using dc::GradMode;
+using dc::GradOut;
 using dc::test::expect_close;
 using dc::test::random_vector;
 using Dev = dc::test::DeviceVector<float>;
@@ -55,15 +53,6 @@ size_t count_nonzero(const std::vector<float>& v) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
-const char* name_of(cpu::Activation a) {
-  switch (a) {
-    case cpu::Activation::Relu: return "relu";
-    case cpu::Activation::Tanh: return "tanh";
-    case cpu::Activation::Sigmoid: return "sigmoid";
-  }
-  return "?";
-}
-
 // Activation inputs: U(-4, 4), exact zeros every 17th element (relu's kink), +-40 every
 // 101st (sigmoid's both branches far out, tanh saturated).
 std::vector<float> activation_input(size_t n, uint64_t seed) {
@@ -75,95 +64,53 @@ std::vector<float> activation_input(size_t n, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("cuda pointwise: activation forward and backward match the CPU") {
-  for (cpu::Activation a : {cpu::Activation::Relu, cpu::Activation::Tanh, cpu::Activation::Sigmoid}) {
-    const bool exact = a == cpu::Activation::Relu;
-    for (size_t n : {size_t{1}, size_t{7}, size_t{1000003}})
-      for (size_t offset : {size_t{0}, size_t{1}}) {
-        const std::string what = std::string(name_of(a)) + " n=" + std::to_string(n) + " offset=" + std::to_string(offset);
-        CAPTURE(what);
-        const std::vector<float> x = activation_input(n, 11 + n);
-        std::vector<float> y_ref(n);
-        cpu::activation_forward(y_ref.data(), x.data(), static_cast<int64_t>(n), a);
-        if (n > 100) REQUIRE(count_nonzero(y_ref) > n / 3);
-
-        Dev dx_in(x, offset), dy_out(n, kNaN, offset);
-        cu::activation_forward(dy_out.get(), dx_in.get(), static_cast<int64_t>(n), a);
-        expect_close(dy_out.host(), y_ref, exact ? 0.0 : 1e-7, exact ? 0.0 : 1e-6, what + " forward");
-
-        // Backward from the CPU's y (the same saved output on both sides).
-        const std::vector<float> dy = random_vector<float>(n, 23 + n);
-        Dev d_y(y_ref, offset), d_dy(dy, offset);
-        for (GradMode mode : {GradMode::Overwrite, GradMode::Accumulate}) {
-          const bool acc = mode == GradMode::Accumulate;
-          std::vector<float> dx_ref = acc ? random_vector<float>(n, 31 + n) : std::vector<float>(n, 0.0f);
-          Dev d_dx(acc ? dx_ref : std::vector<float>(n, kNaN), offset);
-          cpu::activation_backward(dx_ref.data(), mode, dy.data(), y_ref.data(), static_cast<int64_t>(n), a);
-          cu::activation_backward(d_dx.get(), mode, d_dy.get(), d_y.get(), static_cast<int64_t>(n), a);
-          if (n > 100) REQUIRE(count_nonzero(dx_ref) > n / 3);
-          expect_close(d_dx.host(), dx_ref, exact ? 0.0 : 2e-7, exact ? 0.0 : 1e-6,
-                       what + (acc ? " backward accumulate" : " backward overwrite"));
-        }
-        // A null gradient is "not needed": nothing is written, nothing faults.
-        cu::activation_backward(nullptr, GradMode::Overwrite, d_dy.get(), d_y.get(), static_cast<int64_t>(n), a);
-        cu::synchronize();
+TEST_CASE("cuda pointwise: activations, add and mul give the same bits off 16-byte alignment (the scalar path) as the float4 path") {
+  for (size_t n : {size_t{7}, size_t{1000003}}) {
+    const int64_t N = static_cast<int64_t>(n);
+    const std::vector<float> x = activation_input(n, 11 + n), b = random_vector<float>(n, 13 + n, -2.0, 2.0),
+                             dy = random_vector<float>(n, 17 + n), acc = random_vector<float>(n, 19 + n);
+    // Every kernel at both alignments; `run(offset)` returns each output in turn.
+    auto run = [&](size_t offset) {
+      std::vector<std::vector<float>> outs;
+      Dev d_x(x, offset), d_b(b, offset), d_dy(dy, offset);
+      for (kern::Activation a : {kern::Activation::Relu, kern::Activation::Tanh, kern::Activation::Sigmoid}) {
+        Dev d_y(n, kNaN, offset), d_dx(n, kNaN, offset), d_acc(acc, offset);
+        cu::activation_forward(d_y.get(), d_x.get(), N, a);
+        cu::activation_backward({d_dx.get(), GradMode::Overwrite}, d_dy.get(), d_y.get(), N, a);
+        cu::activation_backward({d_acc.get(), GradMode::Accumulate}, d_dy.get(), d_y.get(), N, a);
+        outs.push_back(d_y.host());
+        outs.push_back(d_dx.host());
+        outs.push_back(d_acc.host());
       }
+      for (kern::Binary op : {kern::Binary::Add, kern::Binary::Mul}) {
+        Dev d_y(n, kNaN, offset), d_da(n, kNaN, offset), d_db(acc, offset);
+        cu::binary_forward(d_y.get(), d_x.get(), d_b.get(), N, op);
+        cu::binary_backward({d_da.get(), GradMode::Overwrite}, {d_db.get(), GradMode::Accumulate}, d_dy.get(), d_x.get(),
+                            d_b.get(), N, op);
+        outs.push_back(d_y.host());
+        outs.push_back(d_da.host());
+        outs.push_back(d_db.host());
+      }
+      return outs;
+    };
+    const auto aligned = run(0), offset = run(1);
+    REQUIRE(aligned.size() == offset.size());
+    for (size_t k = 0; k < aligned.size(); ++k) {
+      CAPTURE(n);
+      CAPTURE(k);  // (activation relu/tanh/sigmoid: y, dx, dx accumulated; then add/mul: y, da, db accumulated)
+      if (n > 100) REQUIRE(count_nonzero(aligned[k]) > n / 3);
+      CHECK(dc::test::bit_identical(offset[k], aligned[k]));
+    }
+    // And the float4 path is the CPU twin's (relu forward exactly; the others under the op
+    // table's tolerances, as tests/cuda/test_cuda_op_table.cpp checks at the model sizes).
+    std::vector<float> relu(n);
+    cpu::activation_forward(relu.data(), x.data(), N, kern::Activation::Relu);
+    CHECK(dc::test::bit_identical(aligned[0], relu));
   }
 }
 
-TEST_CASE("cuda pointwise: add and mul forward and backward match the CPU") {
-  for (cpu::Binary op : {cpu::Binary::Add, cpu::Binary::Mul})
-    for (size_t n : {size_t{1}, size_t{7}, size_t{1000003}})
-      for (size_t offset : {size_t{0}, size_t{1}}) {
-        const std::string what = std::string(op == cpu::Binary::Add ? "add" : "mul") + " n=" + std::to_string(n) +
-                                 " offset=" + std::to_string(offset);
-        CAPTURE(what);
-        const int64_t N = static_cast<int64_t>(n);
-        const std::vector<float> a = random_vector<float>(n, 41 + n, -2.0, 2.0), b = random_vector<float>(n, 43 + n, -2.0, 2.0);
-        const std::vector<float> dy = random_vector<float>(n, 47 + n);
-        Dev da_in(a, offset), db_in(b, offset), d_dy(dy, offset), d_y(n, kNaN, offset);
-
-        std::vector<float> y_ref(n);
-        cpu::binary_forward(y_ref.data(), a.data(), b.data(), N, op);
-        cu::binary_forward(d_y.get(), da_in.get(), db_in.get(), N, op);
-        expect_close(d_y.host(), y_ref, 0.0, 0.0, what + " forward");
-
-        struct Modes {
-          GradMode da, db;
-          bool da_null, db_null;
-        };
-        for (Modes m : {Modes{GradMode::Overwrite, GradMode::Overwrite, false, false},
-                        Modes{GradMode::Accumulate, GradMode::Overwrite, false, false},
-                        Modes{GradMode::Overwrite, GradMode::Accumulate, false, false},
-                        Modes{GradMode::Accumulate, GradMode::Accumulate, true, false},
-                        Modes{GradMode::Overwrite, GradMode::Accumulate, false, true}}) {
-          const std::string mw = what + " da " + (m.da_null ? "null" : m.da == GradMode::Accumulate ? "acc" : "over") + " db " +
-                                 (m.db_null ? "null" : m.db == GradMode::Accumulate ? "acc" : "over");
-          std::vector<float> da_ref = m.da == GradMode::Accumulate ? random_vector<float>(n, 53 + n) : std::vector<float>(n, 0.0f);
-          std::vector<float> db_ref = m.db == GradMode::Accumulate ? random_vector<float>(n, 59 + n) : std::vector<float>(n, 0.0f);
-          Dev d_da(m.da == GradMode::Accumulate ? da_ref : std::vector<float>(n, kNaN), offset);
-          Dev d_db(m.db == GradMode::Accumulate ? db_ref : std::vector<float>(n, kNaN), offset);
-          const std::vector<float> da_start = d_da.host(), db_start = d_db.host();
-          cpu::binary_backward(m.da_null ? nullptr : da_ref.data(), m.da, m.db_null ? nullptr : db_ref.data(), m.db, dy.data(),
-                               a.data(), b.data(), N, op);
-          cu::binary_backward(m.da_null ? nullptr : d_da.get(), m.da, m.db_null ? nullptr : d_db.get(), m.db, d_dy.get(),
-                              da_in.get(), db_in.get(), N, op);
-          // An accumulated product may be an FMA in the CPU twin; a plain store never is.
-          const bool madd_a = op == cpu::Binary::Mul && m.da == GradMode::Accumulate;
-          const bool madd_b = op == cpu::Binary::Mul && m.db == GradMode::Accumulate;
-          if (m.da_null) expect_close(d_da.host(), da_start, 0.0, 0.0, mw + ": null da left alone");
-          else expect_close(d_da.host(), da_ref, madd_a ? kMaddAtol : 0.0, madd_a ? kMaddRtol : 0.0, mw + ": da");
-          if (m.db_null) expect_close(d_db.host(), db_start, 0.0, 0.0, mw + ": null db left alone");
-          else expect_close(d_db.host(), db_ref, madd_b ? kMaddAtol : 0.0, madd_b ? kMaddRtol : 0.0, mw + ": db");
-        }
-        // Both gradients null: no launch, no fault.
-        cu::binary_backward(nullptr, GradMode::Overwrite, nullptr, GradMode::Overwrite, d_dy.get(), da_in.get(), db_in.get(), N, op);
-        cu::synchronize();
-      }
-}
-
 TEST_CASE("cuda pointwise: x + x and x * x (da and db the same buffer) sum both terms as on the CPU") {
-  for (cpu::Binary op : {cpu::Binary::Add, cpu::Binary::Mul})
+  for (kern::Binary op : {kern::Binary::Add, kern::Binary::Mul})
     for (size_t offset : {size_t{0}, size_t{1}}) {
       const size_t n = 1001;
       const int64_t N = static_cast<int64_t>(n);
@@ -171,19 +118,21 @@ TEST_CASE("cuda pointwise: x + x and x * x (da and db the same buffer) sum both 
       Dev d_x(x, offset), d_dy(dy, offset), d_g(n, kNaN, offset);
       std::vector<float> g_ref(n, 0.0f);
       // The engine hands out one buffer twice: first Overwrite, then Accumulate.
-      cpu::binary_backward(g_ref.data(), GradMode::Overwrite, g_ref.data(), GradMode::Accumulate, dy.data(), x.data(), x.data(),
-                           N, op);
-      cu::binary_backward(d_g.get(), GradMode::Overwrite, d_g.get(), GradMode::Accumulate, d_dy.get(), d_x.get(), d_x.get(), N, op);
+      cpu::binary_backward({g_ref.data(), GradMode::Overwrite}, {g_ref.data(), GradMode::Accumulate}, dy.data(), x.data(),
+                           x.data(), N, op);
+      cu::binary_backward({d_g.get(), GradMode::Overwrite}, {d_g.get(), GradMode::Accumulate}, d_dy.get(), d_x.get(), d_x.get(),
+                          N, op);
       for (size_t i = 0; i < n; ++i) {  // the reference really is the sum of both terms
-        const float term = op == cpu::Binary::Add ? dy[i] : dy[i] * x[i];
+        const float term = op == kern::Binary::Add ? dy[i] : dy[i] * x[i];
         REQUIRE(std::fabs(g_ref[i] - 2.0f * term) <= 1e-6f * (1.0f + std::fabs(term)));
       }
       expect_close(d_g.host(), g_ref, 0.0, 0.0,
-                   std::string(op == cpu::Binary::Add ? "x + x" : "x * x") + " offset " + std::to_string(offset));
+                   std::string(op == kern::Binary::Add ? "x + x" : "x * x") + " offset " + std::to_string(offset));
     }
 }
 
-TEST_CASE("cuda pointwise: log_softmax forward and backward match the CPU" * doctest::test_suite("small")) {
+TEST_CASE("cuda pointwise: log_softmax of rows far from zero (the max shift) and of one class, every row width" *
+          doctest::test_suite("small")) {
   struct RC {
     int R, C;
   };
@@ -221,12 +170,12 @@ TEST_CASE("cuda pointwise: log_softmax forward and backward match the CPU" * doc
       const bool acc = mode == GradMode::Accumulate;
       std::vector<float> dx_ref = acc ? random_vector<float>(n, 79 + n) : std::vector<float>(n, 0.0f);
       Dev d_dx(acc ? dx_ref : std::vector<float>(n, kNaN));
-      cpu::log_softmax_backward(dx_ref.data(), mode, dy.data(), y_ref.data(), s.R, s.C);
-      cu::log_softmax_backward(d_dx.get(), mode, d_dy.get(), d_yref.get(), s.R, s.C);
+      cpu::log_softmax_backward({dx_ref.data(), mode}, dy.data(), y_ref.data(), s.R, s.C);
+      cu::log_softmax_backward({d_dx.get(), mode}, d_dy.get(), d_yref.get(), s.R, s.C);
       if (s.C > 1 && n > 2) REQUIRE(count_nonzero(dx_ref) > n / 2);
       expect_close(d_dx.host(), dx_ref, 1e-6, 1e-5, what + (acc ? " backward accumulate" : " backward overwrite"));
     }
-    cu::log_softmax_backward(nullptr, GradMode::Overwrite, d_dy.get(), d_yref.get(), s.R, s.C);
+    cu::log_softmax_backward({}, d_dy.get(), d_yref.get(), s.R, s.C);
     cu::synchronize();
   }
 }
@@ -245,7 +194,8 @@ TEST_CASE("cuda pointwise: nll_loss forward and backward match the CPU, determin
     std::vector<float> target = random_vector<float>(static_cast<size_t>(s.R), 89 + n, 0.0, s.C);
     for (float& t : target) t = std::min(std::floor(t), static_cast<float>(s.C - 1));
 
-    const float loss_ref = cpu::nll_loss_forward(logp.data(), target.data(), s.R, s.C);
+    float loss_ref = 0;
+    cpu::nll_loss_forward(&loss_ref, logp.data(), target.data(), s.R, s.C);
     REQUIRE(loss_ref > 0.0f);
     Dev d_logp(logp), d_target(target), d_loss(1, kNaN);
     cu::nll_loss_forward(d_loss.get(), d_logp.get(), d_target.get(), s.R, s.C);
@@ -263,12 +213,12 @@ TEST_CASE("cuda pointwise: nll_loss forward and backward match the CPU, determin
       const bool acc = mode == GradMode::Accumulate;
       std::vector<float> d_ref = acc ? random_vector<float>(n, 97 + n) : std::vector<float>(n, 0.0f);
       Dev d_d(acc ? d_ref : std::vector<float>(n, kNaN));
-      cpu::nll_loss_backward(d_ref.data(), mode, dloss, target.data(), s.R, s.C);
-      cu::nll_loss_backward(d_d.get(), mode, d_dloss.get(), d_target.get(), s.R, s.C);
+      cpu::nll_loss_backward({d_ref.data(), mode}, &dloss, target.data(), s.R, s.C);
+      cu::nll_loss_backward({d_d.get(), mode}, d_dloss.get(), d_target.get(), s.R, s.C);
       if (!acc) REQUIRE(count_nonzero(d_ref) == static_cast<size_t>(s.R));
       expect_close(d_d.host(), d_ref, 0.0, 0.0, what + (acc ? " backward accumulate" : " backward overwrite"));
     }
-    cu::nll_loss_backward(nullptr, GradMode::Overwrite, d_dloss.get(), d_target.get(), s.R, s.C);
+    cu::nll_loss_backward({}, d_dloss.get(), d_target.get(), s.R, s.C);
     cu::synchronize();
   }
 }
@@ -291,7 +241,8 @@ TEST_CASE("cuda pointwise: bce_with_logits forward and backward match the CPU, d
     for (size_t i = 0; i < n; ++i)
       if (i % 3 != 2) t[i] = t[i] < 0.5f ? 0.0f : 1.0f;  // mostly hard labels, some soft
 
-    const float loss_ref = cpu::bce_with_logits_forward(z.data(), t.data(), R);
+    float loss_ref = 0;
+    cpu::bce_with_logits_forward(&loss_ref, z.data(), t.data(), R);
     REQUIRE(loss_ref > 0.0f);
     Dev d_z(z), d_t(t), d_loss(1, kNaN);
     cu::bce_with_logits_forward(d_loss.get(), d_z.get(), d_t.get(), R);
@@ -308,13 +259,13 @@ TEST_CASE("cuda pointwise: bce_with_logits forward and backward match the CPU, d
       const bool acc = mode == GradMode::Accumulate;
       std::vector<float> d_ref = acc ? random_vector<float>(n, 107 + n, -0.01, 0.01) : std::vector<float>(n, 0.0f);
       Dev d_d(acc ? d_ref : std::vector<float>(n, kNaN));
-      cpu::bce_with_logits_backward(d_ref.data(), mode, dloss, z.data(), t.data(), R);
-      cu::bce_with_logits_backward(d_d.get(), mode, d_dloss.get(), d_z.get(), d_t.get(), R);
+      cpu::bce_with_logits_backward({d_ref.data(), mode}, &dloss, z.data(), t.data(), R);
+      cu::bce_with_logits_backward({d_d.get(), mode}, d_dloss.get(), d_z.get(), d_t.get(), R);
       if (n > 1) REQUIRE(count_nonzero(d_ref) > n / 2);
       // sigmoid from expf on each side (1-2 ulps apart); values ~ 1 / R.
       expect_close(d_d.host(), d_ref, 1e-7 / R, 1e-5, what + (acc ? " backward accumulate" : " backward overwrite"));
     }
-    cu::bce_with_logits_backward(nullptr, GradMode::Overwrite, d_dloss.get(), d_z.get(), d_t.get(), R);
+    cu::bce_with_logits_backward({}, d_dloss.get(), d_z.get(), d_t.get(), R);
     cu::synchronize();
   }
 }
@@ -326,9 +277,10 @@ TEST_CASE("cuda pointwise: sum matches the CPU and is bit-identical run to run" 
       const std::string what = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
       CAPTURE(what);
       const std::vector<float> x = random_vector<float>(n, 109 + n, -1.0, 3.0);
-      const float ref = cpu::sum_forward(x.data(), static_cast<int64_t>(n));
+      float ref = 0;
+      cpu::sum_forward(&ref, x.data(), static_cast<int64_t>(n), 1.0f);
       Dev d_x(x, offset), d_out(1, kNaN);
-      cu::sum_forward(d_out.get(), d_x.get(), static_cast<int64_t>(n));
+      cu::sum_forward(d_out.get(), d_x.get(), static_cast<int64_t>(n), 1.0f);
       const float got = d_out.scalar();
       if (n == 0) {
         CHECK(got == 0.0f);
@@ -338,67 +290,15 @@ TEST_CASE("cuda pointwise: sum matches the CPU and is bit-identical run to run" 
       // Both sum in double and round once: equal up to the last bit near a rounding tie.
       CHECK(std::fabs(got - ref) <= 2.5e-7 * std::fabs(ref));
       for (int rep = 0; rep < 3; ++rep) {
-        cu::sum_forward(d_out.get(), d_x.get(), static_cast<int64_t>(n));
+        cu::sum_forward(d_out.get(), d_x.get(), static_cast<int64_t>(n), 1.0f);
         CHECK(same_bits(d_out.scalar(), got));
       }
     }
   // Exact when every partial sum is an integer below 2^53.
   const size_t n = 1000003;
   Dev ones(n, 1.0f), d_out(1, kNaN);
-  cu::sum_forward(d_out.get(), ones.get(), static_cast<int64_t>(n));
+  cu::sum_forward(d_out.get(), ones.get(), static_cast<int64_t>(n), 1.0f);
   CHECK(d_out.scalar() == static_cast<float>(n));
-}
-
-TEST_CASE("cuda pointwise: fill_backward matches the CPU") {
-  for (size_t n : {size_t{1}, size_t{7}, size_t{1000003}}) {
-    const float value = 0.37f, scale = 1.0f / static_cast<float>(n);
-    Dev d_value(1, value);
-    for (GradMode mode : {GradMode::Overwrite, GradMode::Accumulate}) {
-      const bool acc = mode == GradMode::Accumulate;
-      std::vector<float> ref = acc ? random_vector<float>(n, 113 + n) : std::vector<float>(n, 0.0f);
-      Dev d(acc ? ref : std::vector<float>(n, kNaN));
-      cpu::fill_backward(ref.data(), mode, value * scale, static_cast<int64_t>(n));
-      cu::fill_backward(d.get(), mode, d_value.get(), scale, static_cast<int64_t>(n));
-      REQUIRE(count_nonzero(ref) > n / 2);
-      expect_close(d.host(), ref, 0.0, 0.0, "fill n=" + std::to_string(n) + (acc ? " accumulate" : " overwrite"));
-    }
-    cu::fill_backward(nullptr, GradMode::Overwrite, d_value.get(), scale, static_cast<int64_t>(n));
-    cu::synchronize();
-  }
-}
-
-TEST_CASE("cuda pointwise: slice forward and backward match the CPU") {
-  struct Case {
-    cpu::AxisView v;
-    int64_t start, end;
-  };
-  for (Case c : {Case{{3, 10, 7}, 2, 9}, Case{{1, 1, 1}, 0, 1}, Case{{64, 100, 64}, 10, 90}, Case{{5, 8, 1}, 0, 8},
-                 Case{{2, 6, 3}, 5, 6}, Case{{1000, 3, 1}, 1, 2}}) {
-    const std::string what = "outer=" + std::to_string(c.v.outer) + " len=" + std::to_string(c.v.len) + " inner=" +
-                             std::to_string(c.v.inner) + " [" + std::to_string(c.start) + ", " + std::to_string(c.end) + ")";
-    CAPTURE(what);
-    const size_t nx = static_cast<size_t>(c.v.outer * c.v.len * c.v.inner);
-    const size_t ny = static_cast<size_t>(c.v.outer * (c.end - c.start) * c.v.inner);
-    const std::vector<float> x = random_vector<float>(nx, 127 + nx);
-    std::vector<float> y_ref(ny);
-    cpu::slice_forward(y_ref.data(), x.data(), c.v, c.start, c.end);
-    Dev d_x(x), d_y(ny, kNaN);
-    cu::slice_forward(d_y.get(), d_x.get(), c.v, c.start, c.end);
-    expect_close(d_y.host(), y_ref, 0.0, 0.0, what + " forward");
-
-    const std::vector<float> dy = random_vector<float>(ny, 131 + ny);
-    Dev d_dy(dy);
-    for (GradMode mode : {GradMode::Overwrite, GradMode::Accumulate}) {
-      const bool acc = mode == GradMode::Accumulate;
-      std::vector<float> dx_ref = acc ? random_vector<float>(nx, 137 + nx) : std::vector<float>(nx, 0.0f);
-      Dev d_dx(acc ? dx_ref : std::vector<float>(nx, kNaN));
-      cpu::slice_backward(dx_ref.data(), mode, dy.data(), c.v, c.start, c.end);
-      cu::slice_backward(d_dx.get(), mode, d_dy.get(), c.v, c.start, c.end);
-      expect_close(d_dx.host(), dx_ref, 0.0, 0.0, what + (acc ? " backward accumulate" : " backward overwrite"));
-    }
-    cu::slice_backward(nullptr, GradMode::Overwrite, d_dy.get(), c.v, c.start, c.end);
-    cu::synchronize();
-  }
 }
 
 TEST_CASE("cuda pointwise: concat forward and backward match the CPU (batches, null and repeated gradients)") {
@@ -451,7 +351,7 @@ TEST_CASE("cuda pointwise: concat forward and backward match the CPU (batches, n
     Dev d_dy(dy);
     std::vector<std::vector<float>> g_ref;
     std::vector<std::unique_ptr<Dev>> d_g;
-    std::vector<float*> h_dxs, d_dxs;
+    std::vector<GradOut<float>> h_dxs, d_dxs;
     std::vector<GradMode> modes;
     for (int i = 0; i < n; ++i) {
       const GradMode mode = i % 2 ? GradMode::Accumulate : GradMode::Overwrite;
@@ -463,17 +363,17 @@ TEST_CASE("cuda pointwise: concat forward and backward match the CPU (batches, n
     const bool has_null = n > 2;
     for (int i = 0; i < n; ++i) {
       const bool null = has_null && i == 1;
-      h_dxs.push_back(null ? nullptr : g_ref[static_cast<size_t>(i)].data());
-      d_dxs.push_back(null ? nullptr : d_g[static_cast<size_t>(i)]->get());
+      const GradMode mode = modes[static_cast<size_t>(i)];
+      h_dxs.push_back({null ? nullptr : g_ref[static_cast<size_t>(i)].data(), mode});
+      d_dxs.push_back({null ? nullptr : d_g[static_cast<size_t>(i)]->get(), mode});
     }
-    if (repeat) {
-      h_dxs.push_back(h_dxs[0]);
-      d_dxs.push_back(d_dxs[0]);
-      modes.push_back(GradMode::Accumulate);
+    if (repeat) {  // input 0's buffer once more, as the engine hands it out the second time
+      h_dxs.push_back({h_dxs[0].data, GradMode::Accumulate});
+      d_dxs.push_back({d_dxs[0].data, GradMode::Accumulate});
     }
     const std::vector<float> null_start = has_null ? d_g[1]->host() : std::vector<float>{};
-    cpu::concat_backward(h_dxs.data(), modes.data(), dy.data(), lens.data(), nf, c.outer, c.inner);
-    cu::concat_backward(d_dxs.data(), modes.data(), d_dy.get(), lens.data(), nf, c.outer, c.inner);
+    cpu::concat_backward(h_dxs.data(), dy.data(), lens.data(), nf, c.outer, c.inner);
+    cu::concat_backward(d_dxs.data(), d_dy.get(), lens.data(), nf, c.outer, c.inner);
     if (repeat)  // the reference really holds both bands: dy's first element plus the repeated band's first
       REQUIRE(g_ref[0][0] == dy[0] + dy[static_cast<size_t>((total - lens[0]) * c.inner)]);
     for (int i = 0; i < n; ++i) {

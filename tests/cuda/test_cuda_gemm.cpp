@@ -1,11 +1,10 @@
-// CUDA GEMMs and the linear layer against the CPU:
-//   sgemm (cuBLAS) and sgemm_tiled (ours, both block tiles forced) against
-//   cpu::gemm_reference in double at odd sizes (1x1x1, 17x33x65, 128x640x900, 1537x1539x33,
-//   the DeepChrome layer shapes), every transpose combination, leading dimensions larger
-//   than the rows (padding that must stay untouched), beta = 0 with C full of NaN (C must not
-//   be read), beta != 0, K = 0, and more column tiles than one grid row holds;
-//   linear_forward / linear_backward against cpu::linear_* at the DeepChrome sizes and odd
-//   ones, with and without bias, every GradMode combination and null gradients.
+// The CUDA GEMMs: sgemm (cuBLAS, behind linear and conv1d) and sgemm_tiled (ours, which the
+// benchmarks time against cuBLAS; automatic and both block tiles forced) against
+// gemm_reference (kernels/contract/gemm.h) in double at odd sizes (1x1x1, 17x33x65,
+// 128x640x900, 1537x1539x33, the DeepChrome layer shapes), every transpose combination,
+// leading dimensions larger than the rows (padding that must stay untouched), beta = 0 with C
+// full of NaN (C must not be read), beta != 0, K = 0, and more column tiles than one grid row
+// holds. (The linear layer itself is checked by the op table: test_cuda_op_table.cpp.)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,18 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/linear.h"
+#include "kernels/contract/gemm.h"
 #include "kernels/cuda/gemm.h"
-#include "kernels/cuda/linear.h"
 #include "kernels/cuda/runtime.h"
 #include "cuda/cuda_test_util.h"
 #include "test_util.h"
 
 namespace cu = dc::kernels::cuda;
-using dc::GradMode;
-using dc::cpu::LinearShape;
-using dc::cpu::Trans;
+using dc::kernels::Trans;
 using namespace dc::test;
 using namespace dc::test::grad_check;
 
@@ -70,7 +65,7 @@ void check_gemm(Trans ta, Trans tb, int M, int N, int K, uint64_t seed) {
   std::vector<double> ab(static_cast<size_t>(M) * ldc, 0.0);
   {
     const auto Ad = convert<double>(A), Bd = convert<double>(B);
-    dc::cpu::gemm_reference<double>(ta, tb, M, N, K, alpha, Ad.data(), lda, Bd.data(), ldb, 0.0, ab.data(), ldc);
+    dc::kernels::gemm_reference<double>(ta, tb, M, N, K, alpha, Ad.data(), lda, Bd.data(), ldb, 0.0, ab.data(), ldc);
   }
   double ab_max = 0;
   for (double v : ab) ab_max = std::max(ab_max, std::fabs(v));
@@ -104,60 +99,6 @@ void check_gemm(Trans ta, Trans tb, int M, int N, int K, uint64_t seed) {
       CHECK(padding_touched == 0);
       expect_close(got.data(), expect.data(), got.size(), sum_atol(K), kRtol, "C");
     }
-  }
-}
-
-// ---- linear -------------------------------------------------------------------------------
-
-struct Want3 {
-  Want dx, dw, db;
-};
-const Want3 kGradCombos[] = {
-    {Want::Overwrite, Want::Overwrite, Want::Overwrite}, {Want::Accumulate, Want::Accumulate, Want::Accumulate},
-    {Want::Accumulate, Want::Overwrite, Want::Accumulate}, {Want::Overwrite, Want::Accumulate, Want::Overwrite},
-    {Want::Overwrite, Want::Null, Want::Null},           {Want::Null, Want::Overwrite, Want::Null},
-    {Want::Null, Want::Null, Want::Accumulate},          {Want::Null, Want::Accumulate, Want::Overwrite},
-};
-
-void check_linear(LinearShape s, uint64_t seed) {
-  INFO("N=" << s.N << " IN=" << s.IN << " OUT=" << s.OUT);
-  const double k = 1.0 / std::sqrt(static_cast<double>(s.IN));
-  const std::vector<float> xv = random_vector<float>(static_cast<size_t>(s.N) * s.IN, seed),
-                           wv = random_vector<float>(static_cast<size_t>(s.OUT) * s.IN, seed + 1, -k, k),
-                           bv = random_vector<float>(static_cast<size_t>(s.OUT), seed + 2, -k, k),
-                           dyv = random_vector<float>(static_cast<size_t>(s.N) * s.OUT, seed + 3);
-  const size_t ny = dyv.size();
-  const Dev x(xv), w(wv), b(bv), dy(dyv);
-
-  for (bool bias : {true, false}) {
-    INFO((bias ? "with bias" : "without bias"));
-    std::vector<float> y_cpu(ny);
-    dc::cpu::linear_forward(y_cpu.data(), xv.data(), wv.data(), bias ? bv.data() : nullptr, s);
-    REQUIRE(max_abs(y_cpu) > 1e-2);
-    Dev y(ny, kNaN);
-    cu::linear_forward(y.get(), x.get(), w.get(), bias ? b.get() : nullptr, s);
-    expect_close(y.host(), y_cpu, sum_atol(s.IN), kRtol, "linear y");
-  }
-
-  for (const Want3& g : kGradCombos) {
-    INFO("dx " << want_name(g.dx) << ", dw " << want_name(g.dw) << ", db " << want_name(g.db));
-    const std::vector<float> dx0 = initial(g.dx, xv.size(), seed + 10), dw0 = initial(g.dw, wv.size(), seed + 11),
-                             db0 = initial(g.db, bv.size(), seed + 12);
-    std::vector<float> dx_cpu = dx0, dw_cpu = dw0, db_cpu = db0;
-    dc::cpu::linear_backward(g.dx == Want::Null ? nullptr : dx_cpu.data(), mode_of(g.dx),
-                             g.dw == Want::Null ? nullptr : dw_cpu.data(), mode_of(g.dw),
-                             g.db == Want::Null ? nullptr : db_cpu.data(), mode_of(g.db), dyv.data(), xv.data(),
-                             wv.data(), s);
-    if (g.dx != Want::Null) REQUIRE(max_abs(dx_cpu) > 1e-2);
-    if (g.dw != Want::Null) REQUIRE(max_abs(dw_cpu) > 1e-2);
-    if (g.db != Want::Null) REQUIRE(max_abs(db_cpu) > 1e-2);
-    Dev dx(dx0), dw(dw0), db(db0);
-    cu::linear_backward(g.dx == Want::Null ? nullptr : dx.get(), mode_of(g.dx), g.dw == Want::Null ? nullptr : dw.get(),
-                        mode_of(g.dw), g.db == Want::Null ? nullptr : db.get(), mode_of(g.db), dy.get(), x.get(),
-                        w.get(), s);
-    expect_grad(g.dx, dx.host(), dx_cpu, dx0, sum_atol(s.OUT), "linear dx");
-    expect_grad(g.dw, dw.host(), dw_cpu, dw0, sum_atol(s.N), "linear dw");
-    expect_grad(g.db, db.host(), db_cpu, db0, sum_atol(s.N), "linear db");
   }
 }
 
@@ -226,18 +167,4 @@ TEST_CASE("cuda sgemm_tiled: more column tiles than one grid row holds (65535)")
   }
   INFO("first wrong column " << first_bad);
   CHECK(bad == 0);
-}
-
-TEST_CASE("cuda linear: forward and every gradient match the CPU twin at odd sizes" * doctest::test_suite("small")) {
-  // N, IN, OUT
-  const LinearShape shapes[] = {{7, 33, 17}, {3, 1, 5}, {300, 5, 1}};
-  uint64_t seed = 3000;
-  for (const LinearShape& s : shapes) check_linear(s, seed += 20);
-}
-
-TEST_CASE("cuda linear: forward and every gradient match the CPU twin at the DeepChrome sizes") {
-  // N, IN, OUT: the three layers at batch 1 and 64, and a big batch
-  const LinearShape shapes[] = {{1, 900, 625}, {64, 900, 625}, {64, 625, 125}, {64, 125, 2}, {256, 900, 625}};
-  uint64_t seed = 4000;
-  for (const LinearShape& s : shapes) check_linear(s, seed += 20);
 }
