@@ -94,6 +94,20 @@ void Adam::step() {
   }
 }
 
+Rmsprop::Rmsprop(std::vector<Parameter> params, RmspropOptions opt) : Optimizer(std::move(params)), opt_(opt) {
+  for (auto& p : params_) m_.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.device()));
+}
+
+void Rmsprop::step() {
+  ++t_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i].tensor;
+    follow(m_[i], p);
+    DC_KERNEL(p.device(), rmsprop_update)(p.data(), grad_data(p), m_[i].data(), p.numel(), static_cast<float>(opt_.lr),
+                                          static_cast<float>(opt_.alpha), static_cast<float>(opt_.eps));
+  }
+}
+
 namespace {
 // ||sum_k u_k^T v_k||_F^2 = sum_{a,b} (u_a . u_b)(v_a . v_b), in double.
 double factored_sum_squares(const FactoredGrad& f) {

@@ -69,6 +69,22 @@ class Adam : public Optimizer {
   std::vector<Tensor> m_, v_;
 };
 
+// torch7 optim.rmsprop: m = alpha m + (1 - alpha) g^2, p -= lr g / (sqrt(m) + eps), m starting
+// at 0 (the DeepChrome paper's class-model visualisation optimises its input with it).
+struct RmspropOptions {
+  double lr = 1e-2, alpha = 0.99, eps = 1e-8;
+};
+
+class Rmsprop : public Optimizer {
+ public:
+  Rmsprop(std::vector<Parameter> params, RmspropOptions opt);
+  void step() override;
+
+ private:
+  RmspropOptions opt_;
+  std::vector<Tensor> m_;
+};
+
 // Scales all gradients so that their global L2 norm is at most max_norm (torch's
 // clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is < 1). Returns the norm
 // before clipping; throws dc::Error when it is not finite. On CUDA the sum of squares and

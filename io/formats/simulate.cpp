@@ -103,30 +103,72 @@ CellFactors cell_factors(uint64_t seed, uint64_t cell_hash) {
 // true expression and the "chromatin state" the marks are drawn from.
 double chromatin_correlation(double difficulty) { return 0.88 - 0.36 * difficulty; }
 
+// A gene's own properties (drawn once per gene, in this order, from its stream).
+struct GeneProps {
+  double depth;
+  bool polycomb, heterochromatin, bivalent;  // bivalent: silent but H3K4me3-marked (CpG island promoters)
+  double tss;                                // bin index of the TSS
+  double width, body, enhancer, enhancer_at;
+};
+
+GeneProps draw_props(CounterRng& rng) {
+  GeneProps p{};
+  p.depth = std::exp(0.45 * rng.normal());
+  if (rng.uniform() < 0.08) p.depth *= 0.12;  // poorly mappable / low-coverage genes
+  p.polycomb = rng.uniform() < 0.45;
+  p.heterochromatin = rng.uniform() < 0.25;
+  p.bivalent = rng.uniform() < 0.10;
+  p.tss = 49.5 + std::clamp(2.0 * rng.normal(), -5.0, 5.0);
+  p.width = 2.0 + 1.5 * rng.uniform();
+  p.body = 8.0 + 45.0 * rng.uniform();  // gene body length in bins (the window shows up to 50)
+  p.enhancer = 0.5 + 2.0 * rng.uniform();
+  p.enhancer_at = 6.0 + 10.0 * rng.uniform();
+  return p;
+}
+
+// The mean count of every mark and bin before depth, cell scale and background: what the
+// chromatin state `act` (0 silent .. 1 highly active) plants in the window.
+void planted_means(const GeneProps& p, double act, double mu[kMarks][kBins]) {
+  const double rep = 1.0 - act;
+  const double a_k4me3 = 0.8 + 24.0 * std::pow(act, 1.6) + (p.bivalent ? 6.0 : 0.0);
+  const double a_k36 = 0.3 + 5.0 * act;
+  const double a_k4me1 = p.enhancer * (0.6 + 1.8 * act);
+  const double a_k27 = (p.polycomb ? 4.5 : 0.4) * std::pow(rep, 1.4) + (p.bivalent ? 2.0 : 0.0);
+  const double a_k9 = (p.heterochromatin ? 3.0 : 0.3) * rep;
+  const double width = p.width, body = p.body, enhancer_at = p.enhancer_at;
+  for (int m = 0; m < kMarks; ++m)
+    for (int b = 0; b < kBins; ++b) {
+      const double t = b - p.tss;  // bins from the TSS; > 0 is downstream (strand applied)
+      double v = 0;
+      switch (m) {
+        case kK4me3:  // +1 nucleosome peak just downstream of the TSS, a smaller -1 peak upstream
+          v = 0.25 + a_k4me3 * (bump(t - 2.0, width * width) + 0.5 * bump(t + 3.0, width * width));
+          break;
+        case kK36:  // rises over the gene body towards the 3' end, nothing upstream
+          v = 0.35 + (t > 0 && t < body ? a_k36 * std::min(1.0, t / 20.0) : 0.0);
+          break;
+        case kK4me1:  // flanks the TSS, depleted at the promoter itself
+          v = 0.4 + a_k4me1 * (bump(t - enhancer_at, 25.0) + bump(t + enhancer_at, 25.0)) * (1.0 - 0.7 * bump(t, 4.0));
+          break;
+        case kK27:  // broad over the whole window, somewhat stronger near the promoter
+          v = 0.4 + a_k27 * (0.6 + 0.4 * bump(t, 400.0));
+          break;
+        case kK9:  // broad and flat
+          v = 0.35 + a_k9;
+          break;
+      }
+      mu[m][b] = v;
+    }
+}
+
 // Fills one gene's (5, 100) block of counts. `z` is the gene's latent expression.
 void simulate_gene(CounterRng& rng, CountUniforms& counts, double z, double rho, const CellFactors& cell, float* x) {
   // The chromatin state: a noisy view of expression.
   const double a = rho * z + std::sqrt(1.0 - rho * rho) * rng.normal();
   const double act = sigmoid(2.2 * a);  // 0 (silent) .. 1 (highly active)
-  const double rep = 1.0 - act;
-
-  // Gene-level properties.
-  double depth = std::exp(0.45 * rng.normal());
-  if (rng.uniform() < 0.08) depth *= 0.12;  // poorly mappable / low-coverage genes
-  const bool polycomb = rng.uniform() < 0.45;
-  const bool heterochromatin = rng.uniform() < 0.25;
-  const bool bivalent = rng.uniform() < 0.10;  // silent but H3K4me3-marked (CpG island promoters)
-  const double tss = 49.5 + std::clamp(2.0 * rng.normal(), -5.0, 5.0);  // bin index of the TSS
-  const double width = 2.0 + 1.5 * rng.uniform();
-  const double body = 8.0 + 45.0 * rng.uniform();  // gene body length in bins (the window shows up to 50)
-  const double enhancer = 0.5 + 2.0 * rng.uniform();
-  const double enhancer_at = 6.0 + 10.0 * rng.uniform();
-
-  const double a_k4me3 = 0.8 + 24.0 * std::pow(act, 1.6) + (bivalent ? 6.0 : 0.0);
-  const double a_k36 = 0.3 + 5.0 * act;
-  const double a_k4me1 = enhancer * (0.6 + 1.8 * act);
-  const double a_k27 = (polycomb ? 4.5 : 0.4) * std::pow(rep, 1.4) + (bivalent ? 2.0 : 0.0);
-  const double a_k9 = (heterochromatin ? 3.0 : 0.3) * rep;
+  const GeneProps p = draw_props(rng);
+  double mu[kMarks][kBins];
+  planted_means(p, act, mu);
 
   // A smooth multiplicative background per mark: log-normal knots every 10 bins,
   // linearly interpolated (real coverage varies along the window).
@@ -135,34 +177,41 @@ void simulate_gene(CounterRng& rng, CountUniforms& counts, double z, double rho,
     for (double& k : mark) k = std::exp(0.35 * rng.normal());
 
   for (int m = 0; m < kMarks; ++m) {
-    const double scale = depth * cell.mark_scale[m];
+    const double scale = p.depth * cell.mark_scale[m];
     for (int b = 0; b < kBins; ++b) {
-      const double t = b - tss;  // bins from the TSS; > 0 is downstream (strand applied)
-      double mu = 0;
-      switch (m) {
-        case kK4me3:  // +1 nucleosome peak just downstream of the TSS, a smaller -1 peak upstream
-          mu = 0.25 + a_k4me3 * (bump(t - 2.0, width * width) + 0.5 * bump(t + 3.0, width * width));
-          break;
-        case kK36:  // rises over the gene body towards the 3' end, nothing upstream
-          mu = 0.35 + (t > 0 && t < body ? a_k36 * std::min(1.0, t / 20.0) : 0.0);
-          break;
-        case kK4me1:  // flanks the TSS, depleted at the promoter itself
-          mu = 0.4 + a_k4me1 * (bump(t - enhancer_at, 25.0) + bump(t + enhancer_at, 25.0)) * (1.0 - 0.7 * bump(t, 4.0));
-          break;
-        case kK27:  // broad over the whole window, somewhat stronger near the promoter
-          mu = 0.4 + a_k27 * (0.6 + 0.4 * bump(t, 400.0));
-          break;
-        case kK9:  // broad and flat
-          mu = 0.35 + a_k9;
-          break;
-      }
       const double pos = b / 10.0;
       const int k0 = std::min(static_cast<int>(pos), 9);
       const double frac = pos - k0;
       const double wobble = knots[m][k0] * (1 - frac) + knots[m][k0 + 1] * frac;
-      x[m * kBins + b] = negative_binomial(counts, mu * scale * wobble);
+      x[m * kBins + b] = negative_binomial(counts, mu[m][b] * scale * wobble);
     }
   }
+}
+
+// The planted effect of expression on the marks: E[mean | high] - E[mean | low] per mark and
+// bin, over genes drawn as simulate_cell_data draws them (latent z, chromatin state, gene
+// properties; label = z above its median 0), before depth, cell scale and background, from a
+// fixed stream of 20,000 genes.
+constexpr int kTruthGenes = 20000;
+constexpr uint64_t kTruthStream = 0x7472757468ull;  // "truth"
+
+void planted_effect(uint64_t seed, double difficulty, double effect[kMarks][kBins]) {
+  const double rho = chromatin_correlation(difficulty);
+  double sum[2][kMarks][kBins] = {};
+  int count[2] = {0, 0};
+  double mu[kMarks][kBins];
+  for (int g = 0; g < kTruthGenes; ++g) {
+    CounterRng rng(seed, splitmix64(kTruthStream + static_cast<uint64_t>(g)));
+    const double z = rng.normal();
+    const double a = rho * z + std::sqrt(1.0 - rho * rho) * rng.normal();
+    const int label = z > 0 ? 1 : 0;
+    planted_means(draw_props(rng), sigmoid(2.2 * a), mu);
+    for (int m = 0; m < kMarks; ++m)
+      for (int b = 0; b < kBins; ++b) sum[label][m][b] += mu[m][b];
+    ++count[label];
+  }
+  for (int m = 0; m < kMarks; ++m)
+    for (int b = 0; b < kBins; ++b) effect[m][b] = sum[1][m][b] / count[1] - sum[0][m][b] / count[0];
 }
 
 std::string gene_id(size_t index) {  // 0-based index -> "000001"
@@ -255,7 +304,54 @@ void simulate_cell(const std::string& root, const std::string& cell, const Simul
                                  {"seed", options.seed},
                                  {"genes", options.genes},
                                  {"difficulty", difficulty}};
+  write_file_atomic(cell_dir(root, cell) + "/truth.json", planted_truth(options.seed, difficulty).dump(1) + "\n");
   write_file_atomic(cell_dir(root, cell) + "/simulated.json", marker.dump(2) + "\n");
+}
+
+nlohmann::json planted_truth(uint64_t seed, double difficulty) {
+  double effect[kMarks][kBins];
+  planted_effect(seed, difficulty, effect);
+  nlohmann::json marks = nlohmann::json::array(), effects = nlohmann::json::array();
+  std::vector<std::pair<double, std::string>> total;
+  for (int m = 0; m < kMarks; ++m) {
+    double sum = 0, peak = 0;
+    int peak_bin = 0;
+    for (int b = 0; b < kBins; ++b) {
+      sum += effect[m][b];
+      if (std::fabs(effect[m][b]) > peak) {
+        peak = std::fabs(effect[m][b]);
+        peak_bin = b;
+      }
+    }
+    int first = kBins, last = -1;  // where the effect is at least a tenth of its peak
+    for (int b = 0; b < kBins; ++b)
+      if (std::fabs(effect[m][b]) >= 0.1 * peak) {
+        first = std::min(first, b);
+        last = b;
+      }
+    // Rounded to 1e-6 so the file reads well; the same numbers every time.
+    std::vector<double> rounded(kBins);
+    for (int b = 0; b < kBins; ++b) rounded[b] = std::round(effect[m][b] * 1e6) / 1e6;
+    effects.push_back(rounded);
+    marks.push_back({{"mark", kMarkNames[m]},
+                     {"direction", sum > 0 ? "high" : "low"},
+                     {"total_effect", std::round(sum * 1e4) / 1e4},
+                     {"peak_bin", peak_bin + 1},
+                     {"bins", {first + 1, last + 1}}});
+    total.push_back({sum, kMarkNames[m]});
+  }
+  std::sort(total.begin(), total.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  nlohmann::json high = nlohmann::json::array(), low = nlohmann::json::array();
+  for (const auto& t : total) high.push_back(t.second);
+  for (auto it = total.rbegin(); it != total.rend(); ++it) low.push_back(it->second);
+  return {{"generator", "deepchrome simulate"},
+          {"seed", seed},
+          {"difficulty", difficulty},
+          {"what", "the planted effect of expression on each mark: E[mean count | high] - E[mean count | low] per bin "
+                   "(bins 1..100 = TSS-5kb..TSS+5kb), before depth, cell scale and background noise"},
+          {"marks", marks},
+          {"ranking", {{"high", high}, {"low", low}}},
+          {"effect", effects}};
 }
 
 bool is_simulated_cell(const std::string& root, const std::string& cell) {

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "io/formats/dataset.h"
 
 namespace dc::io {
@@ -38,11 +40,18 @@ struct SimulatedCell {
 SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions& options, double difficulty = 0.5);
 
 // Writes root/<cell>/classification/{train,valid,test}.csv for one cell type (each file
-// atomically; directories created as needed), then root/<cell>/simulated.json (generator,
-// seed, genes, difficulty), which marks the cell type as simulated for `deepchrome sweep`.
+// atomically; directories created as needed), root/<cell>/truth.json (planted_truth), then
+// root/<cell>/simulated.json (generator, seed, genes, difficulty), which marks the cell type
+// as simulated for `deepchrome sweep`.
 void simulate_cell(const std::string& root, const std::string& cell, const SimulateOptions& options,
                    double difficulty = 0.5);
 
+
+// What the simulator planted, the ground truth for `deepchrome explain`: per mark, its
+// direction (which class it pushes towards), total effect, peak bin and the bins it acts
+// over; the marks ranked by their evidence for each class; and the effect profile itself,
+// E[mean count | high] - E[mean count | low] per mark and bin (marks in kMarkNames order).
+nlohmann::json planted_truth(uint64_t seed, double difficulty);
 
 // Whether root/<cell> holds a simulated cell type (simulated.json present).
 bool is_simulated_cell(const std::string& root, const std::string& cell);

@@ -4,6 +4,8 @@
 //         (momentum 0 / null buf: p -= lr*g')
 //   adam: m = b1 m + (1-b1) g' ; v = b2 v + (1-b2) g'^2 ;
 //         p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), bc_i = 1 - b_i^t
+//   rmsprop: m = alpha m + (1-alpha) g^2 ; p -= lr g / (sqrt(m) + eps)   (torch7 optim.rmsprop,
+//         m starting at 0; the explain module's class-model optimisation)
 //   sum_squares_accumulate: total[0] += sum_i double(g[i])^2 (fixed order: deterministic)
 //   clip_scale: factor = max_norm / (sqrt(total[0]) + 1e-6) in double; when factor < 1,
 //               g[i] *= float(factor), else g is left untouched (torch's clip_grad_norm_)
@@ -43,6 +45,15 @@ void adam_update_reference(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta
   }
 }
 
+template <class T>
+void rmsprop_update_reference(T* p, const T* g, T* m, int64_t n, T lr, T alpha, T eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T gi = g ? g[i] : T(0);
+    m[i] = alpha * m[i] + (T(1) - alpha) * gi * gi;
+    p[i] -= lr * gi / (std::sqrt(m[i]) + eps);
+  }
+}
+
 // SGD step from a factored gradient g = sum_k u[k]^T v[k] (u (n, rows), v (n, cols)), without
 // momentum: p -= lr * (g + weight_decay * p). CPU only: the engine keeps a linear layer's
 // weight gradient factored for a batch of one (engine/tensor.h FactoredGrad).
@@ -61,6 +72,7 @@ void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float
                 bool first_step);
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
                  float weight_decay, int64_t step);
+void rmsprop_update(float* p, const float* g, float* m, int64_t n, float lr, float alpha, float eps);
 void sum_squares_accumulate(double* total, const float* g, int64_t n);
 void clip_scale(float* g, int64_t n, const double* total, double max_norm);
 void sgd_factored_update(float* p, int rows, int cols, const float* u, const float* v, int n, float lr, float weight_decay);
@@ -71,6 +83,7 @@ void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float
                 bool first_step);
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
                  float weight_decay, int64_t step);
+void rmsprop_update(float* p, const float* g, float* m, int64_t n, float lr, float alpha, float eps);
 void sum_squares_accumulate(double* total, const float* g, int64_t n);
 void clip_scale(float* g, int64_t n, const double* total, double max_norm);
 }  // namespace cuda

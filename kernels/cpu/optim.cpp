@@ -66,6 +66,16 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float 
   });
 }
 
+void rmsprop_update(float* p, const float* g, float* m, int64_t n, float lr, float alpha, float eps) {
+  parallel_for(n, 100000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float gi = g ? g[i] : 0.0f;
+      m[i] = alpha * m[i] + (1.0f - alpha) * gi * gi;
+      p[i] -= lr * gi / (std::sqrt(m[i]) + eps);
+    }
+  });
+}
+
 // Sequential in double: the same bits for any thread count.
 void sum_squares_accumulate(double* total, const float* g, int64_t n) {
   double s = 0;

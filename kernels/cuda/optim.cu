@@ -77,6 +77,27 @@ struct AdamStep {
   }
 };
 
+// m = alpha m + ((1-alpha) g) g ; p -= (lr g) / (sqrt(m) + eps), rounded as the CPU.
+struct RmspropStep {
+  float* p;
+  const float* g;
+  float* m;
+  float lr, alpha, one_minus_alpha, eps;
+  template <int W>
+  __device__ __forceinline__ void apply(int64_t i) const {
+    Vec<W> vp = load<W>(p, i), vm = load<W>(m, i);
+    const Vec<W> vg = load_or_zero<W>(g, i);
+#pragma unroll
+    for (int k = 0; k < W; ++k) {
+      const float gi = vg.v[k];
+      vm.v[k] = __fadd_rn(__fmul_rn(alpha, vm.v[k]), __fmul_rn(__fmul_rn(one_minus_alpha, gi), gi));
+      vp.v[k] = __fsub_rn(vp.v[k], __fdiv_rn(__fmul_rn(lr, gi), __fadd_rn(__fsqrt_rn(vm.v[k]), eps)));
+    }
+    store<W>(m, i, vm);
+    store<W>(p, i, vp);
+  }
+};
+
 __global__ void clip_kernel(float* g, int64_t n, const double* total, double max_norm, bool vec4) {
   const double factor = max_norm / (sqrt(total[0]) + 1e-6);
   if (!(factor < 1.0)) return;  // no clipping (also for a NaN norm, as the CPU's `factor < 1`)
@@ -114,6 +135,10 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float 
   const float step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
   launch_pointwise(AdamStep{p, g, m, v, beta1, beta2, 1.0f - beta1, 1.0f - beta2, eps, weight_decay, step_size, sqrt_bc2}, n,
                    aligned16(p) && aligned16(g) && aligned16(m) && aligned16(v));
+}
+
+void rmsprop_update(float* p, const float* g, float* m, int64_t n, float lr, float alpha, float eps) {
+  launch_pointwise(RmspropStep{p, g, m, lr, alpha, 1.0f - alpha, eps}, n, aligned16(p) && aligned16(g) && aligned16(m));
 }
 
 void sum_squares_accumulate(double* total, const float* g, int64_t n) {

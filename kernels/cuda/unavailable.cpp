@@ -94,6 +94,7 @@ void lstm_backward(GradOut<float>, const LstmParamGrads<float>&, const float*, c
 }
 void sgd_update(float*, const float*, float*, int64_t, float, float, float, bool) { unavailable(); }
 void adam_update(float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t) { unavailable(); }
+void rmsprop_update(float*, const float*, float*, int64_t, float, float, float) { unavailable(); }
 void sum_squares_accumulate(double*, const float*, int64_t) { unavailable(); }
 void clip_scale(float*, int64_t, const double*, double) { unavailable(); }
 void sgemm(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int) { unavailable(); }

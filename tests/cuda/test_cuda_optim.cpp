@@ -143,6 +143,30 @@ TEST_CASE("cuda optim: adam_update matches the CPU over several steps") {
       }
 }
 
+TEST_CASE("cuda optim: rmsprop_update matches the CPU over several steps") {
+  for (size_t n : kSizes)
+    for (size_t offset : {size_t{0}, size_t{1}}) {
+      const std::string what = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
+      CAPTURE(what);
+      const int64_t N = static_cast<int64_t>(n);
+      std::vector<float> p = random_vector<float>(n, 401 + n, 0.0, 1.0), m(n, 0.0f);
+      const std::vector<float> p0 = p;
+      Dev d_p(p, offset), d_m(m, offset), d_g(std::vector<float>(n, 0.0f), offset);
+      for (int step = 1; step <= 5; ++step) {
+        const bool no_grad = step == 3;
+        std::vector<float> g = random_vector<float>(n, 409 + n + static_cast<uint64_t>(step), -1.0, 1.0);
+        for (size_t i = 0; i < n; i += 3) g[i] *= 1e-6f;
+        d_g.upload(g);
+        cpu::rmsprop_update(p.data(), no_grad ? nullptr : g.data(), m.data(), N, 0.1f, 0.99f, 1e-8f);
+        cu::rmsprop_update(d_p.get(), no_grad ? nullptr : d_g.get(), d_m.get(), N, 0.1f, 0.99f, 1e-8f);
+        const std::string at = " after step " + std::to_string(step);
+        expect_close(d_m.host(), m, kAtol * 0.1, kRtol, what + " m" + at);
+        expect_close(d_p.host(), p, kAtol, kRtol, what + " p" + at);
+      }
+      REQUIRE(count_changed(p, p0) == n);
+    }
+}
+
 TEST_CASE("cuda optim: sum_squares_accumulate matches the CPU, accumulates, and is bit-identical run to run" * doctest::test_suite("small")) {
   for (size_t n : {size_t{1}, size_t{7}, size_t{4096}, size_t{4097}, size_t{55681}, size_t{1000003}, size_t{4194304 + 3}})
     for (size_t offset : {size_t{0}, size_t{1}}) {

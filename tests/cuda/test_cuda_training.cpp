@@ -20,6 +20,7 @@
 #include "io/experiment/report.h"
 #include "kernels/cuda/runtime.h"
 #include "models/model.h"
+#include "models/registry.h"
 #include "models/trainer.h"
 #include "test_util.h"
 

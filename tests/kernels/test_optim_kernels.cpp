@@ -151,3 +151,28 @@ TEST_CASE("sum_squares_accumulate and clip_scale (the CPU twins of the device cl
   k::cpu::clip_scale(u.data(), 3, &t169, 14.0);
   CHECK(u == std::vector<float>{2, -4, 8});
 }
+
+TEST_CASE("rmsprop_update: torch7 optim.rmsprop, m from 0 (hand-computed), the CPU kernel as the reference") {
+  // g = 2, alpha 0.99: m = 0.01 * 4 = 0.04, sqrt 0.2; p -= 0.1 * 2 / (0.2 + 1e-8) = ~1.0
+  std::vector<double> p = {3.0}, m = {0.0};
+  const std::vector<double> g = {2.0};
+  k::rmsprop_update_reference(p.data(), g.data(), m.data(), 1, 0.1, 0.99, 1e-8);
+  CHECK(m[0] == doctest::Approx(0.04).epsilon(1e-15));
+  CHECK(p[0] == doctest::Approx(3.0 - 0.2 / (0.2 + 1e-8)).epsilon(1e-15));
+  // Second step, g = -1: m = 0.99 * 0.04 + 0.01 = 0.0496; p += 0.1 / (sqrt(0.0496) + 1e-8)
+  const std::vector<double> g2 = {-1.0};
+  const double p1 = p[0];
+  k::rmsprop_update_reference(p.data(), g2.data(), m.data(), 1, 0.1, 0.99, 1e-8);
+  CHECK(m[0] == doctest::Approx(0.0496).epsilon(1e-15));
+  CHECK(p[0] == doctest::Approx(p1 + 0.1 / (std::sqrt(0.0496) + 1e-8)).epsilon(1e-15));
+  // The float kernel over many elements (split across threads) against the float reference.
+  const size_t n = 300000;
+  auto pf = random_vector<float>(n, 1), gf = random_vector<float>(n, 2);
+  std::vector<float> mf(n, 0.0f), pr = pf, mr = mf;
+  for (int step = 0; step < 3; ++step) {
+    k::cpu::rmsprop_update(pf.data(), gf.data(), mf.data(), static_cast<int64_t>(n), 0.1f, 0.99f, 1e-8f);
+    k::rmsprop_update_reference(pr.data(), gf.data(), mr.data(), static_cast<int64_t>(n), 0.1f, 0.99f, 1e-8f);
+  }
+  CHECK(bit_identical(pf, pr));
+  CHECK(bit_identical(mf, mr));
+}
