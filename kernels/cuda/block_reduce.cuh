@@ -1,5 +1,6 @@
-// Sums over a warp and over a block by fixed shuffle trees: the same inputs always give the
-// same bits (no atomics). Shared by the loss, reduction and attention kernels.
+// Sums (and the max) over a warp and over a block by fixed shuffle trees: the same inputs
+// always give the same bits (no atomics). Shared by the loss, reduction, attention, softmax,
+// layer-norm and broadcast kernels.
 #pragma once
 
 namespace dc::kernels::cuda {
@@ -7,6 +8,15 @@ namespace dc::kernels::cuda {
 // Sum of v over the warp (butterfly); every lane gets the sum.
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Max of v over the warp (butterfly); every lane gets it.
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float other = __shfl_xor_sync(0xffffffffu, v, o);
+    v = other > v ? other : v;
+  }
   return v;
 }
 

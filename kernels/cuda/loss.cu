@@ -26,14 +26,6 @@ namespace {
 constexpr int kBlock = 256;
 constexpr int kRowsPerBlock = kBlock / 32;
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, o);
-    v = other > v ? other : v;
-  }
-  return v;
-}
-
 __global__ void __launch_bounds__(kBlock) log_softmax_forward_kernel(float* y, const float* x, int R, int C) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
