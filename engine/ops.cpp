@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/base/error.h"
+#include "kernels/contract/broadcast.h"
 #include "kernels/contract/conv1d.h"
 #include "kernels/contract/dropout.h"
 #include "kernels/contract/elementwise.h"
@@ -108,6 +109,27 @@ struct BinaryNode : Node {
   }
 };
 
+// add / mul of different shapes: each gradient sums over the dimensions its operand was
+// broadcast along (kernels/contract/broadcast.h).
+struct BroadcastNode : Node {
+  Tensor a, b;
+  k::BroadcastShape s;
+  k::Binary op;
+  const char* name() const override { return op == k::Binary::Add ? "add" : "mul"; }
+  void backward(TensorImpl& out) override {
+    const GradOut<float> da = grad_sink(a.impl()), db = grad_sink(b.impl());
+    DC_KERNEL(a.device(), broadcast_backward)(da, db, grad_of(out), a.data(), b.data(), s, op);
+  }
+};
+
+struct GeluNode : Node {
+  Tensor x;  // gelu's derivative needs x, not y
+  const char* name() const override { return "gelu"; }
+  void backward(TensorImpl& out) override {
+    DC_KERNEL(x.device(), gelu_backward)(grad_sink(x.impl()), grad_of(out), x.data(), x.numel());
+  }
+};
+
 // Reshape shares storage with its input; its gradient is the output gradient, reshaped.
 struct ReshapeNode : Node {
   Tensor x;
@@ -178,11 +200,38 @@ Tensor activation(const Tensor& x, k::Activation a, const char* op) {
   return y;
 }
 
+Tensor broadcast_binary(const Tensor& a, const Tensor& b, k::Binary op, const char* name) {
+  const std::string shapes = std::string(name) + ": shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape());
+  const k::BroadcastResult r = k::broadcast_result(a.shape(), b.shape());
+  if (!r.ok) {
+    const size_t d = static_cast<size_t>(r.bad_dim_from_right);
+    throw ShapeError(shapes + " do not broadcast: sizes " + std::to_string(a.shape()[a.shape().size() - d]) + " and " +
+                     std::to_string(b.shape()[b.shape().size() - d]) + " at dimension -" + std::to_string(d) +
+                     " (counted from the right; sizes must be equal or 1)");
+  }
+  check_shape(a.numel() > 0 && b.numel() > 0, shapes + ": broadcasting an empty tensor is not supported");
+  const k::BroadcastShape s = k::broadcast_view(a.shape(), b.shape());
+  check_shape(s.rank >= 0, shapes + ": more than " + std::to_string(k::BroadcastShape::kMaxDims) +
+                               " alternating broadcast dimensions");
+  const Device dev = common_device(name, {&a, &b});
+  Tensor y = Tensor::empty(r.shape, dev);
+  DC_KERNEL(dev, broadcast_forward)(y.data(), a.data(), b.data(), s, op);
+  if (any_requires_grad({&a, &b})) {
+    auto node = std::make_shared<BroadcastNode>();
+    node->a = a;
+    node->b = b;
+    node->s = s;
+    node->op = op;
+    record(y, node, {&a, &b});
+  }
+  return y;
+}
+
 Tensor binary(const Tensor& a, const Tensor& b, k::Binary op, const char* name) {
   require_defined(name, a, "first operand");
   require_defined(name, b, "second operand");
-  check_shape(a.shape() == b.shape(), std::string(name) + ": operands must have the same shape, got " +
-                                          shape_str(a.shape()) + " and " + shape_str(b.shape()));
+  if (a.shape() != b.shape()) return broadcast_binary(a, b, op, name);
+  // Equal shapes: the plain elementwise loops.
   const Device dev = common_device(name, {&a, &b});
   Tensor y = Tensor::empty(a.shape(), dev);
   DC_KERNEL(dev, binary_forward)(y.data(), a.data(), b.data(), a.numel(), op);
@@ -293,6 +342,19 @@ Tensor dropout(const Tensor& x, float p, bool training, DropoutKey key) {
 Tensor relu(const Tensor& x) { return activation(x, k::Activation::Relu, "relu"); }
 Tensor tanh(const Tensor& x) { return activation(x, k::Activation::Tanh, "tanh"); }
 Tensor sigmoid(const Tensor& x) { return activation(x, k::Activation::Sigmoid, "sigmoid"); }
+Tensor exp(const Tensor& x) { return activation(x, k::Activation::Exp, "exp"); }
+
+Tensor gelu(const Tensor& x) {
+  require_defined("gelu", x, "input");
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  DC_KERNEL(x.device(), gelu_forward)(y.data(), x.data(), x.numel());
+  if (any_requires_grad({&x})) {
+    auto node = std::make_shared<GeluNode>();
+    node->x = x;
+    record(y, node, {&x});
+  }
+  return y;
+}
 Tensor add(const Tensor& a, const Tensor& b) { return binary(a, b, k::Binary::Add, "add"); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary(a, b, k::Binary::Mul, "mul"); }
 
