@@ -15,6 +15,7 @@
 
 #include "engine/op_table.h"
 #include "engine/parallel.h"
+#include "kernels/base/grad.h"
 #include "kernels/base/philox.h"
 
 namespace dc::test {
@@ -25,6 +26,16 @@ std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -1.0, double h
   CounterRng rng(seed, 42);
   for (auto& x : v) x = static_cast<T>(lo + (hi - lo) * rng.uniform());
   return v;
+}
+
+// A kernel's gradient output over a whole vector: written (Overwrite) or added to (Accumulate).
+template <class T>
+GradOut<T> out(std::vector<T>& v) {
+  return {v.data(), GradMode::Overwrite};
+}
+template <class T>
+GradOut<T> acc(std::vector<T>& v) {
+  return {v.data(), GradMode::Accumulate};
 }
 
 // Checks every element under the one tolerance rule (engine/op_table.h); on failure

@@ -14,17 +14,6 @@ using dc::kernels::Trans;
 namespace k = dc::kernels;
 using namespace dc::test;
 
-namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-template <class T>
-GradOut<T> acc(std::vector<T>& v) {
-  return {v.data(), GradMode::Accumulate};
-}
-}  // namespace
-
 TEST_CASE("bmm: one product stored four ways, hand-computed forward and gradients") {
   // op(a) = [[1, 2, 3], [4, 5, 6]] (M 2, K 3), op(b) = [[1, 0], [0, 1], [1, 1]] (K 3, N 2)
   //   y = [[1 + 3, 2 + 3], [4 + 6, 5 + 6]] = [[4, 5], [10, 11]]

@@ -18,14 +18,6 @@ using namespace dc::test;
 using Dims = std::vector<int64_t>;
 
 namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-template <class T>
-GradOut<T> acc(std::vector<T>& v) {
-  return {v.data(), GradMode::Accumulate};
-}
 Dims sizes(const BroadcastShape& s) { return Dims(s.size, s.size + s.rank); }
 Dims strides_a(const BroadcastShape& s) { return Dims(s.stride_a, s.stride_a + s.rank); }
 Dims strides_b(const BroadcastShape& s) { return Dims(s.stride_b, s.stride_b + s.rank); }

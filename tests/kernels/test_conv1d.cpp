@@ -12,16 +12,6 @@ namespace k = dc::kernels;
 using dc::GradMode;
 using dc::GradOut;
 
-namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-template <class T>
-GradOut<T> acc(std::vector<T>& v) {
-  return {v.data(), GradMode::Accumulate};
-}
-}  // namespace
 using k::Conv1dShape;
 using namespace dc::test;
 

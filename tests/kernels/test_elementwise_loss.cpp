@@ -19,17 +19,6 @@ using k::Activation;
 using k::Binary;
 using namespace dc::test;
 
-namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-template <class T>
-GradOut<T> acc(std::vector<T>& v) {
-  return {v.data(), GradMode::Accumulate};
-}
-}  // namespace
-
 TEST_CASE("activations: hand-computed values and derivatives (reference and CPU kernels)") {
   const std::vector<double> x = {-2, -0.5, 0, 0.5, 2};
   const std::vector<float> xf = convert<float>(x);

@@ -14,13 +14,6 @@ using dc::kernels::LayerNormShape;
 namespace k = dc::kernels;
 using namespace dc::test;
 
-namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-}  // namespace
-
 TEST_CASE("layer_norm: hand-computed forward, statistics and gradients") {
   // One row x = [0, 0, 3] (C = 3, eps = 0): mean 1, var (1 + 1 + 4) / 3 = 2, rstd = 1/sqrt 2,
   // xhat = [-1, -1, 2] / sqrt 2. With w = [1, 2, 1], b = [0, 1, -1]:

@@ -13,17 +13,6 @@ using dc::GradOut;
 namespace k = dc::kernels;
 using namespace dc::test;
 
-namespace {
-template <class T>
-GradOut<T> out(std::vector<T>& v) {
-  return {v.data(), GradMode::Overwrite};
-}
-template <class T>
-GradOut<T> acc(std::vector<T>& v) {
-  return {v.data(), GradMode::Accumulate};
-}
-}  // namespace
-
 TEST_CASE("softmax: hand-computed rows and gradient") {
   // Row 0: x = [0, ln 2, ln 3] -> [1, 2, 3] / 6. Row 1: equal entries -> 1/3 each.
   const std::vector<double> x = {0, std::log(2.0), std::log(3.0), 5, 5, 5};
