@@ -17,6 +17,7 @@
 #include "kernels/contract/loss.h"
 #include "kernels/contract/pool.h"
 #include "kernels/contract/reduce.h"
+#include "kernels/contract/softmax.h"
 
 namespace dc {
 namespace {
@@ -149,13 +150,17 @@ struct TransposeNode : Node {
   }
 };
 
-struct LogSoftmaxNode : Node {
+// softmax and log_softmax over the last axis (R rows of C); the backward reads the saved output.
+struct SoftmaxNode : Node {
   Tensor x;
   std::shared_ptr<Storage> y;
-  int R, C;
-  const char* name() const override { return "log_softmax"; }
+  int64_t R;
+  int C;
+  bool log;
+  const char* name() const override { return log ? "log_softmax" : "softmax"; }
   void backward(TensorImpl& out) override {
-    DC_KERNEL(x.device(), log_softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), R, C);
+    if (log) DC_KERNEL(x.device(), log_softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), static_cast<int>(R), C);
+    else DC_KERNEL(x.device(), softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), R, C);
   }
 };
 
@@ -425,21 +430,37 @@ Tensor transpose(const Tensor& x, int dim0, int dim1) {
   return y;
 }
 
-Tensor log_softmax(const Tensor& x) {
-  require_defined("log_softmax", x, "input");
-  check_shape(x.dim() == 2 && x.size(1) >= 1, "log_softmax: expected x (R, C), got " + shape_str(x.shape()));
-  const int R = static_cast<int>(x.size(0)), C = static_cast<int>(x.size(1));
+namespace {
+// softmax or log_softmax over the last axis of a checked, non-empty x.
+Tensor row_softmax(const Tensor& x, bool log) {
+  const int C = static_cast<int>(x.size(-1));
+  const int64_t R = x.numel() / C;
   Tensor y = Tensor::empty(x.shape(), x.device());
-  DC_KERNEL(x.device(), log_softmax_forward)(y.data(), x.data(), R, C);
+  if (log) DC_KERNEL(x.device(), log_softmax_forward)(y.data(), x.data(), static_cast<int>(R), C);
+  else DC_KERNEL(x.device(), softmax_forward)(y.data(), x.data(), R, C);
   if (any_requires_grad({&x})) {
-    auto node = std::make_shared<LogSoftmaxNode>();
+    auto node = std::make_shared<SoftmaxNode>();
     node->x = x;
     node->y = y.impl()->storage;
     node->R = R;
     node->C = C;
+    node->log = log;
     record(y, node, {&x});
   }
   return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x) {
+  require_defined("softmax", x, "input");
+  check_shape(x.dim() >= 1 && x.numel() > 0, "softmax: expected a non-empty tensor of rank >= 1, got " + shape_str(x.shape()));
+  return row_softmax(x, false);
+}
+
+Tensor log_softmax(const Tensor& x) {
+  require_defined("log_softmax", x, "input");
+  check_shape(x.dim() == 2 && x.size(1) >= 1, "log_softmax: expected x (R, C), got " + shape_str(x.shape()));
+  return row_softmax(x, true);
 }
 
 Tensor nll_loss(const Tensor& logp, const Tensor& target) {

@@ -42,6 +42,7 @@ Tensor flatten(const Tensor& x, int start_dim = 1);   // (N, ...) -> (N, prod(..
 Tensor transpose(const Tensor& x, int dim0, int dim1);
 
 // ---- softmax, losses, reductions --------------------------------------------------------
+Tensor softmax(const Tensor& x);      // over the last axis of any rank >= 1, max-shifted
 Tensor log_softmax(const Tensor& x);  // over the last axis of (R, C)
 // logp (R, C), target (R) holding class indices 0..C-1 -> scalar mean negative log-likelihood
 Tensor nll_loss(const Tensor& logp, const Tensor& target);

@@ -1,6 +1,6 @@
-// bmm, softmax and layer_norm (engine/ops_transformer.h): shapes checked once with the actual
-// shapes in the message, the kernels of kernels/contract/{bmm,softmax,layer_norm}.h on the
-// tensors' device, and the autograd nodes.
+// bmm and layer_norm (engine/ops_transformer.h): shapes checked once with the actual shapes
+// in the message, the kernels of kernels/contract/{bmm,layer_norm}.h on the tensors' device,
+// and the autograd nodes.
 #include "engine/ops_transformer.h"
 
 #include <memory>
@@ -11,7 +11,6 @@
 #include "kernels/base/error.h"
 #include "kernels/contract/bmm.h"
 #include "kernels/contract/layer_norm.h"
-#include "kernels/contract/softmax.h"
 
 namespace dc {
 namespace {
@@ -30,17 +29,6 @@ struct BmmNode : Node {
     // In input order: bmm(x, x, ...) gets Overwrite for da and Accumulate for db.
     const GradOut<float> da = grad_sink(a.impl()), db = grad_sink(b.impl());
     DC_KERNEL(a.device(), bmm_backward)(da, db, grad_of(out), a.data(), b.data(), s);
-  }
-};
-
-struct SoftmaxNode : Node {
-  Tensor x;
-  std::shared_ptr<Storage> y;  // the output's data (not the output tensor: no cycle)
-  int64_t R;
-  int C;
-  const char* name() const override { return "softmax"; }
-  void backward(TensorImpl& out) override {
-    DC_KERNEL(x.device(), softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), R, C);
   }
 };
 
@@ -80,24 +68,6 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     node->b = b;
     node->s = s;
     record(y, node, {&a, &b});
-  }
-  return y;
-}
-
-Tensor softmax(const Tensor& x) {
-  check_shape(x.defined() && x.dim() >= 1 && x.numel() > 0,
-              "softmax: expected a non-empty tensor of rank >= 1, got " + shape_or_undefined(x));
-  const int C = static_cast<int>(x.size(-1));
-  const int64_t R = x.numel() / C;
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  DC_KERNEL(x.device(), softmax_forward)(y.data(), x.data(), R, C);
-  if (any_requires_grad({&x})) {
-    auto node = std::make_shared<SoftmaxNode>();
-    node->x = x;
-    node->y = y.impl()->storage;
-    node->R = R;
-    node->C = C;
-    record(y, node, {&x});
   }
   return y;
 }

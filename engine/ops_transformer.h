@@ -1,6 +1,6 @@
-// The ops a self-attention model adds to the engine: batched matrix products, softmax over
-// the last axis and layer normalization. (Broadcasting add / mul, gelu and exp are in
-// engine/ops.h with the other elementwise ops.)
+// The ops a self-attention model adds to the engine: batched matrix products and layer
+// normalization. (Softmax over the last axis, broadcasting add / mul, gelu and exp are in
+// engine/ops.h with the other softmax and elementwise ops.)
 #pragma once
 
 #include "engine/tensor.h"
@@ -11,9 +11,6 @@ namespace dc {
 //   -> (B, M, N) = op(a) op(b) for each batch entry. Attention scores are
 //   bmm(q, k, false, true); the weighted values bmm(weights, v).
 Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
-
-// Softmax over the last axis of x (any rank >= 1), max-shifted.
-Tensor softmax(const Tensor& x);
 
 // torch.nn.LayerNorm over the last axis: x (..., C), weight (C), bias (C) ->
 // (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance of each row.

@@ -120,6 +120,22 @@ inline BmmProduct bmm_grad_b_gemm(const BmmShape& s) {
   return {{Trans::Yes, s.ta, s.N, s.K, s.M, s.N, s.a_cols(), s.K, sy, sa, sb, s.B}, true};
 }
 
+// The backward as a backend runs it: da's product, then db's (a null gradient skipped), each
+// as run(gemm, A, B, beta, C) with beta 1 to accumulate. Both backends call this with their
+// strided-batch GEMM, so they read the same buffers in the same roles.
+template <class Run>
+void bmm_backward_products(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b,
+                           const BmmShape& s, Run&& run) {
+  if (da) {
+    const BmmProduct p = bmm_grad_a_gemm(s);
+    run(p.gemm, p.dy_is_a ? dy : b, p.dy_is_a ? b : dy, da.accumulate() ? 1.0f : 0.0f, da.data);
+  }
+  if (db) {
+    const BmmProduct p = bmm_grad_b_gemm(s);
+    run(p.gemm, p.dy_is_a ? dy : a, p.dy_is_a ? a : dy, db.accumulate() ? 1.0f : 0.0f, db.data);
+  }
+}
+
 namespace cpu {
 void bmm_forward(float* y, const float* a, const float* b, BmmShape s);
 void bmm_backward(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b, BmmShape s);

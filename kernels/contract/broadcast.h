@@ -23,6 +23,21 @@
 
 namespace dc::kernels {
 
+// Flat index i over `rank` row-major dimensions of `size`, as offsets along two sets of
+// strides: *o1 = sum_d idx_d s1[d], *o2 = sum_d idx_d s2[d].
+DC_HOST_DEVICE inline void unravel_offsets(int64_t i, int rank, const int64_t* size, const int64_t* s1, const int64_t* s2,
+                                           int64_t* o1, int64_t* o2) {
+  int64_t a = 0, b = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    const int64_t idx = i % size[d];
+    i /= size[d];
+    a += idx * s1[d];
+    b += idx * s2[d];
+  }
+  *o1 = a;
+  *o2 = b;
+}
+
 struct BroadcastShape {
   static constexpr int kMaxDims = 8;
   int rank = 0;                 // dimensions after merging; 0 only for a one-element output
@@ -43,15 +58,7 @@ struct BroadcastShape {
   }
   // The offsets in a and b of output element i.
   DC_HOST_DEVICE void offsets(int64_t i, int64_t* ia, int64_t* ib) const {
-    int64_t oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      const int64_t idx = i % size[d];
-      i /= size[d];
-      oa += idx * stride_a[d];
-      ob += idx * stride_b[d];
-    }
-    *ia = oa;
-    *ib = ob;
+    unravel_offsets(i, rank, size, stride_a, stride_b, ia, ib);
   }
 };
 
@@ -161,27 +168,11 @@ struct ReduceView {
 
   // Offsets in the output and in the other operand of kept index j (X's element j).
   DC_HOST_DEVICE void kept_offsets(int64_t j, int64_t* out, int64_t* other) const {
-    int64_t o = 0, p = 0;
-    for (int d = kept - 1; d >= 0; --d) {
-      const int64_t idx = j % kept_size[d];
-      j /= kept_size[d];
-      o += idx * kept_out[d];
-      p += idx * kept_other[d];
-    }
-    *out = o;
-    *other = p;
+    unravel_offsets(j, kept, kept_size, kept_out, kept_other, out, other);
   }
   // Offsets of reduced index t (the t-th term of every sum, in increasing output order).
   DC_HOST_DEVICE void reduced_offsets(int64_t t, int64_t* out, int64_t* other) const {
-    int64_t o = 0, p = 0;
-    for (int d = reduced - 1; d >= 0; --d) {
-      const int64_t idx = t % red_size[d];
-      t /= red_size[d];
-      o += idx * red_out[d];
-      p += idx * red_other[d];
-    }
-    *out = o;
-    *other = p;
+    unravel_offsets(t, reduced, red_size, red_out, red_other, out, other);
   }
 };
 

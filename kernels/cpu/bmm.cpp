@@ -35,14 +35,7 @@ void bmm_forward(float* y, const float* a, const float* b, BmmShape s) {
 
 void bmm_backward(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b, BmmShape s) {
   if (s.B <= 0 || s.K <= 0) return;
-  if (da) {
-    const BmmProduct p = bmm_grad_a_gemm(s);
-    run(p.gemm, p.dy_is_a ? dy : b, p.dy_is_a ? b : dy, da.accumulate() ? 1.0f : 0.0f, da.data);
-  }
-  if (db) {
-    const BmmProduct p = bmm_grad_b_gemm(s);
-    run(p.gemm, p.dy_is_a ? dy : a, p.dy_is_a ? a : dy, db.accumulate() ? 1.0f : 0.0f, db.data);
-  }
+  bmm_backward_products(da, db, dy, a, b, s, run);
 }
 
 }  // namespace dc::kernels::cpu

@@ -121,13 +121,6 @@ void reduce_into(GradOut<float> dx, const float* dy, const float* other, const B
   });
 }
 
-template <Binary OP>
-void backward_as(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b,
-                 const BroadcastShape& s) {
-  if (da) reduce_into<OP>(da, dy, b, s, true);
-  if (db) reduce_into<OP>(db, dy, a, s, false);
-}
-
 }  // namespace
 
 void broadcast_forward(float* y, const float* a, const float* b, const BroadcastShape& s, Binary op) {
@@ -137,8 +130,9 @@ void broadcast_forward(float* y, const float* a, const float* b, const Broadcast
 
 void broadcast_backward(GradOut<float> da, GradOut<float> db, const float* dy, const float* a, const float* b,
                         const BroadcastShape& s, Binary op) {
-  if (op == Binary::Add) backward_as<Binary::Add>(da, db, dy, a, b, s);
-  else backward_as<Binary::Mul>(da, db, dy, a, b, s);
+  const auto reduce = op == Binary::Add ? &reduce_into<Binary::Add> : &reduce_into<Binary::Mul>;
+  if (da) reduce(da, dy, b, s, true);  // da first, then db
+  if (db) reduce(db, dy, a, s, false);
 }
 
 }  // namespace dc::kernels::cpu

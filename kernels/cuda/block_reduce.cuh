@@ -3,6 +3,8 @@
 // layer-norm and broadcast kernels.
 #pragma once
 
+#include <math_constants.h>
+
 namespace dc::kernels::cuda {
 
 // Sum of v over the warp (butterfly); every lane gets the sum.
@@ -18,6 +20,19 @@ __device__ __forceinline__ float warp_max(float v) {
     v = other > v ? other : v;
   }
   return v;
+}
+
+// Softmax statistics of a row of C floats over a warp (lane l reads columns l, l + 32, ...):
+// its max m and the sum of exp(x - m); every lane gets both.
+__device__ __forceinline__ void warp_row_softmax_stats(const float* xr, int C, float* m, float* s) {
+  const int lane = threadIdx.x % 32;
+  float mx = -CUDART_INF_F;
+  for (int c = lane; c < C; c += 32) mx = xr[c] > mx ? xr[c] : mx;
+  mx = warp_max(mx);
+  float sum = 0.0f;
+  for (int c = lane; c < C; c += 32) sum += expf(xr[c] - mx);
+  *m = mx;
+  *s = warp_sum(sum);
 }
 
 // Sum of v over a block of kBlock threads (a multiple of 32): shuffles inside each warp, then

@@ -46,36 +46,7 @@ __device__ __forceinline__ float grad_of(float dy, float y) {
   else return __fmul_rn(dy, y);
 }
 
-template <Activation A>
-struct ActivationForward {
-  float* y;
-  const float* x;
-  template <int W>
-  __device__ __forceinline__ void apply(int64_t i) const {
-    Vec<W> v = load<W>(x, i);
-#pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = activate<A>(v.v[k]);
-    store<W>(y, i, v);
-  }
-};
-
-template <Activation A>
-struct ActivationBackward {
-  float* dx;
-  const float* dy;
-  const float* y;
-  bool accumulate;
-  template <int W>
-  __device__ __forceinline__ void apply(int64_t i) const {
-    const Vec<W> g = load<W>(dy, i), out = load<W>(y, i);
-    Vec<W> v;
-#pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = grad_of<A>(g.v[k], out.v[k]);
-    put<W>(dx, i, v, accumulate);
-  }
-};
-
-// ---- gelu (exact erf form; backward from the saved input) ------------------------------------
+// ---- gelu (exact erf form; its derivative needs the input x) ----------------------------------
 __device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
 
 __device__ __forceinline__ float gelu_grad(float x) {
@@ -84,29 +55,44 @@ __device__ __forceinline__ float gelu_grad(float x) {
   return cdf + x * pdf;
 }
 
-struct GeluForward {
+// The per-element functions: F::value(x), and F::grad(dy, saved) = dy * f'(...) from the
+// saved tensor (the output y for the activations, the input x for gelu).
+template <Activation A>
+struct ActivationFn {
+  __device__ __forceinline__ static float value(float v) { return activate<A>(v); }
+  __device__ __forceinline__ static float grad(float dy, float y) { return grad_of<A>(dy, y); }
+};
+
+struct GeluFn {
+  __device__ __forceinline__ static float value(float x) { return gelu(x); }
+  __device__ __forceinline__ static float grad(float dy, float x) { return __fmul_rn(dy, gelu_grad(x)); }
+};
+
+template <class F>
+struct MapForward {
   float* y;
   const float* x;
   template <int W>
   __device__ __forceinline__ void apply(int64_t i) const {
     Vec<W> v = load<W>(x, i);
 #pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = gelu(v.v[k]);
+    for (int k = 0; k < W; ++k) v.v[k] = F::value(v.v[k]);
     store<W>(y, i, v);
   }
 };
 
-struct GeluBackward {
+template <class F>
+struct MapBackward {
   float* dx;
   const float* dy;
-  const float* x;
+  const float* saved;
   bool accumulate;
   template <int W>
   __device__ __forceinline__ void apply(int64_t i) const {
-    const Vec<W> g = load<W>(dy, i), in = load<W>(x, i);
+    const Vec<W> g = load<W>(dy, i), s = load<W>(saved, i);
     Vec<W> v;
 #pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = __fmul_rn(g.v[k], gelu_grad(in.v[k]));
+    for (int k = 0; k < W; ++k) v.v[k] = F::grad(g.v[k], s.v[k]);
     put<W>(dx, i, v, accumulate);
   }
 };
@@ -165,12 +151,12 @@ struct BinaryBackward {
 
 template <Activation A>
 void activation_forward_as(float* y, const float* x, int64_t n) {
-  launch_pointwise(ActivationForward<A>{y, x}, n, aligned16(y) && aligned16(x));
+  launch_pointwise(MapForward<ActivationFn<A>>{y, x}, n, aligned16(y) && aligned16(x));
 }
 
 template <Activation A>
 void activation_backward_as(float* dx, bool accumulate, const float* dy, const float* y, int64_t n) {
-  launch_pointwise(ActivationBackward<A>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
+  launch_pointwise(MapBackward<ActivationFn<A>>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
 }
 
 }  // namespace
@@ -198,12 +184,12 @@ void activation_backward(GradOut<float> dx_out, const float* dy, const float* y,
 }
 
 void gelu_forward(float* y, const float* x, int64_t n) {
-  launch_pointwise(GeluForward{y, x}, n, aligned16(y) && aligned16(x));
+  launch_pointwise(MapForward<GeluFn>{y, x}, n, aligned16(y) && aligned16(x));
 }
 
 void gelu_backward(GradOut<float> dx, const float* dy, const float* x, int64_t n) {
   if (!dx) return;
-  launch_pointwise(GeluBackward{dx.data, dy, x, dx.accumulate()}, n, aligned16(dx.data) && aligned16(dy) && aligned16(x));
+  launch_pointwise(MapBackward<GeluFn>{dx.data, dy, x, dx.accumulate()}, n, aligned16(dx.data) && aligned16(dy) && aligned16(x));
 }
 
 void binary_forward(float* y, const float* a, const float* b, int64_t n, Binary op) {

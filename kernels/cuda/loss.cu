@@ -32,12 +32,8 @@ __global__ void __launch_bounds__(kBlock) log_softmax_forward_kernel(float* y, c
   if (row >= R) return;  // the whole warp leaves together (row is the same for all its lanes)
   const float* xr = x + row * C;
   float* yr = y + row * C;
-  float m = -CUDART_INF_F;
-  for (int c = lane; c < C; c += 32) m = xr[c] > m ? xr[c] : m;
-  m = warp_max(m);
-  float s = 0.0f;
-  for (int c = lane; c < C; c += 32) s += expf(xr[c] - m);
-  s = warp_sum(s);
+  float m, s;
+  warp_row_softmax_stats(xr, C, &m, &s);
   const float lse = m + logf(s);
   for (int c = lane; c < C; c += 32) yr[c] = xr[c] - lse;
 }

@@ -7,8 +7,6 @@
 //   backward: s = sum dy y, dx (=|+=) y (dy - s)
 #include "kernels/contract/softmax.h"
 
-#include <math_constants.h>
-
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/common.cuh"
 
@@ -24,12 +22,8 @@ __global__ void __launch_bounds__(kBlock) softmax_forward_kernel(float* y, const
   if (row >= R) return;  // the whole warp leaves together
   const float* xr = x + row * C;
   float* yr = y + row * C;
-  float m = -CUDART_INF_F;
-  for (int c = lane; c < C; c += 32) m = xr[c] > m ? xr[c] : m;
-  m = warp_max(m);
-  float s = 0.0f;
-  for (int c = lane; c < C; c += 32) s += expf(xr[c] - m);
-  s = warp_sum(s);
+  float m, s;
+  warp_row_softmax_stats(xr, C, &m, &s);
   for (int c = lane; c < C; c += 32) yr[c] = expf(xr[c] - m) / s;
 }
 
