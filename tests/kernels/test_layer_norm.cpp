@@ -57,7 +57,12 @@ TEST_CASE("layer_norm: hand-computed forward, statistics and gradients") {
   k::cpu::layer_norm_backward(out(dxf), out(dwf), out(dbf), dyf.data(), xf.data(), wf.data(), mf.data(), rf.data(), sf);
   CHECK(dbf == std::vector<float>{2, 0, 0});
   CHECK(dwf[0] == doctest::Approx(-2 * rs).epsilon(1e-6));  // two rows of dy xhat[0] = -rs
-  CHECK(dxf[0] == doctest::Approx(dxf[3]).epsilon(1e-6));
+  // dx as above with xhat = [-1, -1, 2] rs: rs (g - 1/3 - xhat mean(g xhat)), mean(g xhat) = -rs / 3.
+  const double q = rs * rs / 3;
+  CHECK(dxf[0] == doctest::Approx(rs * (2.0 / 3 - q)).epsilon(1e-6));
+  CHECK(dxf[1] == doctest::Approx(rs * (-1.0 / 3 - q)).epsilon(1e-6));
+  CHECK(dxf[2] == doctest::Approx(rs * (-1.0 / 3 + 2 * q)).epsilon(1e-6));
+  for (int c = 0; c < 3; ++c) CHECK(dxf[static_cast<size_t>(3 + c)] == doctest::Approx(dxf[static_cast<size_t>(c)]).epsilon(1e-6));
   // A null mean / rstd (inference) still gives y.
   std::vector<float> y_inf(6);
   k::cpu::layer_norm_forward(y_inf.data(), nullptr, nullptr, xf.data(), wf.data(), bf.data(), sf);
