@@ -20,7 +20,7 @@ constexpr int kBlock = 256;
 constexpr int kRowsPerBlock = kBlock / 32;
 constexpr int kCols = 32, kRowGroups = 8;  // stage 1 block shape
 constexpr int kChunkRows = 64;             // rows per stage-1 block
-constexpr int kScratchSlot = 5;
+constexpr int kScratchSlot = 7;  // device_scratch slots 0 and 2-6 belong to other kernels
 
 __global__ void __launch_bounds__(kBlock) forward_kernel(float* y, float* mean, float* rstd, const float* x, const float* w,
                                                          const float* b, LayerNormShape s) {
