@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "kernels/base/error.h"
+#include "kernels/contract/broadcast.h"
 #include "kernels/contract/conv1d.h"
 #include "kernels/contract/dropout.h"
 #include "kernels/contract/elementwise.h"
@@ -16,6 +17,7 @@
 #include "kernels/contract/loss.h"
 #include "kernels/contract/pool.h"
 #include "kernels/contract/reduce.h"
+#include "kernels/contract/softmax.h"
 
 namespace dc {
 namespace {
@@ -108,6 +110,27 @@ struct BinaryNode : Node {
   }
 };
 
+// add / mul of different shapes: each gradient sums over the dimensions its operand was
+// broadcast along (kernels/contract/broadcast.h).
+struct BroadcastNode : Node {
+  Tensor a, b;
+  k::BroadcastShape s;
+  k::Binary op;
+  const char* name() const override { return op == k::Binary::Add ? "add" : "mul"; }
+  void backward(TensorImpl& out) override {
+    const GradOut<float> da = grad_sink(a.impl()), db = grad_sink(b.impl());
+    DC_KERNEL(a.device(), broadcast_backward)(da, db, grad_of(out), a.data(), b.data(), s, op);
+  }
+};
+
+struct GeluNode : Node {
+  Tensor x;  // gelu's derivative needs x, not y
+  const char* name() const override { return "gelu"; }
+  void backward(TensorImpl& out) override {
+    DC_KERNEL(x.device(), gelu_backward)(grad_sink(x.impl()), grad_of(out), x.data(), x.numel());
+  }
+};
+
 // Reshape shares storage with its input; its gradient is the output gradient, reshaped.
 struct ReshapeNode : Node {
   Tensor x;
@@ -127,13 +150,17 @@ struct TransposeNode : Node {
   }
 };
 
-struct LogSoftmaxNode : Node {
+// softmax and log_softmax over the last axis (R rows of C); the backward reads the saved output.
+struct SoftmaxNode : Node {
   Tensor x;
   std::shared_ptr<Storage> y;
-  int R, C;
-  const char* name() const override { return "log_softmax"; }
+  int64_t R;
+  int C;
+  bool log;
+  const char* name() const override { return log ? "log_softmax" : "softmax"; }
   void backward(TensorImpl& out) override {
-    DC_KERNEL(x.device(), log_softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), R, C);
+    if (log) DC_KERNEL(x.device(), log_softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), static_cast<int>(R), C);
+    else DC_KERNEL(x.device(), softmax_backward)(grad_sink(x.impl()), grad_of(out), y->data(), R, C);
   }
 };
 
@@ -178,11 +205,38 @@ Tensor activation(const Tensor& x, k::Activation a, const char* op) {
   return y;
 }
 
+Tensor broadcast_binary(const Tensor& a, const Tensor& b, k::Binary op, const char* name) {
+  const std::string shapes = std::string(name) + ": shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape());
+  const k::BroadcastResult r = k::broadcast_result(a.shape(), b.shape());
+  if (!r.ok) {
+    const size_t d = static_cast<size_t>(r.bad_dim_from_right);
+    throw ShapeError(shapes + " do not broadcast: sizes " + std::to_string(a.shape()[a.shape().size() - d]) + " and " +
+                     std::to_string(b.shape()[b.shape().size() - d]) + " at dimension -" + std::to_string(d) +
+                     " (counted from the right; sizes must be equal or 1)");
+  }
+  check_shape(a.numel() > 0 && b.numel() > 0, shapes + ": broadcasting an empty tensor is not supported");
+  const k::BroadcastShape s = k::broadcast_view(a.shape(), b.shape());
+  check_shape(s.rank >= 0, shapes + ": more than " + std::to_string(k::BroadcastShape::kMaxDims) +
+                               " alternating broadcast dimensions");
+  const Device dev = common_device(name, {&a, &b});
+  Tensor y = Tensor::empty(r.shape, dev);
+  DC_KERNEL(dev, broadcast_forward)(y.data(), a.data(), b.data(), s, op);
+  if (any_requires_grad({&a, &b})) {
+    auto node = std::make_shared<BroadcastNode>();
+    node->a = a;
+    node->b = b;
+    node->s = s;
+    node->op = op;
+    record(y, node, {&a, &b});
+  }
+  return y;
+}
+
 Tensor binary(const Tensor& a, const Tensor& b, k::Binary op, const char* name) {
   require_defined(name, a, "first operand");
   require_defined(name, b, "second operand");
-  check_shape(a.shape() == b.shape(), std::string(name) + ": operands must have the same shape, got " +
-                                          shape_str(a.shape()) + " and " + shape_str(b.shape()));
+  if (a.shape() != b.shape()) return broadcast_binary(a, b, op, name);
+  // Equal shapes: the plain elementwise loops.
   const Device dev = common_device(name, {&a, &b});
   Tensor y = Tensor::empty(a.shape(), dev);
   DC_KERNEL(dev, binary_forward)(y.data(), a.data(), b.data(), a.numel(), op);
@@ -293,6 +347,19 @@ Tensor dropout(const Tensor& x, float p, bool training, DropoutKey key) {
 Tensor relu(const Tensor& x) { return activation(x, k::Activation::Relu, "relu"); }
 Tensor tanh(const Tensor& x) { return activation(x, k::Activation::Tanh, "tanh"); }
 Tensor sigmoid(const Tensor& x) { return activation(x, k::Activation::Sigmoid, "sigmoid"); }
+Tensor exp(const Tensor& x) { return activation(x, k::Activation::Exp, "exp"); }
+
+Tensor gelu(const Tensor& x) {
+  require_defined("gelu", x, "input");
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  DC_KERNEL(x.device(), gelu_forward)(y.data(), x.data(), x.numel());
+  if (any_requires_grad({&x})) {
+    auto node = std::make_shared<GeluNode>();
+    node->x = x;
+    record(y, node, {&x});
+  }
+  return y;
+}
 Tensor add(const Tensor& a, const Tensor& b) { return binary(a, b, k::Binary::Add, "add"); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary(a, b, k::Binary::Mul, "mul"); }
 
@@ -363,21 +430,37 @@ Tensor transpose(const Tensor& x, int dim0, int dim1) {
   return y;
 }
 
-Tensor log_softmax(const Tensor& x) {
-  require_defined("log_softmax", x, "input");
-  check_shape(x.dim() == 2 && x.size(1) >= 1, "log_softmax: expected x (R, C), got " + shape_str(x.shape()));
-  const int R = static_cast<int>(x.size(0)), C = static_cast<int>(x.size(1));
+namespace {
+// softmax or log_softmax over the last axis of a checked, non-empty x.
+Tensor row_softmax(const Tensor& x, bool log) {
+  const int C = static_cast<int>(x.size(-1));
+  const int64_t R = x.numel() / C;
   Tensor y = Tensor::empty(x.shape(), x.device());
-  DC_KERNEL(x.device(), log_softmax_forward)(y.data(), x.data(), R, C);
+  if (log) DC_KERNEL(x.device(), log_softmax_forward)(y.data(), x.data(), static_cast<int>(R), C);
+  else DC_KERNEL(x.device(), softmax_forward)(y.data(), x.data(), R, C);
   if (any_requires_grad({&x})) {
-    auto node = std::make_shared<LogSoftmaxNode>();
+    auto node = std::make_shared<SoftmaxNode>();
     node->x = x;
     node->y = y.impl()->storage;
     node->R = R;
     node->C = C;
+    node->log = log;
     record(y, node, {&x});
   }
   return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x) {
+  require_defined("softmax", x, "input");
+  check_shape(x.dim() >= 1 && x.numel() > 0, "softmax: expected a non-empty tensor of rank >= 1, got " + shape_str(x.shape()));
+  return row_softmax(x, false);
+}
+
+Tensor log_softmax(const Tensor& x) {
+  require_defined("log_softmax", x, "input");
+  check_shape(x.dim() == 2 && x.size(1) >= 1, "log_softmax: expected x (R, C), got " + shape_str(x.shape()));
+  return row_softmax(x, true);
 }
 
 Tensor nll_loss(const Tensor& logp, const Tensor& target) {

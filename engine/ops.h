@@ -28,8 +28,13 @@ Tensor dropout(const Tensor& x, float p, bool training, DropoutKey key);
 Tensor relu(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
-Tensor add(const Tensor& a, const Tensor& b);  // same shape
-Tensor mul(const Tensor& a, const Tensor& b);  // same shape
+Tensor exp(const Tensor& x);
+Tensor gelu(const Tensor& x);  // exact (erf) form, torch's default approximate='none'
+// Numpy broadcasting: shapes aligned on the right, each dimension equal or 1 in one of them
+// (e.g. (16, 100, 64) + (100, 64), (B, T, d) * (d), x * (1) for a scalar). Equal shapes take
+// the plain elementwise path.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
 
 // ---- shape ----------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  // one entry may be -1
@@ -37,6 +42,7 @@ Tensor flatten(const Tensor& x, int start_dim = 1);   // (N, ...) -> (N, prod(..
 Tensor transpose(const Tensor& x, int dim0, int dim1);
 
 // ---- softmax, losses, reductions --------------------------------------------------------
+Tensor softmax(const Tensor& x);      // over the last axis of any rank >= 1, max-shifted
 Tensor log_softmax(const Tensor& x);  // over the last axis of (R, C)
 // logp (R, C), target (R) holding class indices 0..C-1 -> scalar mean negative log-likelihood
 Tensor nll_loss(const Tensor& logp, const Tensor& target);

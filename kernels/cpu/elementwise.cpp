@@ -37,6 +37,7 @@ __attribute__((always_inline)) inline void forward_any(Activation a, float* y, c
     case Activation::Relu: return forward_range<Activation::Relu>(y, x, b, e);
     case Activation::Tanh: return forward_range<Activation::Tanh>(y, x, b, e);
     case Activation::Sigmoid: return forward_range<Activation::Sigmoid>(y, x, b, e);
+    case Activation::Exp: return forward_range<Activation::Exp>(y, x, b, e);
   }
 }
 
@@ -46,6 +47,7 @@ __attribute__((always_inline)) inline void backward_any(Activation a, float* dx,
     case Activation::Relu: return backward_range<Activation::Relu>(dx, mode, dy, y, b, e);
     case Activation::Tanh: return backward_range<Activation::Tanh>(dx, mode, dy, y, b, e);
     case Activation::Sigmoid: return backward_range<Activation::Sigmoid>(dx, mode, dy, y, b, e);
+    case Activation::Exp: return backward_range<Activation::Exp>(dx, mode, dy, y, b, e);
   }
 }
 
@@ -75,6 +77,18 @@ void activation_backward(GradOut<float> dx, const float* dy, const float* y, int
   } else {
     backward_any(a, dx.data, dx.mode, dy, y, 0, n);
   }
+}
+
+// gelu: erf and exp cost tens of ns per element, so threads pay from fewer elements.
+void gelu_forward(float* y, const float* x, int64_t n) {
+  parallel_for(n, 20000, [&](int64_t lo, int64_t hi) { gelu_forward_reference(y + lo, x + lo, hi - lo); });
+}
+
+void gelu_backward(GradOut<float> dx, const float* dy, const float* x, int64_t n) {
+  if (!dx) return;
+  parallel_for(n, 20000, [&](int64_t lo, int64_t hi) {
+    gelu_backward_reference(GradOut<float>{dx.data + lo, dx.mode}, dy + lo, x + lo, hi - lo);
+  });
 }
 
 // add / mul: the same loops as the reference, split across the threads above 200K elements.

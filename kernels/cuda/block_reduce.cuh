@@ -1,6 +1,9 @@
-// Sums over a warp and over a block by fixed shuffle trees: the same inputs always give the
-// same bits (no atomics). Shared by the loss, reduction and attention kernels.
+// Sums (and the max) over a warp and over a block by fixed shuffle trees: the same inputs
+// always give the same bits (no atomics). Shared by the loss, reduction, attention, softmax,
+// layer-norm and broadcast kernels.
 #pragma once
+
+#include <math_constants.h>
 
 namespace dc::kernels::cuda {
 
@@ -8,6 +11,28 @@ namespace dc::kernels::cuda {
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// Max of v over the warp (butterfly); every lane gets it.
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float other = __shfl_xor_sync(0xffffffffu, v, o);
+    v = other > v ? other : v;
+  }
+  return v;
+}
+
+// Softmax statistics of a row of C floats over a warp (lane l reads columns l, l + 32, ...):
+// its max m and the sum of exp(x - m); every lane gets both.
+__device__ __forceinline__ void warp_row_softmax_stats(const float* xr, int C, float* m, float* s) {
+  const int lane = threadIdx.x % 32;
+  float mx = -CUDART_INF_F;
+  for (int c = lane; c < C; c += 32) mx = xr[c] > mx ? xr[c] : mx;
+  mx = warp_max(mx);
+  float sum = 0.0f;
+  for (int c = lane; c < C; c += 32) sum += expf(xr[c] - mx);
+  *m = mx;
+  *s = warp_sum(sum);
 }
 
 // Sum of v over a block of kBlock threads (a multiple of 32): shuffles inside each warp, then

@@ -1,5 +1,5 @@
-// CUDA twins of kernels/contract/elementwise.h: activations (relu, tanh, sigmoid) and binary
-// add / mul over n contiguous device elements. Same signatures and semantics as the fast
+// CUDA twins of kernels/contract/elementwise.h: activations (relu, tanh, sigmoid, exp), gelu
+// and binary add / mul over n contiguous device elements. Same signatures and semantics as the fast
 // CPU functions; a null gradient pointer means "not needed". 
 // Grid-stride loops, four elements per step through
 // float4 loads when every pointer involved is 16-byte aligned, one at a time otherwise and
@@ -32,7 +32,9 @@ template <Activation A>
 __device__ __forceinline__ float activate(float v) {
   if constexpr (A == Activation::Relu) return v > 0.0f ? v : 0.0f;
   else if constexpr (A == Activation::Tanh) return tanhf(v);
-  else return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));  // never exp of a large positive
+  else if constexpr (A == Activation::Sigmoid)
+    return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));  // never exp of a large positive
+  else return expf(v);
 }
 
 // dy * activation'(y); relu is a select (as the CPU's fast path), not a multiply.
@@ -40,34 +42,57 @@ template <Activation A>
 __device__ __forceinline__ float grad_of(float dy, float y) {
   if constexpr (A == Activation::Relu) return y > 0.0f ? dy : 0.0f;
   else if constexpr (A == Activation::Tanh) return dy * (1.0f - y * y);
-  else return dy * (y * (1.0f - y));
+  else if constexpr (A == Activation::Sigmoid) return dy * (y * (1.0f - y));
+  else return __fmul_rn(dy, y);
 }
 
+// ---- gelu (exact erf form; its derivative needs the input x) ----------------------------------
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
+
+__device__ __forceinline__ float gelu_grad(float x) {
+  const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
+  const float pdf = 0.39894228040143267794f * expf(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
+// The per-element functions: F::value(x), and F::grad(dy, saved) = dy * f'(...) from the
+// saved tensor (the output y for the activations, the input x for gelu).
 template <Activation A>
-struct ActivationForward {
+struct ActivationFn {
+  __device__ __forceinline__ static float value(float v) { return activate<A>(v); }
+  __device__ __forceinline__ static float grad(float dy, float y) { return grad_of<A>(dy, y); }
+};
+
+struct GeluFn {
+  __device__ __forceinline__ static float value(float x) { return gelu(x); }
+  __device__ __forceinline__ static float grad(float dy, float x) { return __fmul_rn(dy, gelu_grad(x)); }
+};
+
+template <class F>
+struct MapForward {
   float* y;
   const float* x;
   template <int W>
   __device__ __forceinline__ void apply(int64_t i) const {
     Vec<W> v = load<W>(x, i);
 #pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = activate<A>(v.v[k]);
+    for (int k = 0; k < W; ++k) v.v[k] = F::value(v.v[k]);
     store<W>(y, i, v);
   }
 };
 
-template <Activation A>
-struct ActivationBackward {
+template <class F>
+struct MapBackward {
   float* dx;
   const float* dy;
-  const float* y;
+  const float* saved;
   bool accumulate;
   template <int W>
   __device__ __forceinline__ void apply(int64_t i) const {
-    const Vec<W> g = load<W>(dy, i), out = load<W>(y, i);
+    const Vec<W> g = load<W>(dy, i), s = load<W>(saved, i);
     Vec<W> v;
 #pragma unroll
-    for (int k = 0; k < W; ++k) v.v[k] = grad_of<A>(g.v[k], out.v[k]);
+    for (int k = 0; k < W; ++k) v.v[k] = F::grad(g.v[k], s.v[k]);
     put<W>(dx, i, v, accumulate);
   }
 };
@@ -126,12 +151,12 @@ struct BinaryBackward {
 
 template <Activation A>
 void activation_forward_as(float* y, const float* x, int64_t n) {
-  launch_pointwise(ActivationForward<A>{y, x}, n, aligned16(y) && aligned16(x));
+  launch_pointwise(MapForward<ActivationFn<A>>{y, x}, n, aligned16(y) && aligned16(x));
 }
 
 template <Activation A>
 void activation_backward_as(float* dx, bool accumulate, const float* dy, const float* y, int64_t n) {
-  launch_pointwise(ActivationBackward<A>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
+  launch_pointwise(MapBackward<ActivationFn<A>>{dx, dy, y, accumulate}, n, aligned16(dx) && aligned16(dy) && aligned16(y));
 }
 
 }  // namespace
@@ -141,6 +166,7 @@ void activation_forward(float* y, const float* x, int64_t n, Activation a) {
     case Activation::Relu: return activation_forward_as<Activation::Relu>(y, x, n);
     case Activation::Tanh: return activation_forward_as<Activation::Tanh>(y, x, n);
     case Activation::Sigmoid: return activation_forward_as<Activation::Sigmoid>(y, x, n);
+    case Activation::Exp: return activation_forward_as<Activation::Exp>(y, x, n);
   }
 }
 
@@ -153,7 +179,17 @@ void activation_backward(GradOut<float> dx_out, const float* dy, const float* y,
     case Activation::Relu: return activation_backward_as<Activation::Relu>(dx, acc, dy, y, n);
     case Activation::Tanh: return activation_backward_as<Activation::Tanh>(dx, acc, dy, y, n);
     case Activation::Sigmoid: return activation_backward_as<Activation::Sigmoid>(dx, acc, dy, y, n);
+    case Activation::Exp: return activation_backward_as<Activation::Exp>(dx, acc, dy, y, n);
   }
+}
+
+void gelu_forward(float* y, const float* x, int64_t n) {
+  launch_pointwise(MapForward<GeluFn>{y, x}, n, aligned16(y) && aligned16(x));
+}
+
+void gelu_backward(GradOut<float> dx, const float* dy, const float* x, int64_t n) {
+  if (!dx) return;
+  launch_pointwise(MapBackward<GeluFn>{dx.data, dy, x, dx.accumulate()}, n, aligned16(dx.data) && aligned16(dy) && aligned16(x));
 }
 
 void binary_forward(float* y, const float* a, const float* b, int64_t n, Binary op) {

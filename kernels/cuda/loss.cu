@@ -26,26 +26,14 @@ namespace {
 constexpr int kBlock = 256;
 constexpr int kRowsPerBlock = kBlock / 32;
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, o);
-    v = other > v ? other : v;
-  }
-  return v;
-}
-
 __global__ void __launch_bounds__(kBlock) log_softmax_forward_kernel(float* y, const float* x, int R, int C) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= R) return;  // the whole warp leaves together (row is the same for all its lanes)
   const float* xr = x + row * C;
   float* yr = y + row * C;
-  float m = -CUDART_INF_F;
-  for (int c = lane; c < C; c += 32) m = xr[c] > m ? xr[c] : m;
-  m = warp_max(m);
-  float s = 0.0f;
-  for (int c = lane; c < C; c += 32) s += expf(xr[c] - m);
-  s = warp_sum(s);
+  float m, s;
+  warp_row_softmax_stats(xr, C, &m, &s);
   const float lse = m + logf(s);
   for (int c = lane; c < C; c += 32) yr[c] = xr[c] - lse;
 }

@@ -8,10 +8,13 @@
 
 #include "kernels/base/error.h"
 #include "kernels/contract/attention.h"
+#include "kernels/contract/bmm.h"
+#include "kernels/contract/broadcast.h"
 #include "kernels/contract/conv1d.h"
 #include "kernels/contract/dropout.h"
 #include "kernels/contract/elementwise.h"
 #include "kernels/contract/gemm.h"
+#include "kernels/contract/layer_norm.h"
 #include "kernels/contract/layout.h"
 #include "kernels/contract/linear.h"
 #include "kernels/contract/loss.h"
@@ -19,6 +22,7 @@
 #include "kernels/contract/optim.h"
 #include "kernels/contract/pool.h"
 #include "kernels/contract/reduce.h"
+#include "kernels/contract/softmax.h"
 #include "kernels/cuda/runtime.h"
 
 namespace dc::kernels::cuda {
@@ -98,5 +102,21 @@ void rmsprop_update(float*, const float*, float*, int64_t, float, float, float) 
 void sum_squares_accumulate(double*, const float*, int64_t) { unavailable(); }
 void clip_scale(float*, int64_t, const double*, double) { unavailable(); }
 void sgemm(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int) { unavailable(); }
+void gelu_forward(float*, const float*, int64_t) { unavailable(); }
+void gelu_backward(GradOut<float>, const float*, const float*, int64_t) { unavailable(); }
+void broadcast_forward(float*, const float*, const float*, const BroadcastShape&, Binary) { unavailable(); }
+void broadcast_backward(GradOut<float>, GradOut<float>, const float*, const float*, const float*, const BroadcastShape&,
+                        Binary) {
+  unavailable();
+}
+void bmm_forward(float*, const float*, const float*, BmmShape) { unavailable(); }
+void bmm_backward(GradOut<float>, GradOut<float>, const float*, const float*, const float*, BmmShape) { unavailable(); }
+void softmax_forward(float*, const float*, int64_t, int) { unavailable(); }
+void softmax_backward(GradOut<float>, const float*, const float*, int64_t, int) { unavailable(); }
+void layer_norm_forward(float*, float*, float*, const float*, const float*, const float*, LayerNormShape) { unavailable(); }
+void layer_norm_backward(GradOut<float>, GradOut<float>, GradOut<float>, const float*, const float*, const float*,
+                         const float*, const float*, LayerNormShape) {
+  unavailable();
+}
 
 }  // namespace dc::kernels::cuda

@@ -1,6 +1,7 @@
-// Activations, add / mul, log_softmax, nll_loss, bce_with_logits and sum / mean on
-// hand-computed values (the references in double, the CPU kernels in float), and the
-// float edge cases (saturation, huge offsets, large |z|, float sums). Finite differences,
+// Activations (relu, tanh, sigmoid, exp), gelu, add / mul, log_softmax, nll_loss,
+// bce_with_logits and sum / mean on hand-computed values (the references in double, the CPU
+// kernels in float), and the float edge cases (saturation, huge offsets, large |z|, float
+// sums). Broadcasting add / mul: test_broadcast.cpp. Finite differences,
 // accumulation, null gradients and thread counts: the op table
 // (tests/engine/test_op_table.cpp).
 #include <cmath>
@@ -17,7 +18,6 @@ using dc::GradOut;
 using k::Activation;
 using k::Binary;
 using namespace dc::test;
-
 
 TEST_CASE("activations: hand-computed values and derivatives (reference and CPU kernels)") {
   const std::vector<double> x = {-2, -0.5, 0, 0.5, 2};
@@ -67,6 +67,68 @@ TEST_CASE("activations: hand-computed values and derivatives (reference and CPU 
   CHECK(s[3] == 1.0f);
   k::cpu::activation_forward(s.data(), big.data(), 4, Activation::Tanh);
   CHECK(s == std::vector<float>{-1, -1, 1, 1});
+}
+
+TEST_CASE("exp: hand values, y' = y, no overflow below 88") {
+  const std::vector<double> x = {-1, 0, 1, std::log(3.0)};
+  std::vector<double> y(4), dx(4);
+  k::activation_forward_reference(y.data(), x.data(), 4, Activation::Exp);
+  CHECK(y[1] == 1.0);
+  CHECK(y[2] == doctest::Approx(2.718281828459045).epsilon(1e-15));
+  CHECK(y[0] == doctest::Approx(0.36787944117144233).epsilon(1e-15));
+  CHECK(y[3] == doctest::Approx(3.0).epsilon(1e-15));
+  const std::vector<double> dy = {1, 2, -1, 0.5};
+  k::activation_backward_reference(out(dx), dy.data(), y.data(), 4, Activation::Exp);
+  CHECK(dx[1] == 2.0);                                                 // dy * e^0
+  CHECK(dx[3] == doctest::Approx(1.5).epsilon(1e-15));                 // 0.5 * 3
+  CHECK(dx[2] == doctest::Approx(-2.718281828459045).epsilon(1e-15));  // -e
+  // Float: e^88 = 1.65e38 is finite (FLT_MAX = 3.4e38), e^-100 = 3.7e-44 a denormal, e^-200 0.
+  const std::vector<float> xf = {88.0f, -100.0f, -200.0f, 0.0f};
+  std::vector<float> yf(4), dxf(4);
+  k::cpu::activation_forward(yf.data(), xf.data(), 4, Activation::Exp);
+  CHECK(std::isfinite(yf[0]));
+  CHECK(yf[0] == doctest::Approx(1.6516362549940018e38).epsilon(1e-6));
+  CHECK(yf[1] > 0.0f);
+  CHECK(yf[1] < 1e-38f);
+  CHECK(yf[2] == 0.0f);
+  CHECK(yf[3] == 1.0f);
+  const std::vector<float> ones(4, 1.0f);
+  k::cpu::activation_backward(out(dxf), ones.data(), yf.data(), 4, Activation::Exp);
+  CHECK(dxf == yf);
+}
+
+TEST_CASE("gelu (exact erf form): hand values and derivative, both tails") {
+  // gelu(x) = x Phi(x): Phi(0) = 1/2, Phi(1) = 0.8413447460685429, Phi(-1) = 0.15865525393145707.
+  // gelu'(x) = Phi(x) + x phi(x), phi(1) = phi(-1) = 0.24197072451914337.
+  const std::vector<double> x = {0, 1, -1, 2};
+  std::vector<double> y(4), dx(4);
+  k::gelu_forward_reference(y.data(), x.data(), 4);
+  CHECK(y[0] == 0.0);
+  CHECK(y[1] == doctest::Approx(0.8413447460685429).epsilon(1e-15));
+  CHECK(y[2] == doctest::Approx(-0.15865525393145707).epsilon(1e-14));
+  CHECK(y[3] == doctest::Approx(2 * 0.9772498680518208).epsilon(1e-15));  // 2 Phi(2)
+  const std::vector<double> dy(4, 1.0);
+  k::gelu_backward_reference(out(dx), dy.data(), x.data(), 4);
+  CHECK(dx[0] == 0.5);
+  CHECK(dx[1] == doctest::Approx(0.8413447460685429 + 0.24197072451914337).epsilon(1e-15));
+  CHECK(dx[2] == doctest::Approx(0.15865525393145707 - 0.24197072451914337).epsilon(1e-14));
+  // The fast float kernel on the same points, and its tails: gelu(-10) ~ -7.6e-23 (0 in the
+  // sum 1 + erf), gelu(10) = 10; derivatives 0 and 1.
+  const std::vector<float> xf = {0, 1, -1, 2, -10, 10};
+  std::vector<float> yf(6), dxf(6, NAN);
+  k::cpu::gelu_forward(yf.data(), xf.data(), 6);
+  for (int i = 0; i < 4; ++i) CHECK(yf[static_cast<size_t>(i)] == doctest::Approx(y[static_cast<size_t>(i)]).epsilon(1e-6));
+  CHECK(std::fabs(yf[4]) < 1e-6f);
+  CHECK(yf[5] == 10.0f);
+  const std::vector<float> dyf(6, 1.0f);
+  k::cpu::gelu_backward(out(dxf), dyf.data(), xf.data(), 6);
+  for (int i = 0; i < 3; ++i) CHECK(dxf[static_cast<size_t>(i)] == doctest::Approx(dx[static_cast<size_t>(i)]).epsilon(1e-6));
+  CHECK(std::fabs(dxf[4]) < 1e-6f);
+  CHECK(dxf[5] == 1.0f);
+  // Accumulate adds onto what is there.
+  k::cpu::gelu_backward(acc(dxf), dyf.data(), xf.data(), 6);
+  CHECK(dxf[0] == 1.0f);
+  CHECK(dxf[5] == 2.0f);
 }
 
 TEST_CASE("binary add / mul: hand values; one buffer for both gradients (x * x)") {

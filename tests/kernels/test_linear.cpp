@@ -13,7 +13,6 @@ using dc::kernels::LinearShape;
 namespace k = dc::kernels;
 using namespace dc::test;
 
-
 TEST_CASE("linear reference: hand-computed forward and backward") {
   // x = [[1, 2], [3, -1]], w = [[1, 0], [0, 1], [1, 1]], b = [0.5, -1, 2]
   // y[0] = [1 + 0.5, 2 - 1, 3 + 2] = [1.5, 1, 5]; y[1] = [3 + 0.5, -1 - 1, 2 + 2] = [3.5, -2, 4]
