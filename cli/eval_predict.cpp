@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/options.h"
 #include "cli/commands.h"
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
@@ -47,29 +48,6 @@ bool is_directory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void apply_threads(const ArgParser& p) {
-  if (auto t = p.value("threads")) {
-    int n = 0;
-    try {
-      n = std::stoi(*t);
-    } catch (const std::exception&) {
-      n = 0;
-    }
-    if (n < 1) throw InputError("--threads expects a positive integer, got '" + *t + "'");
-    set_num_threads(n);
-  }
-}
-
-// --device: "cpu" (default) or "cuda" (checked like the config's device key); the model
-// is moved there after loading.
-Device apply_device(const ArgParser& p) {
-  const std::string d = p.value("device").value_or("cpu");
-  if (d != "cpu" && d != "cuda") throw InputError("--device expects cpu or cuda, got '" + d + "'");
-  const Device device = d == "cuda" ? Device::CUDA : Device::CPU;
-  require_device(device, "--device cuda");
-  return device;
-}
-
 }  // namespace
 
 int cmd_eval(const Args& args) {
@@ -79,8 +57,8 @@ int cmd_eval(const Args& args) {
     return 0;
   }
   if (!p.positionals().empty()) throw InputError("eval: unexpected argument '" + p.positionals()[0] + "'");
-  apply_threads(p);
-  const Device device = apply_device(p);
+  apply_threads_option(p);
+  const Device device = device_option(p);
   const std::string checkpoint = p.required("checkpoint"), data = p.required("data");
   const std::string split_name = p.value("split").value_or("all");
   if (split_name != "all" && split_name != "train" && split_name != "valid" && split_name != "test")
@@ -121,8 +99,8 @@ int cmd_predict(const Args& args) {
     return 0;
   }
   if (!p.positionals().empty()) throw InputError("predict: unexpected argument '" + p.positionals()[0] + "'");
-  apply_threads(p);
-  const Device device = apply_device(p);
+  apply_threads_option(p);
+  const Device device = device_option(p);
   const std::string checkpoint = p.required("checkpoint"), csv = p.required("csv"), out = p.required("out");
   io::Checkpoint ck = io::load_checkpoint(checkpoint);
   ck.model->to(device);

@@ -23,6 +23,7 @@ commands:
   eval       evaluate a saved model on a cell type's splits
   predict    score genes from a CSV with a saved model
   models     list the models, what each is, and their config keys
+  explain    what a trained model learned: class maps, attributions, attention, figures
   report     write report.html for a finished run (metrics, curves, attention)
   bench      run the kernel and end-to-end benchmarks (JSON on stdout)
 
@@ -52,7 +53,8 @@ int run(int argc, char** argv) {
     if (command == "bench") return cmd_bench(args);
     if (command == "models") return cmd_models(args);
     if (command == "report") return cmd_report(args);
-    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, report, models, bench; see deepchrome --help)");
+    if (command == "explain") return cmd_explain(args);
+    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, explain, report, models, bench; see deepchrome --help)");
   } catch (const InputError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "deepchrome: error: %s\n", e.what());

@@ -41,6 +41,10 @@ Tensor Model::loss(const Tensor& output, const Tensor& labels) const {
   return bce_with_logits(head_.double_sigmoid ? sigmoid(output) : output, labels);
 }
 
+Tensor Model::nll(const Tensor& output, const Tensor& labels) const {
+  return head_.kind == Head::TwoClass ? nll_loss(output, labels) : bce_with_logits(output, labels);
+}
+
 namespace {
 // The output's values on the host: the tensor's own data on the CPU, else one copy.
 const float* host_values(const Tensor& t, std::vector<float>& copy) {

@@ -64,6 +64,9 @@ class Model {
 
   // The loss of a forward output against labels (B) of 0 / 1, a scalar on the output's device.
   Tensor loss(const Tensor& output, const Tensor& labels) const;
+  // -mean log P(label) over the examples, whatever the head (the double-sigmoid loss option
+  // aside): what the class-model visualisation minimises.
+  Tensor nll(const Tensor& output, const Tensor& labels) const;
   // P(high) per example (host values).
   std::vector<float> prob_high(const Tensor& output) const;
   // P(class) per example as a differentiable tensor (B) on the output's device: what
