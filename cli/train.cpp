@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -134,6 +135,21 @@ int cmd_train(const Args& args) {
     if (!quiet)
       std::printf("%s: wrote %s/{metrics.json,model.safetensors,config.json,predictions.csv%s}\n", cell.c_str(), out.c_str(),
                   !attention.available ? "" : attention.marks.empty() ? ",attention_bins.csv" : ",attention_bins.csv,attention_marks.csv");
+    if (c.explain.enabled) {  // what the best model learned, on the test genes
+      ExplainOptions eo;
+      eo.methods = c.explain.methods;
+      eo.data = io::cell_dir(c.data.root, cell);
+      eo.restarts = c.explain.restarts;
+      eo.iterations = c.explain.iterations;
+      eo.ig_steps = c.explain.ig_steps;
+      eo.seed = c.train.seed;
+      eo.device = c.train.device;
+      if (!eo.methods.empty() && std::find(eo.methods.begin(), eo.methods.end(), "attention") != eo.methods.end() &&
+          !attention.available)  // a config names methods for every model of a sweep: attention only where it applies
+        eo.methods.erase(std::find(eo.methods.begin(), eo.methods.end(), "attention"));
+      if (!c.explain.methods.empty() && eo.methods.empty()) eo.methods = {"grad-input"};
+      explain_run(out, eo, model.get(), quiet);
+    }
     rows.push_back({cell, std::move(r)});
   }
 

@@ -70,6 +70,7 @@ json default_config() {
         {"epochs", 100},
         {"patience", 0},
         {"seed", 1}}},
+      {"explain", {{"enabled", false}, {"methods", json::array()}, {"restarts", 5}, {"iterations", 1000}, {"ig_steps", 32}}},
       {"device", "cpu"},
       {"threads", 0},
       {"output_dir", "runs/default"},
@@ -166,6 +167,9 @@ ExperimentConfig resolve_config(const json& user, const std::string& source) {
     json doc = default_config();
     // The model section is validated against the chosen model's own defaults.
     json user_rest = user;
+    // "explain": true / false is short for {"enabled": true / false}.
+    if (user_rest.contains("explain") && user_rest["explain"].is_boolean())
+      user_rest["explain"] = json{{"enabled", user_rest["explain"].get<bool>()}};
     json user_model = json::object();
     if (user_rest.contains("model")) {
       user_model = user_rest["model"];
@@ -213,6 +217,19 @@ ExperimentConfig resolve_config(const json& user, const std::string& source) {
     if (o.patience < 0) throw InputError("train.patience: must be >= 0 (0 = no early stopping)");
     if (seed < 0) throw InputError("train.seed: must be >= 0");
     o.seed = static_cast<uint64_t>(seed);
+
+    const json& e = doc["explain"];
+    c.explain.enabled = e["enabled"].get<bool>();
+    c.explain.methods = e["methods"].get<std::vector<std::string>>();
+    c.explain.restarts = e["restarts"].get<int>();
+    c.explain.iterations = e["iterations"].get<int>();
+    c.explain.ig_steps = e["ig_steps"].get<int>();
+    for (const std::string& m : c.explain.methods)
+      if (m != "class-map" && m != "grad-input" && m != "integrated-gradients" && m != "attention")
+        throw InputError("explain.methods: unknown method \"" + m +
+                         "\" (methods: class-map, grad-input, integrated-gradients, attention)");
+    if (c.explain.restarts < 1 || c.explain.iterations < 1 || c.explain.ig_steps < 1)
+      throw InputError("explain: restarts, iterations and ig_steps must be >= 1");
 
     c.device = doc["device"].get<std::string>();
     if (c.device != "cpu" && c.device != "cuda") throw InputError("device: expected \"cpu\" or \"cuda\", got \"" + c.device + "\"");

@@ -22,8 +22,16 @@ struct DataConfig {
   std::string cache_dir;   // empty: beside each CSV
 };
 
+// After training, what the best model learned (`deepchrome explain`), into <run>/explain/.
+struct ExplainConfig {
+  bool enabled = false;
+  std::vector<std::string> methods;  // empty: every method that applies to the model
+  int restarts = 5, iterations = 1000, ig_steps = 32;
+};
+
 struct ExperimentConfig {
   DataConfig data;
+  ExplainConfig explain;
   nlohmann::json model;    // complete: model_defaults(name) merged with the user's keys
   TrainOptions train;
   std::string device = "cpu";

@@ -181,6 +181,10 @@ RunState run_state(const SweepJob& job) {
     return RunState::Partial;
   }
   if (!m.is_object() || !m.contains("test_auroc")) return RunState::Partial;
+  // With explain on, a run is finished once its explain is (explain.json is written last).
+  if (job.config.contains("explain") && job.config["explain"].value("enabled", false) &&
+      !exists(job.run_dir + "/explain/explain.json"))
+    return RunState::Partial;
   for (const char* section : {"model", "train"}) {
     if (!c.contains(section) || c[section] != job.config[section])
       throw InputError(job.run_dir + ": holds a finished run with a different \"" + section +
