@@ -33,7 +33,7 @@ constexpr const char* kCountingRule =
 
 // Why a gene of the annotation is not in the output, in the order they are checked.
 enum Reason { kChromosomeUnknown, kWindowLeaves, kNotInTable, kReasons };
-constexpr const char* kReasonNames[kReasons] = {"chromosome_not_in_reads", "window_leaves_chromosome",
+constexpr const char* kReasonNames[kReasons] = {"chromosome_unknown", "window_leaves_chromosome",
                                                 "not_in_expression_table"};
 
 struct CellPlan {
@@ -131,7 +131,10 @@ CellPlan plan_cell(const CellInput& cell, const Annotation& annotation, const Ex
                      std::to_string(annotation.genes.size()) + " genes of " + annotation.path + " (" + why + ")" +
                      (plan.skipped[kNotInTable].size() == annotation.genes.size()
                           ? "; do the annotation's gene ids match " + table.path + "'s (e.g. ENSG ids on both sides)?"
-                          : ""));
+                          : plan.skipped[kChromosomeUnknown].size() == annotation.genes.size()
+                              ? "; do the annotation's chromosome names (" + annotation.chroms[0] +
+                                    ", ...) match those of the reads' headers and --chrom-sizes?"
+                              : ""));
   }
   plan.median = median_of(plan.rpkm);
   std::vector<std::string> chroms;
@@ -198,7 +201,7 @@ CellSummary prepare_cell(const CellPlan& plan, const Annotation& annotation, con
                                  {"used", c.used},         {"counted_in_bins", c.in_bins}};
     if (o.log) {
       char line[256];
-      std::snprintf(line, sizeof line, "%s %-8s %s: %s reads, %s counted in bins (%.1f s)", cell.cell.c_str(), ms.mark.c_str(),
+      std::snprintf(line, sizeof line, "%s %-8s %s: %s reads, %s counted in bins (%.2f s)", cell.cell.c_str(), ms.mark.c_str(),
                     format_name(file.format), grouped(c.records).c_str(), grouped(c.in_bins).c_str(), ms.seconds);
       o.log(line);
     }

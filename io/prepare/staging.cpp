@@ -25,7 +25,7 @@ void sync_directory(const std::string& dir) {
 }  // namespace
 
 OutputStage::OutputStage(std::string out) : out_(std::move(out)) {
-  if (out_.empty()) out_ = ".";
+  if (out_.empty()) out_.push_back('.');
   // Create --out and its missing parents one by one, remembering which, for the cleanup.
   std::vector<fs::path> missing;
   std::error_code ec;
@@ -44,7 +44,9 @@ OutputStage::OutputStage(std::string out) : out_(std::move(out)) {
     remove_created();
     throw InputError("prepare: --out " + out_ + " is not a folder");
   }
-  stage_ = (fs::path(out_) / (".prepare.tmp." + std::to_string(::getpid()))).string();
+  std::string stage_name = ".prepare.tmp.";
+  stage_name += std::to_string(::getpid());
+  stage_ = (fs::path(out_) / stage_name).string();
   fs::remove_all(stage_, ec);
   if (!fs::create_directory(stage_, ec)) {
     remove_created();
