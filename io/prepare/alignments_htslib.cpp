@@ -53,7 +53,7 @@ OpenFile open_alignments(const std::string& path, ReadFormat format, const Count
     if (!options.reference.empty() && hts_set_fai_filename(f.file.get(), options.reference.c_str()) != 0)
       throw InputError(options.reference + ": cannot use as the CRAM reference (a FASTA file, indexed or indexable)");
   }
-  if (format != ReadFormat::sam && hts_check_EOF(f.file.get()) == 0)
+  if (hts_check_EOF(f.file.get()) == 0)  // 0: a BGZF or CRAM file without its marker; 3: plain SAM
     throw InputError(path + ": truncated " + format_name(format) + " file (its end-of-file marker is missing)");
   f.header.reset(sam_hdr_read(f.file.get()));
   if (!f.header)
@@ -87,7 +87,7 @@ void count_alignments(const ReadFileInfo& info, const CountOptions& options,
     if (!pool) throw Error("prepare: cannot start " + std::to_string(options.threads) + " htslib threads");
   }
   OpenFile f = open_alignments(info.path, info.format, options);
-  if (pool) {
+  if (pool && info.format != ReadFormat::sam) {  // SAM stays on this thread: errors then name their line
     htsThreadPool shared = {pool.get(), 0};
     if (hts_set_opt(f.file.get(), HTS_OPT_THREAD_POOL, &shared) != 0)
       throw Error(info.path + ": cannot attach the htslib thread pool");
@@ -129,10 +129,17 @@ void count_alignments(const ReadFileInfo& info, const CountOptions& options,
   const BGZF* bgzf = f.file->is_bgzf ? f.file->fp.bgzf : nullptr;
   const bool failed = r < -1 || (bgzf && bgzf->errcode != 0);
   const int closed = hts_close(f.file.release());
-  if (failed || closed < 0)
-    throw InputError(info.path + ": truncated or corrupt " + format_name(info.format) + " data after record " +
-                     std::to_string(counts.records) +
-                     (info.format == ReadFormat::cram ? " (a CRAM that needs its reference: give --reference FASTA)" : ""));
+  if (!failed && closed >= 0) return;
+  if (info.format == ReadFormat::sam) {
+    const char* text = sam_hdr_str(f.header.get());
+    size_t header_lines = 0;
+    for (const char* c = text; c && *c; ++c) header_lines += *c == '\n';
+    throw InputError(info.path + ":" + std::to_string(header_lines + counts.records + 1) +
+                     ": malformed SAM record (or one naming a reference missing from the @SQ header lines)");
+  }
+  throw InputError(info.path + ": truncated or corrupt " + format_name(info.format) +
+                   " file: a compressed block is damaged or cut short" +
+                   (info.format == ReadFormat::cram ? " (or this CRAM needs its reference: give --reference FASTA)" : ""));
 }
 
 }  // namespace dc::io::prepare
