@@ -247,6 +247,31 @@ TEST_SUITE("tools") {
   }
 }
 
+TEST_CASE("prepare --help lists the options") {
+  const Result r = sh(kBin + " prepare --help", fs::path(DC_BINARY_DIR));
+  CHECK(r.code == 0);
+  CHECK(has(r.out, "usage: deepchrome prepare"));
+  for (const char* option : {"--cells-from", "--split", "--min-mapq", "--chrom-sizes", "--expression-column"})
+    CHECK_MESSAGE(has(r.out, option), option);
+}
+
+TEST_SUITE("tools") {
+  TEST_CASE("bench --only prepare (tiny input) prints JSON; prepare's counts equal bedtools'") {
+    const fs::path dir = fresh_dir("bench");
+    const Result r = sh(std::string(DC_BINARY_DIR) + "/deepchrome bench --only prepare --reads 3000 --genes 40 --threads 2"
+                        " --work work --out bench.json 2> bench.log",
+                        dir);
+    REQUIRE_MESSAGE(r.code == 0, r.out << slurp(dir / "bench.log"));
+    const json doc = json::parse(slurp(dir / "bench.json"));
+    CHECK(doc["input"]["reads_per_mark"] == 3000);
+    CHECK(doc["prepare"]["seconds_all_marks"].get<double>() > 0);
+    CHECK(doc["prepare"]["peak_rss_mb"].get<double>() > 0);
+    CHECK(doc["bedtools"]["counts_identical"] == true);
+    CHECK(doc["bedtools"]["marks"][0]["bins_compared"] == 4000);
+    CHECK(doc["speedup_per_mark"].get<double>() > 0);
+  }
+}
+
 TEST_SUITE("no_htslib") {
   TEST_CASE("built without htslib, prepare says so and how to get it (exit 2)") {
     const fs::path dir = fresh_dir("no_htslib");
