@@ -52,7 +52,9 @@ the reads. Needs samtools and bedtools on PATH and the deepchrome executable bes
   --bedtools-marks K  marks bedtools counts (default 1: it takes minutes per mark; 0 skips it)
   --tagalign          also write the reads as tagAlign.gz and time prepare on those
   --work DIR          where the inputs go (default $TMPDIR/deepchrome-bench-prepare); inputs
-                      already there from a run with the same --reads/--genes are reused
+                      already there from a run with the same --reads/--genes are reused. They
+                      stay there (2.8 GB of BAM at the default size, 1.2 GB more with
+                      --tagalign): remove the folder when done
   --out FILE          also write the JSON to FILE
 )";
 
