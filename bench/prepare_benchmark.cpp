@@ -49,7 +49,8 @@ the reads. Needs samtools and bedtools on PATH and the deepchrome executable bes
   --reads N           reads per mark (default 20000000)
   --genes N           genes in the annotation (default 19802)
   --threads N         prepare's --threads (default: all cores)
-  --bedtools-marks K  marks bedtools counts (default 1: it takes minutes per mark; 0 skips it)
+  --bedtools-marks K  marks bedtools counts (default 1: about half an hour per mark at 20 M reads on
+                      2 cores; 0 skips it)
   --tagalign          also write the reads as tagAlign.gz and time prepare on those
   --work DIR          where the inputs go (default $TMPDIR/deepchrome-bench-prepare); inputs
                       already there from a run with the same --reads/--genes are reused. They
