@@ -1,5 +1,7 @@
 #include "bench/benchmarks.h"
 
+#include "bench/prepare_benchmark.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,7 +51,9 @@ DeepChrome (paper recipe: SGD) at batch 1 and 64 and AttentiveChrome (Adam) at b
   --genes N    training genes for the end-to-end epochs (default 6601, a real cell's train split)
   --only PART  run one part: kernels, io, e2e, or cuda (every op on the GPU, validated
                against the CPU, and our CUDA kernels next to cuDNN / cuBLAS; needs a build
-               with the CUDA backend and a GPU)
+               with the CUDA backend and a GPU), or prepare (`deepchrome prepare` vs bedtools
+               multicov on generated BAMs: minutes; not part of the default run; see
+               --only prepare --help)
   --op NAME    kernels / cuda: only this op of the table (repeatable)
   --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
                AttentiveChrome 16 and 256)
@@ -218,6 +222,8 @@ json records_json(const std::vector<BenchRecord>& records, bool* all_valid) {
 }  // namespace
 
 int run_benchmarks(const std::vector<std::string>& args) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--only" && args[i + 1] == "prepare") return run_prepare_benchmark(args);
   bool quick = false;
   int threads = 0, genes = 6601, only_batch = 0;
   std::string only, out, only_model, device_arg = "cpu";
@@ -249,7 +255,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
     } else if (a == "--only") {
       only = next();
       if (only != "kernels" && only != "io" && only != "e2e" && only != "cuda")
-        throw InputError("bench: --only expects kernels, io, e2e or cuda");
+        throw InputError("bench: --only expects kernels, io, e2e, cuda or prepare");
     } else if (a == "--device") {
       device_arg = next();
       if (device_arg != "cpu" && device_arg != "cuda") throw InputError("bench: --device expects cpu or cuda");

@@ -16,6 +16,7 @@ using Args = std::vector<std::string>;
 int run(int argc, char** argv);
 
 int cmd_simulate(const Args& args);
+int cmd_prepare(const Args& args);
 int cmd_train(const Args& args);
 int cmd_eval(const Args& args);
 int cmd_predict(const Args& args);

@@ -18,6 +18,7 @@ usage: deepchrome <command> [options]
 
 commands:
   simulate   write simulated cell types in the DeepChrome data layout
+  prepare    count raw reads (BAM/CRAM/SAM, tagAlign) around each gene's TSS into the data layout
   train      train a model on one or more cell types from a JSON config
   sweep      train every (cell type x model) of a config, resumable, with a summary vs the paper
   eval       evaluate a saved model on a cell type's splits
@@ -46,6 +47,7 @@ int run(int argc, char** argv) {
       return 0;
     }
     if (command == "simulate") return cmd_simulate(args);
+    if (command == "prepare") return cmd_prepare(args);
     if (command == "train") return cmd_train(args);
     if (command == "sweep") return cmd_sweep(args);
     if (command == "eval") return cmd_eval(args);
@@ -54,7 +56,7 @@ int run(int argc, char** argv) {
     if (command == "models") return cmd_models(args);
     if (command == "report") return cmd_report(args);
     if (command == "explain") return cmd_explain(args);
-    throw InputError("unknown command '" + command + "' (commands: simulate, train, sweep, eval, predict, explain, report, models, bench; see deepchrome --help)");
+    throw InputError("unknown command '" + command + "' (commands: simulate, prepare, train, sweep, eval, predict, explain, report, models, bench; see deepchrome --help)");
   } catch (const InputError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "deepchrome: error: %s\n", e.what());

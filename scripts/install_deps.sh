@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages deepchrome builds with (and curl, for scripts/download_data.sh;
-# python3, for tools/import_attentivechrome.py and its test),
-# skipping those already present; then chromium, which only the browser test suite uses (it
-# opens report.html headless): when chromium cannot be installed this says so and goes on,
-# and that suite reports itself skipped.
+# python3, for tools/import_attentivechrome.py and its test; libhts-dev + pkg-config, with
+# which `deepchrome prepare` reads BAM/CRAM/SAM (htslib is optional at build time); samtools
+# and bedtools, the prepare tests' oracle), skipping those already present; then chromium,
+# which only the browser test suite uses (it opens report.html headless): when chromium
+# cannot be installed this says so and goes on, and that suite reports itself skipped.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(build-essential cmake nlohmann-json3-dev doctest-dev zlib1g-dev curl ca-certificates python3)
+packages=(build-essential cmake nlohmann-json3-dev doctest-dev zlib1g-dev curl ca-certificates python3
+          libhts-dev pkg-config samtools bedtools)
 optional=(chromium)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
