@@ -1,5 +1,7 @@
 #include "engine/tensor.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -29,6 +31,23 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
+namespace {
+// glibc serves blocks above its (dynamic) mmap threshold with a fresh mmap and gives them back
+// with munmap on free, and trims the heap top after frees: every backward pass and every batch
+// of `explain` then pays page faults on memory it just released (gradient x input of
+// AttentiveChrome over 6600 genes spent 2.0 of 6.4 s in the kernel). Keeping blocks up to 32 MiB
+// (glibc's ceiling) in the heap and not trimming it makes that 0.35 s and the whole run 2.4x
+// faster; training 10-30% faster. Done once, before the first host tensor.
+void keep_host_blocks() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
+}  // namespace
+
 Storage::Storage(int64_t n, Device device) : size_(n), device_(device) {
   if (n < 0) throw Error("Storage: negative size");
   if (device == Device::CUDA) {
@@ -36,6 +55,7 @@ Storage::Storage(int64_t n, Device device) : size_(n), device_(device) {
     data_ = static_cast<float*>(DeviceAllocator::instance().allocate(static_cast<size_t>(n) * sizeof(float)));
     return;
   }
+  keep_host_blocks();
   // Round up to whole cache lines; at least one so data() is never null.
   const size_t bytes = ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64 + 64;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
