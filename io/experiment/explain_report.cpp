@@ -38,7 +38,7 @@ std::string mark_importance_csv(const ExplainResult& r) {
   s += "\n";
   auto row = [&](const std::string& method, const char* cls, const std::vector<double>& imp) {
     s += method + "," + cls;
-    for (double v : imp) s += "," + number(v);
+    for (double v : imp) (s += ',') += number(v);
     s += "\n";
   };
   for (const MethodMaps& m : r.methods) {
@@ -57,7 +57,7 @@ std::string attention_bins_csv(const explain::AttentionMeans& a) {
   for (int c : {1, 0})
     for (int row = 0; row < a.rows; ++row) {
       s += std::string(kClassName[c]) + "," + (a.rows == 1 ? "all" : kMarkNames[row]);
-      for (int b = 0; b < kBins; ++b) s += "," + number(a.bins[c][static_cast<size_t>(row) * kBins + b]);
+      for (int b = 0; b < kBins; ++b) (s += ',') += number(a.bins[c][static_cast<size_t>(row) * kBins + b]);
       s += "\n";
     }
   return s;
@@ -69,7 +69,7 @@ std::string attention_marks_csv(const explain::AttentionMeans& a) {
   s += "\n";
   for (int c : {1, 0}) {
     s += kClassName[c];
-    for (double v : a.marks[c]) s += "," + number(v);
+    for (double v : a.marks[c]) (s += ',') += number(v);
     s += "\n";
   }
   return s;
@@ -80,7 +80,7 @@ std::string genes_csv(const GeneMaps& g) {
   for (size_t j = 0; j < g.gene_ids.size(); ++j)
     for (int m = 0; m < kMarks; ++m) {
       s += g.gene_ids[j] + "," + kMarkNames[m];
-      for (int b = 0; b < kBins; ++b) s += "," + number(g.maps[j * explain::kMapSize + static_cast<size_t>(m) * kBins + b]);
+      for (int b = 0; b < kBins; ++b) (s += ',') += number(g.maps[j * explain::kMapSize + static_cast<size_t>(m) * kBins + b]);
       s += "\n";
     }
   return s;
@@ -153,7 +153,7 @@ std::string map_csv(const explain::Map& map) {
   std::string s = "mark" + bins_header() + "\n";
   for (int m = 0; m < kMarks; ++m) {
     s += kMarkNames[m];
-    for (int b = 0; b < kBins; ++b) s += "," + number(map[static_cast<size_t>(m) * kBins + b]);
+    for (int b = 0; b < kBins; ++b) (s += ',') += number(map[static_cast<size_t>(m) * kBins + b]);
     s += "\n";
   }
   return s;
