@@ -1,7 +1,8 @@
 // `deepchrome sweep CONFIG`: trains every (cell type x model) of a sweep config (see
 // io/sweep.h), each run a `deepchrome train` child process with its own log, up to
 // sweep.parallel_runs at once with the threads split between them, and keeps
-// summary.csv / summary.md / auroc_vs_paper.svg up to date in the output dir.
+// summary.csv / summary.md / auroc_vs_paper.svg (and, with explain on, the mark importance
+// across cell types, io/experiment/sweep_explain.h) up to date in the output dir.
 //
 // Resumable: finished runs (metrics.json present) are skipped, a folder without one is an
 // interrupted run and is restarted from scratch. Children die with the sweep, so after
@@ -34,6 +35,7 @@
 #include "io/formats/dataset.h"
 #include "io/formats/simulate.h"
 #include "io/experiment/sweep.h"
+#include "io/experiment/sweep_explain.h"
 
 namespace dc::cli {
 
@@ -51,8 +53,12 @@ Trains every (cell type x model) of the sweep config CONFIG and writes, in its o
   summary.md           the same with the models side by side, and the published summaries
   auroc_vs_paper.svg   our test AUROC against the paper's, one point per cell type and model
   sweep_config.json    the resolved sweep
-The summary is rewritten after every finished run. With simulated data (cells written by
-`deepchrome simulate`) the paper columns are left empty.
+With explain on (the config's "explain" section: each run's best model is explained into
+<cell>/<model>/explain/), also the DeepChrome paper's cell type x mark picture:
+  mark_importance_cells.csv  model,method,class,cell,<marks>: each explained run's mark importance
+  mark_importance_<model>_<method>_<high|low>.svg   cell types x marks heatmaps (0..1)
+The summary is rewritten after every finished run, and by --status. With simulated data
+(cells written by `deepchrome simulate`) the paper columns are left empty.
 
 Interrupted sweeps (Ctrl-C, kill -9, power loss) resume when the same command is run again:
 finished runs are skipped and interrupted ones restart from scratch.
@@ -65,7 +71,8 @@ entries the top-level model is swept. "parallel_runs" runs that many cell types 
 splitting "threads" between them (or sharing the GPU with "device": "cuda").
 
   --set KEY=VALUE  override a config key (as for train), e.g. --set sweep.parallel_runs=2
-  --status         list each run's state (finished / interrupted / to do) and exit
+  --status         list each run's state (finished / interrupted / to do), refresh the
+                   summary from the finished runs and exit
 )";
 
 volatile sig_atomic_t g_interrupted = 0;
@@ -225,6 +232,16 @@ int cmd_sweep(const Args& args) {
     summary.results.push_back(r);
   }
 
+  // Everything in it is a pure function of the finished runs' files (see io/experiment/sweep.h).
+  io::MarkImportanceSweep importance;
+  auto write_summary = [&] {
+    io::write_file_atomic(s.output_dir + "/summary.csv", io::summary_csv(summary));
+    io::write_file_atomic(s.output_dir + "/summary.md", io::summary_md(summary));
+    io::write_file_atomic(s.output_dir + "/auroc_vs_paper.svg", io::auroc_vs_paper_svg(summary));
+    importance = io::gather_mark_importance(s);
+    io::write_mark_importance_outputs(s.output_dir, importance);
+  };
+
   if (p.flag("status")) {
     std::printf("%-12s %-16s %s\n", "cell", "model", "state");
     for (size_t i = 0; i < s.jobs.size(); ++i) {
@@ -233,15 +250,11 @@ int cmd_sweep(const Args& args) {
                   st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (restarts)" : "to do");
     }
     std::printf("%zu of %zu runs finished\n", finished_before, s.jobs.size());
+    write_summary();
+    if (importance.enabled) std::printf("%s\n", io::mark_importance_status(importance).c_str());
     ::close(lock_fd);
     return 0;
   }
-
-  auto write_summary = [&] {
-    io::write_file_atomic(s.output_dir + "/summary.csv", io::summary_csv(summary));
-    io::write_file_atomic(s.output_dir + "/summary.md", io::summary_md(summary));
-    io::write_file_atomic(s.output_dir + "/auroc_vs_paper.svg", io::auroc_vs_paper_svg(summary));
-  };
 
   size_t n_sim = 0;
   for (bool b : summary.simulated) n_sim += b;
@@ -360,6 +373,7 @@ int cmd_sweep(const Args& args) {
     for (double x : v) mean += x;
     if (!v.empty()) std::printf("  %-16s mean test AUROC %.4f over %zu cell types\n", s.models[m].c_str(), mean / v.size(), v.size());
   }
+  if (importance.enabled) std::printf("  %s\n", io::mark_importance_status(importance).c_str());
   ::close(lock_fd);
   if (!failures.empty()) {
     std::string msg = std::to_string(failures.size()) + " run(s) failed:";

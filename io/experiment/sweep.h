@@ -9,7 +9,8 @@
 //
 // The summary (summary.csv, summary.md, auroc_vs_paper.svg) is a pure function of the
 // finished runs' metrics.json files, so a resumed sweep ends with the same summary as an
-// uninterrupted one.
+// uninterrupted one. With explain on, io/experiment/sweep_explain.h adds the runs' mark
+// importance across cell types.
 #pragma once
 
 #include <string>

@@ -27,8 +27,10 @@ struct ColourMap {
   }
 };
 
-// Returns false when no panel holds a finite value (nothing to draw).
-bool make_colour_map(const std::vector<HeatmapPanel>& panels, ColourScale scale, ColourMap& map) {
+// Returns false when no panel holds a finite value (nothing to draw). A fixed `range` replaces
+// the data's minimum and maximum.
+bool make_colour_map(const std::vector<HeatmapPanel>& panels, ColourScale scale, const std::optional<ValueRange>& range,
+                     ColourMap& map) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& p : panels)
     for (double v : p.values) {
@@ -40,6 +42,13 @@ bool make_colour_map(const std::vector<HeatmapPanel>& panels, ColourScale scale,
       hi = std::max(hi, v);
     }
   if (lo > hi) return false;
+  if (range) {
+    if (!std::isfinite(range->lo) || !std::isfinite(range->hi) || !(range->lo < range->hi))
+      throw Error("heatmap: the fixed colour range " + std::to_string(range->lo) + " .. " + std::to_string(range->hi) +
+                  " is not an interval");
+    lo = range->lo;
+    hi = range->hi;
+  }
   map.diverging = scale == ColourScale::Diverging || (scale == ColourScale::Auto && lo < 0);
   if (map.diverging) {
     const double m = std::max(std::fabs(lo), std::fabs(hi));
@@ -109,7 +118,7 @@ std::string bin_heatmap_svg(const BinHeatmap& m) {
   if (!(m.kb_to > m.kb_from)) throw Error("bin heatmap \"" + m.title + "\": kb_to must exceed kb_from");
   check_panels("bin heatmap", m.panels, m.rows.size(), static_cast<size_t>(m.bins));
   ColourMap map;
-  if (m.rows.empty() || m.panels.empty() || !make_colour_map(m.panels, m.scale, map))
+  if (m.rows.empty() || m.panels.empty() || !make_colour_map(m.panels, m.scale, std::nullopt, map))
     return no_data_svg(m.title, "no data: the map holds no finite value", 760, 200);
 
   const double row_h = 22, plot_w = 600, panel_gap = 30;
@@ -172,13 +181,14 @@ std::string bin_heatmap_svg(const BinHeatmap& m) {
 std::string category_heatmap_svg(const CategoryHeatmap& m) {
   check_panels("category heatmap", m.panels, m.rows.size(), m.columns.size());
   ColourMap map;
-  if (m.rows.empty() || m.columns.empty() || m.panels.empty() || !make_colour_map(m.panels, m.scale, map))
+  if (m.rows.empty() || m.columns.empty() || m.panels.empty() || !make_colour_map(m.panels, m.scale, m.range, map))
     return no_data_svg(m.title, "no data: the map holds no finite value", 480, 200);
 
   const size_t n_rows = m.rows.size(), n_cols = m.columns.size();
   const double row_h = n_rows > 40 ? 13 : 18, col_w = 34, panel_gap = 24;
   const double row_font = row_h > 13 ? 12 : 10.5;
-  const double left = std::ceil(widest_label(m.rows, row_font)) + 16;
+  // Row labels may be long cell type names; text_width is an estimate, so leave some slack.
+  const double left = std::ceil(widest_label(m.rows, row_font) * 1.1) + 16;
   const double panel_w = col_w * static_cast<double>(n_cols);
   double panels_w = 0;
   for (size_t p = 0; p < m.panels.size(); ++p) panels_w += std::max(panel_w, text_width(m.panels[p].title, 12)) + (p ? panel_gap : 0);
@@ -187,14 +197,16 @@ std::string category_heatmap_svg(const CategoryHeatmap& m) {
   const double label_h = widest_label(m.columns, 11) * 0.72 + 16;  // column labels at -45 degrees
   const double bar_x = left + panels_w + 24;
   const double width = std::ceil(std::max(bar_x + colour_bar_width(map, m.value_label) + 16, title_width(m.title)));
-  const double height = std::ceil(top + plot_h + label_h + 12);
+  const double bar_h = std::clamp(plot_h, 100.0, 260.0);
+  // Room below the colour bar for its last tick and the "no value" key (few rows).
+  const double height = std::ceil(std::max(top + plot_h + label_h + 12, top + bar_h + (map.any_missing ? 30 : 12)));
 
   Svg svg(width, height);
   svg.text(width / 2, 24, m.title, {.size = 15, .anchor = "middle", .bold = true});
   double x0 = left;
   for (size_t p = 0; p < m.panels.size(); ++p) {
     const HeatmapPanel& panel = m.panels[p];
-    svg.text(x0 + panel_w / 2, top - 10, panel.title, {.size = 12, .anchor = "middle", .bold = true});
+    if (!panel.title.empty()) svg.text(x0 + panel_w / 2, top - 10, panel.title, {.size = 12, .anchor = "middle", .bold = true});
     svg.open_group("class=\"cells\" stroke=\"white\" stroke-width=\"0.5\"");
     for (size_t r = 0; r < n_rows; ++r)
       for (size_t c = 0; c < n_cols; ++c) {
@@ -214,7 +226,7 @@ std::string category_heatmap_svg(const CategoryHeatmap& m) {
   }
   for (size_t r = 0; r < n_rows; ++r)
     svg.text(left - 6, top + (static_cast<double>(r) + 0.5) * row_h + row_font * 0.35, m.rows[r], {.size = row_font, .anchor = "end"});
-  colour_bar(svg, map, bar_x, top, std::clamp(plot_h, 100.0, 260.0), m.value_label);
+  colour_bar(svg, map, bar_x, top, bar_h, m.value_label);
   return svg.finish();
 }
 

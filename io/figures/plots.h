@@ -12,6 +12,7 @@
 // gaps in lines, absent bars) and the figure says so.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ enum class ColourScale {
   Auto,        // Diverging when any value is negative, else Sequential
   Sequential,  // viridis from 0 (or the minimum, when negative) to the maximum
   Diverging,   // blue - white - red, symmetric about 0: [-max|v|, +max|v|]
+};
+
+// A fixed range for a colour scale, e.g. 0..1 for shares, so that figures of one kind
+// compare at a glance; values outside it take the colour of the nearer end.
+struct ValueRange {
+  double lo = 0, hi = 1;
 };
 
 // One map of a multi-panel heatmap: rows x columns values, row-major.
@@ -53,6 +60,7 @@ struct CategoryHeatmap {
   std::vector<HeatmapPanel> panels;  // each rows.size() * columns.size() values
   std::string value_label;
   ColourScale scale = ColourScale::Auto;
+  std::optional<ValueRange> range;  // none: the colour scale spans the data (as `scale` says)
 };
 std::string category_heatmap_svg(const CategoryHeatmap& map);
 

@@ -1,6 +1,7 @@
 // `deepchrome sweep` as a user runs it: a small two-model sweep over simulated stand-ins of
 // three paper cell types, killed with SIGKILL mid-way and resumed, must end with the same
-// summary as an uninterrupted run; bad sweep configs and a failing run are reported.
+// summary as an uninterrupted run; bad sweep configs and a failing run are reported; with
+// explain on, the mark importance across cell types is gathered from the runs.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -10,13 +11,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "xml_check.h"
 
 namespace fs = std::filesystem;
 
@@ -55,6 +60,20 @@ void put(const fs::path& p, const std::string& text) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> out;
+  std::istringstream in(line);
+  for (std::string f; std::getline(in, f, ',');) out.push_back(f);
+  return out;
+}
 
 const char* kConfig = R"({
   "data": {"root": "sim", "cells": ["E003", "E004", "E005"]},
@@ -145,6 +164,7 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   CHECK(!contains(csv, "pending"));
   CHECK(contains(read(kDir / "out_a/summary.md"), "The data are simulated"));
   CHECK(contains(read(kDir / "out_a/auroc_vs_paper.svg"), "simulated data"));
+  CHECK(!fs::exists(kDir / "out_a/mark_importance_cells.csv"));  // explain is off
 
   // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
   // The sweep and its runs form their own process group; once a run is seen in progress the
@@ -302,4 +322,92 @@ TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without th
   CHECK_MESSAGE(ended, "the run outlived its sweep");
   if (!ended) ::kill(run_pid, SIGKILL);
   CHECK_FALSE(fs::exists(kDir / "out_lifeline/E003/deepchrome/metrics.json"));
+}
+
+TEST_CASE("sweep with explain on: mark importance across cell types, gathered from the runs, refreshed by --status and resume") {
+  setup();
+  put(kDir / "explain.json", R"({"data": {"root": "sim", "cells": ["E003", "E004"]},
+    "model": {"name": "deepchrome"},
+    "train": {"optimizer": "sgd", "lr": 0.01, "batch_size": 8, "epochs": 1, "seed": 3},
+    "explain": {"enabled": true, "restarts": 1, "iterations": 20, "ig_steps": 4},
+    "sweep": {"parallel_runs": 2}, "threads": 2, "output_dir": "out_explain"})");
+  const fs::path out = kDir / "out_explain";
+  const Out r = run(kExe + " sweep explain.json");
+  REQUIRE_MESSAGE(r.code == 0, r.text);
+  CHECK(contains(r.text, "mark importance across cell types: mark_importance_cells.csv and 6 figures (deepchrome: 2 of 2 cell types explained)"));
+
+  const std::string csv = read(out / "mark_importance_cells.csv");
+  const std::vector<std::string> rows = lines_of(csv);
+  REQUIRE(!rows.empty());
+  CHECK(rows[0] == "model,method,class,cell,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3");
+  // Each cell's own figures, keyed by (method, class); the gathered rows must be exactly these.
+  const std::vector<std::string> cells = {"E003", "E004"};
+  std::map<std::string, std::string> own;  // "cell,method,class" -> the five values
+  std::vector<std::string> methods;        // in the runs' order
+  for (const auto& cell : cells) {
+    const std::vector<std::string> lines = lines_of(read(out / cell / "deepchrome/explain/mark_importance.csv"));
+    REQUIRE(lines.size() > 1);
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const std::vector<std::string> f = fields_of(lines[i]);
+      REQUIRE(f.size() == 7);
+      if (std::find(methods.begin(), methods.end(), f[0]) == methods.end()) methods.push_back(f[0]);
+      own[cell + "," + f[0] + "," + f[1]] = lines[i].substr(f[0].size() + f[1].size() + 2);
+    }
+  }
+  CHECK(methods == std::vector<std::string>{"class-map", "grad-input", "integrated-gradients"});
+  REQUIRE(rows.size() == 1 + methods.size() * 2 * cells.size());  // one per (model, method, class, cell)
+  size_t i = 1;
+  for (const auto& method : methods)
+    for (const char* cls : {"high", "low"})
+      for (const auto& cell : cells) {
+        const std::vector<std::string> f = fields_of(rows[i]);
+        REQUIRE(f.size() == 9);
+        const std::string key = cell + "," + method + "," + cls;
+        CHECK_MESSAGE(rows[i] == "deepchrome," + method + "," + cls + "," + cell + "," + own[key], "row ", i, ", expected ", key);
+        double sum = 0;
+        for (size_t j = 4; j < 9; ++j) {
+          const double v = std::stod(f[j]);
+          CHECK(v >= 0);
+          sum += v;
+        }
+        CHECK_MESSAGE((std::fabs(sum - 1) < 1e-4 || sum == 0), rows[i]);
+        ++i;
+      }
+
+  std::map<std::string, std::string> figures;
+  for (const auto& method : methods)
+    for (const char* cls : {"high", "low"}) {
+      const std::string name = "mark_importance_deepchrome_" + method + "_" + cls + ".svg";
+      const std::string svg = read(out / name);
+      figures[name] = svg;
+      CHECK_MESSAGE(svg.rfind("<svg", 0) == 0, name);
+      const dc::test::xml::Document d = dc::test::xml::parse(svg);
+      REQUIRE_MESSAGE(d.ok(), name, ": ", d.error);
+      CHECK(contains(d.root->all_text(), "deepchrome, " + method + ", class " + cls));
+      for (const auto& cell : cells) {
+        int labels = 0;
+        for (const auto* t : dc::test::xml::elements(*d.root, "text")) labels += t->all_text().rfind(cell + " ", 0) == 0;
+        CHECK_MESSAGE(labels == 1, name, ": row labels of ", cell);
+      }
+    }
+
+  // --status recomputes them from the runs: E004's explain is undone (its run is then
+  // unfinished) and the gathered files lost.
+  fs::remove(out / "mark_importance_cells.csv");
+  fs::remove(out / "mark_importance_deepchrome_grad-input_low.svg");
+  fs::remove(out / "E004/deepchrome/explain/explain.json");
+  const Out st = run(kExe + " sweep explain.json --status");
+  REQUIRE_MESSAGE(st.code == 0, st.text);
+  CHECK(contains(st.text, "(deepchrome: 1 of 2 cell types explained)"));
+  const std::vector<std::string> partial = lines_of(read(out / "mark_importance_cells.csv"));
+  CHECK(partial.size() == 1 + methods.size() * 2);
+  for (size_t k = 1; k < partial.size(); ++k) CHECK(fields_of(partial[k]).at(3) == "E003");
+  CHECK(contains(read(out / "mark_importance_deepchrome_grad-input_low.svg"), "(1 of 2 cell types not explained yet)"));
+
+  // Resumed, E004 runs again and the gathered files come back byte for byte.
+  const Out again = run(kExe + " sweep explain.json");
+  REQUIRE_MESSAGE(again.code == 0, again.text);
+  CHECK(contains(again.text, "1 finished earlier, 1 to run"));
+  CHECK(read(out / "mark_importance_cells.csv") == csv);
+  for (const auto& [name, svg] : figures) CHECK_MESSAGE(read(out / name) == svg, name);
 }

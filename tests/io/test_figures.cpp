@@ -269,6 +269,31 @@ TEST_CASE("category heatmap: 56 cell types x 5 marks, two panels, tooltips") {
   CHECK(fig::category_heatmap_svg(m) == svg);
 }
 
+TEST_CASE("category heatmap: a fixed colour range colours shares alike in every figure") {
+  fig::CategoryHeatmap m;
+  m.title = "shares";
+  m.rows = {"E003", "E004"};
+  m.columns = {"H3K4me3", "H3K27me3"};
+  m.panels.push_back({"", {0.5, 0.25, 0.0, 0.25}});
+  auto fills = [](const std::string& svg) {
+    std::vector<std::string> out;
+    const xml::Document d = parse_ok(svg);
+    for (const xml::Node* r : xml::elements(*xml::with_class(*d.root, "g", "cells").at(0), "rect")) out.push_back(r->attr("fill"));
+    return out;
+  };
+  // From the data: 0.5 is the top of the scale.
+  CHECK(fills(fig::category_heatmap_svg(m))[0] == fig::sequential_colour(1.0).hex());
+  m.range = fig::ValueRange{0, 1};
+  const std::string svg = fig::category_heatmap_svg(m);
+  const std::vector<std::string> f = fills(svg);
+  CHECK(f[0] == fig::sequential_colour(0.5).hex());
+  CHECK(f[1] == fig::sequential_colour(0.25).hex());
+  CHECK(f[2] == fig::sequential_colour(0.0).hex());
+  CHECK(has_text(*parse_ok(svg).root, "1.0"));  // the colour bar reaches 1
+  m.range = fig::ValueRange{1, 1};
+  CHECK_THROWS_AS(fig::category_heatmap_svg(m), dc::Error);
+}
+
 TEST_CASE("grouped bars: one bar per series and group, heights proportional, negative bars below zero") {
   fig::GroupedBars b;
   b.title = "mark importance";
