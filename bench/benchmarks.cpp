@@ -1,5 +1,6 @@
 #include "bench/benchmarks.h"
 
+#include "bench/explain_benchmark.h"
 #include "bench/prepare_benchmark.h"
 
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda] [--batch N] [--model M]
+const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda|prepare|explain] [--batch N] [--model M]
                        [--device cpu|cuda] [--out FILE]
 
 Prints one JSON document: every op of the op table at the models' sizes, forward and
@@ -53,7 +54,9 @@ DeepChrome (paper recipe: SGD) at batch 1 and 64 and AttentiveChrome (Adam) at b
                against the CPU, and our CUDA kernels next to cuDNN / cuBLAS; needs a build
                with the CUDA backend and a GPU), or prepare (`deepchrome prepare` vs bedtools
                multicov on generated BAMs: minutes; not part of the default run; see
-               --only prepare --help)
+               --only prepare --help), or explain (the explain methods on DeepChrome and
+               AttentiveChrome: 2-3 minutes; not part of the default run; see
+               --only explain --help)
   --op NAME    kernels / cuda: only this op of the table (repeatable)
   --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
                AttentiveChrome 16 and 256)
@@ -222,8 +225,12 @@ json records_json(const std::vector<BenchRecord>& records, bool* all_valid) {
 }  // namespace
 
 int run_benchmarks(const std::vector<std::string>& args) {
-  for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--only" && args[i + 1] == "prepare") return run_prepare_benchmark(args);
+  // The parts that are not in the default run have their own options.
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] != "--only") continue;
+    if (args[i + 1] == "prepare") return run_prepare_benchmark(args);
+    if (args[i + 1] == "explain") return run_explain_benchmark(args);
+  }
   bool quick = false;
   int threads = 0, genes = 6601, only_batch = 0;
   std::string only, out, only_model, device_arg = "cpu";
@@ -255,7 +262,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
     } else if (a == "--only") {
       only = next();
       if (only != "kernels" && only != "io" && only != "e2e" && only != "cuda")
-        throw InputError("bench: --only expects kernels, io, e2e, cuda or prepare");
+        throw InputError("bench: --only expects kernels, io, e2e, cuda, prepare or explain, got '" + only + "'");
     } else if (a == "--device") {
       device_arg = next();
       if (device_arg != "cpu" && device_arg != "cuda") throw InputError("bench: --device expects cpu or cuda");

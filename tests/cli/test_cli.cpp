@@ -304,6 +304,60 @@ TEST_CASE("bench --quick prints JSON: every op of the table validated and timed,
   for (const auto& k : json::parse(one.out)["ops"]) CHECK(k["op"] == "lstm");
 }
 
+TEST_CASE("bench --only explain (tiny sizes) prints JSON: each method of both models validated, timed, with its reference and target") {
+  world();
+  // (stdout and --out FILE get the same JSON; stderr says which model runs)
+  const Result r = sh(kBin + " bench --only explain --genes 50 --restarts 1 --iterations 5 --repeats 1 --threads 2"
+                      " --out explain-bench.json > /dev/null");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const json b = json::parse(slurp(kWork / "explain-bench.json"));
+  CHECK(b["benchmark"] == "explain");
+  CHECK(b["data"]["genes"] == 50);
+  CHECK(b["machine"]["threads"] == 2);
+  REQUIRE(b["records"].size() == 6);
+  std::set<std::string> names;
+  for (const auto& k : b["records"]) {
+    CAPTURE(k.dump());
+    names.insert(k["name"].get<std::string>());
+    CHECK(k.value("valid", true));
+    CHECK(k["seconds"].get<double>() > 0);
+    CHECK(k["reference_seconds"].get<double>() > 0);
+    CHECK(k["times_reference"].get<double>() > 0);
+    CHECK(k["max_error"].get<double>() >= 0);
+    CHECK(!k["validated_against"].get<std::string>().empty());
+    CHECK(k["target_s"].get<double>() > 0);
+    CHECK(k["threads"] == 2);
+    const std::string method = k["method"];
+    if (method == "class_maps") {
+      CHECK(k["restarts"] == 1);
+      CHECK(k["iterations"] == 5);
+      CHECK(k["target_applies"] == false);  // the issue's target is for 5 x 1000
+    } else {
+      CHECK(k["genes"] == 50);
+    }
+    if (method == "integrated_gradients") {
+      CHECK(k["over_grad_input"].get<double>() > 0);
+      CHECK(k["completeness_error_at_timed_steps"].get<double>() >= 0);
+    }
+  }
+  for (const char* model : {"deepchrome", "attentivechrome"})
+    for (const char* method : {"class_maps", "grad_input", "integrated_gradients"})
+      CHECK_MESSAGE(names.count(std::string(model) + "." + method), model, ".", method);
+  // One model; its options are its own and checked.
+  const Result one = sh(kBin + " bench --only explain --model deepchrome --genes 20 --restarts 1 --iterations 2 --repeats 1"
+                        " --out explain-one.json > /dev/null");
+  REQUIRE_MESSAGE(one.code == 0, one.out);
+  const json records = json::parse(slurp(kWork / "explain-one.json"))["records"];
+  CHECK(records.size() == 3);
+  for (const auto& k : records) CHECK(k["model"] == "deepchrome");
+  const Result bad = sh(kBin + " bench --only explain --batch 3");
+  CHECK(bad.code == 2);
+  CHECK(has(bad.out, "unknown option '--batch' for --only explain"));
+  const Result part = sh(kBin + " bench --only nothing");
+  CHECK(part.code == 2);
+  CHECK(has(part.out, "prepare or explain"));
+}
+
 TEST_CASE("attentivechrome runs write the attention the best model paid to every test gene") {
   world();
   Result r = sh(kBin +
