@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the CPU test suites with AddressSanitizer + UndefinedBehaviorSanitizer
+# (-DDEEPCHROME_SANITIZE=address,undefined, no CUDA, RelWithDebInfo) into build-sanitize/ and
+# runs them there; any sanitizer report fails the run. With clang (and libFuzzer) the same
+# build also holds the fuzz targets of fuzz/ (scripts/fuzz.sh runs them), so the libraries
+# are compiled once; without clang it uses the default compiler and the fuzzers are left out.
+#
+#   scripts/sanitize.sh            # build + every CPU suite (scripts/test.sh runs this)
+#   scripts/sanitize.sh -R io      # extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=build-sanitize
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  options=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEEPCHROME_CUDA=OFF -DDEEPCHROME_SANITIZE=address,undefined)
+  probe=$(mktemp -d)
+  printf '#include <cstdint>\n#include <cstddef>\nextern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }\nint f() { return 0; }\n' > "$probe/p.cpp"
+  if command -v clang++ > /dev/null 2>&1 && clang++ -fsanitize=address,undefined -shared -fPIC "$probe/p.cpp" -o "$probe/p.so" > /dev/null 2>&1; then
+    options+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+    # clang's OpenMP runtime (libomp-dev); without it the suites run single-threaded.
+    clang++ -fopenmp -shared -fPIC "$probe/p.cpp" -o "$probe/p.so" > /dev/null 2>&1 || options+=(-DDEEPCHROME_OPENMP=OFF)
+    # The fuzz targets too when libFuzzer links (scripts/fuzz.sh checks the same and says so).
+    if clang++ -fsanitize=fuzzer,address,undefined "$probe/p.cpp" -o "$probe/p" > /dev/null 2>&1; then
+      options+=(-DDEEPCHROME_FUZZ=ON)
+    fi
+  fi
+  rm -rf "$probe"
+  cmake -S . -B "$build_dir" "${options[@]}"
+fi
+suites=(test_engine test_kernels test_models test_io test_cli test_prepare)
+cmake --build "$build_dir" --target "${suites[@]}" -j"$jobs"
+
+# Leaks count as failures; UBSan stops at its first report (the build also says so).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The CPU suites; not cuda (no sanitizer for device code), browser (Chromium, minutes) or
+# gpu_check_rehearsal (a shell rehearsal of another build).
+ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" -R '^(engine|kernels|models|io|cli|prepare)$' "$@"
