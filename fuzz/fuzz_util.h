@@ -21,7 +21,8 @@ namespace dc::fuzz {
 
 // <TMPDIR>/deepchrome-fuzz-<pid>/, created on first use and removed at exit.
 inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the atexit cleanup below runs after static destructors would have.
+  static const std::string& dir = *new std::string([] {
     const char* tmp = std::getenv("TMPDIR");
     std::filesystem::path p = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
                               ("deepchrome-fuzz-" + std::to_string(::getpid()));
@@ -31,7 +32,7 @@ inline const std::string& scratch_dir() {
       std::filesystem::remove_all(scratch_dir(), ec);
     });
     return p.string();
-  }();
+  }());
   return dir;
 }
 

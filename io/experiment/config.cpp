@@ -30,6 +30,17 @@ std::string type_name(const json& v) {
 
 std::string join(const std::string& where, const std::string& key) { return where.empty() ? key : where + "." + key; }
 
+// JSON strings are UTF-8; a --set key or plain-string value that is not cannot be written
+// back into config.json (nlohmann refuses to serialise it).
+bool is_utf8(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
 // Whether `value` may replace `def` (same JSON kind; an integer is a valid number, and a
 // list must hold elements of the default list's element kind).
 bool compatible(const json& def, const json& value) {
@@ -95,6 +106,11 @@ json load_json_file(const std::string& path) {
     const size_t p = what.find("parse error");
     if (p != std::string::npos) what = what.substr(p);
     throw InputError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " + what);
+  } catch (const json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
+    std::string what = e.what();
+    const size_t p = what.find("] ");
+    if (p != std::string::npos) what = what.substr(p + 2);
+    throw InputError(path + ": invalid JSON: " + what);
   }
 }
 
@@ -125,6 +141,8 @@ void apply_override(json& doc, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     throw InputError("--set " + assignment + ": expected KEY=VALUE, e.g. --set train.lr=0.01");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  if (!is_utf8(assignment)) throw InputError("--set " + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
+                                             ": not valid UTF-8 text");
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) value = text;  // not JSON: a plain string
   json* node = &doc;

@@ -83,6 +83,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
       }
       continue;
     }
+    if (it.key().empty()) throw fail("a tensor has an empty name");  // (nothing could look it up; we never write one)
     const std::string where = "tensor '" + it.key() + "'";
     const json& e = it.value();
     if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
