@@ -41,7 +41,8 @@ TEST_CASE("op dropout: the backward mask is the forward's, eval and p = 0 are th
     CHECK(dropout(x, p, true, DropoutKey{key.seed, key.stream + 1}).to_vector() != yv);
   }
   Tensor x = random_param({3, 4}, 3);
-  for (const auto& [p, training] : {std::pair{0.5f, false}, std::pair{0.0f, true}}) {
+  for (const auto& [p_, training] : {std::pair{0.5f, false}, std::pair{0.0f, true}}) {
+    const float p = p_;  // (clang 14 cannot capture a structured binding, as CAPTURE does)
     CAPTURE(p);
     x.zero_grad();
     Tensor y = dropout(x, p, training, key);
