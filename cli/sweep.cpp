@@ -138,13 +138,16 @@ pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::stri
   // An interrupted run continues from its saved state (`train --resume`): everything else it
   // left is removed, and written again by the run.
   std::error_code ec;
-  if (fs::is_directory(job.run_dir, ec))
+  if (fs::is_directory(job.run_dir, ec)) {
+    std::vector<fs::path> left;
     for (const auto& entry : fs::directory_iterator(job.run_dir, ec))
-      if (entry.path().filename() != io::kTrainStateFile) {
-        fs::remove_all(entry.path(), ec);
-        if (ec) throw Error(entry.path().string() + ": cannot remove what the interrupted run left: " + ec.message());
-      }
-  if (ec) throw Error(job.run_dir + ": cannot clear the interrupted run: " + ec.message());
+      if (entry.path().filename() != io::kTrainStateFile) left.push_back(entry.path());
+    if (ec) throw Error(job.run_dir + ": cannot list the interrupted run: " + ec.message());
+    for (const auto& path : left) {
+      fs::remove_all(path, ec);
+      if (ec) throw Error(path.string() + ": cannot remove what the interrupted run left: " + ec.message());
+    }
+  }
   io::ensure_directory(job.run_dir);
   io::write_file_atomic(job_file, job.config.dump(2) + "\n");
   const std::string log = job.run_dir + "/train.log";
