@@ -5,7 +5,8 @@
 // across cell types, io/experiment/sweep_explain.h) up to date in the output dir.
 //
 // Resumable: finished runs (metrics.json present) are skipped, a folder without one is an
-// interrupted run and is restarted from scratch. Children die with the sweep, so after
+// interrupted run and continues from its last finished epoch (each child is `train --resume`:
+// its train_state.safetensors, or from scratch when it has none). Children die with the sweep, so after
 // kill -9 nothing keeps writing: Linux's PR_SET_PDEATHSIG, and, where a sandbox does not
 // deliver that, a lifeline pipe whose write end only the sweep holds: `train` watches the
 // read end (DEEPCHROME_SWEEP_LIFELINE) and kills itself at end-of-file. A lock file keeps
@@ -36,6 +37,7 @@
 #include "io/formats/simulate.h"
 #include "io/experiment/sweep.h"
 #include "io/experiment/sweep_explain.h"
+#include "io/experiment/train_state.h"
 
 namespace dc::cli {
 
@@ -61,7 +63,8 @@ The summary is rewritten after every finished run, and by --status. With simulat
 (cells written by `deepchrome simulate`) the paper columns are left empty.
 
 Interrupted sweeps (Ctrl-C, kill -9, power loss) resume when the same command is run again:
-finished runs are skipped and interrupted ones restart from scratch.
+finished runs are skipped and interrupted ones continue from their last finished epoch
+(each run saves its state after every epoch), with the same results as an uninterrupted sweep.
 
 A sweep config is an experiment config (see `deepchrome train --help`) with a "sweep" section:
   "sweep": {"parallel_runs": 1,
@@ -132,9 +135,19 @@ struct Running {
 };
 
 pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd) {
+  // An interrupted run continues from its saved state (`train --resume`): everything else it
+  // left is removed, and written again by the run.
   std::error_code ec;
-  fs::remove_all(job.run_dir, ec);  // an interrupted run restarts from scratch
-  if (ec) throw Error(job.run_dir + ": cannot remove the interrupted run: " + ec.message());
+  if (fs::is_directory(job.run_dir, ec)) {
+    std::vector<fs::path> left;
+    for (const auto& entry : fs::directory_iterator(job.run_dir, ec))
+      if (entry.path().filename() != io::kTrainStateFile) left.push_back(entry.path());
+    if (ec) throw Error(job.run_dir + ": cannot list the interrupted run: " + ec.message());
+    for (const auto& path : left) {
+      fs::remove_all(path, ec);
+      if (ec) throw Error(path.string() + ": cannot remove what the interrupted run left: " + ec.message());
+    }
+  }
   io::ensure_directory(job.run_dir);
   io::write_file_atomic(job_file, job.config.dump(2) + "\n");
   const std::string log = job.run_dir + "/train.log";
@@ -163,7 +176,7 @@ pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::stri
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     ::fcntl(lifeline_fd, F_SETFD, 0);  // the read end survives exec; the write end does not
-    const char* argv[] = {exe.c_str(), "train", job_file.c_str(), nullptr};
+    const char* argv[] = {exe.c_str(), "train", job_file.c_str(), "--resume", nullptr};
     ::execve(exe.c_str(), const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
@@ -247,7 +260,7 @@ int cmd_sweep(const Args& args) {
     for (size_t i = 0; i < s.jobs.size(); ++i) {
       const io::RunState st = io::run_state(s.jobs[i]);
       std::printf("%-12s %-16s %s\n", s.jobs[i].cell.c_str(), s.jobs[i].model.c_str(),
-                  st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (restarts)" : "to do");
+                  st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (resumes)" : "to do");
     }
     std::printf("%zu of %zu runs finished\n", finished_before, s.jobs.size());
     write_summary();
@@ -261,7 +274,7 @@ int cmd_sweep(const Args& args) {
   std::printf("sweep %s: %zu runs (%zu cell types x %zu models) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
               s.models.size(), s.output_dir.c_str());
   std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d thread%s each%s\n", finished_before, todo.size(),
-              interrupted ? (" (" + std::to_string(interrupted) + " interrupted, restarting)").c_str() : "", s.parallel_runs,
+              interrupted ? (" (" + std::to_string(interrupted) + " interrupted, resuming)").c_str() : "", s.parallel_runs,
               s.threads_per_run, s.threads_per_run == 1 ? "" : "s", n_sim == s.cells.size() ? "; data are simulated" : "");
   std::fflush(stdout);
   write_summary();
@@ -330,7 +343,7 @@ int cmd_sweep(const Args& args) {
                   left ? (", about " + duration_text(eta) + " left").c_str() : "");
     } else {
       if (g_interrupted) {
-        --done_now;  // killed by the interrupt: not a failure, it restarts on resume
+        --done_now;  // killed by the interrupt: not a failure, it continues on resume
         continue;
       }
       r.status = "failed";

@@ -52,6 +52,12 @@ Sgd::Sgd(std::vector<Parameter> params, SgdOptions opt) : Optimizer(std::move(pa
     for (auto& p : params_) p.tensor.impl()->factored_ok = true;  // plain SGD applies factors directly
 }
 
+std::vector<Parameter> Sgd::state() const {
+  std::vector<Parameter> out;
+  for (size_t i = 0; i < momentum_.size(); ++i) out.push_back({"sgd.momentum." + params_[i].name, momentum_[i]});
+  return out;
+}
+
 double Sgd::current_lr() const { return opt_.lr / (1.0 + static_cast<double>(t_) * opt_.lr_decay); }
 
 void Sgd::step() {
@@ -81,6 +87,15 @@ Adam::Adam(std::vector<Parameter> params, AdamOptions opt) : Optimizer(std::move
   }
 }
 
+std::vector<Parameter> Adam::state() const {
+  std::vector<Parameter> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out.push_back({"adam.m." + params_[i].name, m_[i]});
+    out.push_back({"adam.v." + params_[i].name, v_[i]});
+  }
+  return out;
+}
+
 void Adam::step() {
   ++t_;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -96,6 +111,12 @@ void Adam::step() {
 
 Rmsprop::Rmsprop(std::vector<Parameter> params, RmspropOptions opt) : Optimizer(std::move(params)), opt_(opt) {
   for (auto& p : params_) m_.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.device()));
+}
+
+std::vector<Parameter> Rmsprop::state() const {
+  std::vector<Parameter> out;
+  for (size_t i = 0; i < params_.size(); ++i) out.push_back({"rmsprop.m." + params_[i].name, m_[i]});
+  return out;
 }
 
 void Rmsprop::step() {

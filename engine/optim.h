@@ -31,6 +31,11 @@ class Optimizer {
   void zero_grad();
   int64_t steps() const { return t_; }
   const std::vector<Parameter>& params() const { return params_; }
+  // What a resumed run needs besides the parameters to continue exactly: the per-parameter
+  // state tensors under stable names ("sgd.momentum.<param>", "adam.m.<param>", ...), the
+  // live tensors themselves (restore one with copy_from), and the step count.
+  virtual std::vector<Parameter> state() const { return {}; }
+  void set_steps(int64_t t) { t_ = t; }
 
  protected:
   std::vector<Parameter> params_;
@@ -48,6 +53,7 @@ class Sgd : public Optimizer {
  public:
   Sgd(std::vector<Parameter> params, SgdOptions opt);
   void step() override;
+  std::vector<Parameter> state() const override;
   double current_lr() const;
 
  private:
@@ -63,6 +69,7 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Parameter> params, AdamOptions opt);
   void step() override;
+  std::vector<Parameter> state() const override;
 
  private:
   AdamOptions opt_;
@@ -79,6 +86,7 @@ class Rmsprop : public Optimizer {
  public:
   Rmsprop(std::vector<Parameter> params, RmspropOptions opt);
   void step() override;
+  std::vector<Parameter> state() const override;
 
  private:
   RmspropOptions opt_;

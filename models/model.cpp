@@ -1,6 +1,7 @@
 #include "models/model.h"
 
 #include <cmath>
+#include <map>
 
 #include "engine/init.h"
 #include "engine/ops.h"
@@ -83,6 +84,28 @@ Tensor Model::class_probability(const Tensor& output, int cls) const {
   const Tensor mine = reshape(slice(output, 1, cls, cls + 1), {B});
   const Tensor other = reshape(slice(output, 1, 1 - cls, 2 - cls), {B});
   return sigmoid(add(mine, negate(other)));
+}
+
+std::string describe_tensor_mismatch(const std::vector<Parameter>& expected, const std::vector<Parameter>& found,
+                                     size_t max_items) {
+  std::map<std::string, const Tensor*> in_found, in_expected;
+  for (const auto& f : found) in_found[f.name] = &f.tensor;
+  for (const auto& e : expected) in_expected[e.name] = &e.tensor;
+  std::vector<std::string> items;
+  for (const auto& e : expected) {
+    auto it = in_found.find(e.name);
+    if (it == in_found.end())
+      items.push_back("missing " + e.name + " " + shape_str(e.tensor.shape()));
+    else if (it->second->shape() != e.tensor.shape())
+      items.push_back(e.name + " has shape " + shape_str(it->second->shape()) + " in the checkpoint, " +
+                      shape_str(e.tensor.shape()) + " in the model");
+  }
+  for (const auto& f : found)
+    if (!in_expected.count(f.name)) items.push_back("unexpected " + f.name + " " + shape_str(f.tensor.shape()));
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < max_items; ++i) out += (i ? "; " : "") + items[i];
+  if (items.size() > max_items) out += "; and " + std::to_string(items.size() - max_items) + " more";
+  return out;
 }
 
 }  // namespace dc

@@ -88,4 +88,12 @@ class Model {
   std::vector<Parameter> params_;
 };
 
+// How a set of named tensors (a checkpoint's) differs from the tensors `expected` (a
+// model's parameters, an optimizer's state), one clause per difference, "; "-separated:
+// "fc1.weight has shape (625, 900) in the checkpoint, (300, 900) in the model",
+// "missing conv.bias (50)", "unexpected out.weight (1, 32)". Empty when names and shapes
+// agree. At most `max_items` clauses, then "and N more".
+std::string describe_tensor_mismatch(const std::vector<Parameter>& expected, const std::vector<Parameter>& found,
+                                     size_t max_items = 8);
+
 }  // namespace dc

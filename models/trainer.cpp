@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -45,11 +46,67 @@ std::vector<int8_t> labels_of(const DataView& d) { return std::vector<int8_t>(d.
 // The model's input for a host batch: the batch itself on the CPU, else one copy.
 Tensor on_device(const Tensor& host, Device device) { return device == Device::CPU ? host : host.to(device); }
 
-[[noreturn]] void throw_diverged(double value, int epoch, const std::string& where) {
-  throw Error("training diverged: the loss is " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
-              std::to_string(epoch) + ", " + where + " (try a smaller train.lr, or train.clip_grad_norm)");
+// "conv.weight (gradient, element 12 of 2500: nan)" for the first parameter whose weights
+// (or gradients) hold a non-finite value, "" when all are finite. Runs only once a run has
+// diverged, so it may copy each tensor to the host.
+std::string first_non_finite(const std::vector<Parameter>& params, bool gradients) {
+  for (const auto& p : params) {
+    const Tensor t = gradients ? p.tensor.grad() : p.tensor;
+    if (!t.defined()) continue;
+    const std::vector<float> v = t.to_vector();
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        return p.name + " (" + (gradients ? "gradient" : "weights") + ", element " + std::to_string(i) + " of " +
+               std::to_string(v.size()) + ": " + (std::isnan(v[i]) ? "nan" : v[i] > 0 ? "inf" : "-inf") + ")";
+  }
+  return "";
 }
 
+// The diverged run's message: where (epoch, batch), what (loss or gradient norm), and the
+// first parameter holding a non-finite value. `loss` is the batch's graph when the loss is
+// what went wrong and the weights are all finite: its backward then shows which gradient
+// is non-finite.
+[[noreturn]] void throw_diverged(const std::string& what, int epoch, const std::string& batches, Model& model,
+                                 Tensor* loss, int64_t updates) {
+  std::string culprit = first_non_finite(model.parameters(), false), when;
+  if (!culprit.empty()) {
+    when = updates > 0 ? ", made non-finite by an earlier update" : ", before any update";
+  } else {
+    if (loss) {
+      try {
+        loss->backward();
+      } catch (const std::exception&) {  // the diagnosis must not hide the divergence
+      }
+    }
+    culprit = first_non_finite(model.parameters(), true);
+  }
+  throw Error("training diverged at epoch " + std::to_string(epoch) + ", " + batches + ": " + what + "; " +
+              (culprit.empty() ? std::string("every weight and gradient is finite")
+                               : "the first parameter holding a non-finite value is " + culprit + when) +
+              " (try a smaller train.lr, or train.clip_grad_norm)");
+}
+
+std::string value_text(double v) { return std::isnan(v) ? "NaN" : "infinite"; }
+
+// Host copies (on the CPU: the tensors themselves) of named tensors, for a checkpoint.
+std::vector<Parameter> host_view(const std::vector<Parameter>& params) {
+  std::vector<Parameter> out;
+  out.reserve(params.size());
+  for (const auto& p : params) out.push_back({p.name, p.tensor.to(Device::CPU)});
+  return out;
+}
+
+// Copies `from` into `into` by name; both sets must have the same names and shapes.
+void restore(const std::vector<Parameter>& into, const std::vector<Parameter>& from, const char* what) {
+  const std::string diff = describe_tensor_mismatch(into, from);
+  if (!diff.empty()) throw InputError(std::string("the checkpoint's ") + what + " do not fit this run: " + diff);
+  std::map<std::string, const Tensor*> by_name;
+  for (const auto& f : from) by_name[f.name] = &f.tensor;
+  for (const auto& p : into) {
+    Tensor target = p.tensor;  // a handle to the live tensor
+    target.copy_from(*by_name.at(p.name));
+  }
+}
 
 }  // namespace
 
@@ -106,7 +163,7 @@ AttentionExport collect_attention(Model& model, const DataView& data, int batch_
 }
 
 TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
-                        const TrainOptions& o, const TrainCallbacks& callbacks) {
+                        const TrainOptions& o, const TrainCallbacks& callbacks, const TrainCheckpoint* resume) {
   if (train.n == 0) throw InputError("training split is empty");
   if (o.batch_size < 1 || o.epochs < 1) throw InputError("train.batch_size and train.epochs must be >= 1");
   const Device device = o.device;
@@ -119,6 +176,24 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
   double best_valid = -1;
   int since_best = 0;
   uint64_t step = 0;
+  int first_epoch = 1;
+  if (resume) {
+    restore(model.parameters(), resume->weights, "weights");
+    restore(opt->state(), resume->optimizer_state, "optimizer state");
+    if (!resume->best.empty()) {
+      const std::string diff = describe_tensor_mismatch(model.parameters(), resume->best);
+      if (!diff.empty()) throw InputError("the checkpoint's best-epoch weights do not fit this run: " + diff);
+      for (const auto& p : model.parameters())
+        for (const auto& r : resume->best)
+          if (r.name == p.name) best.push_back(r.tensor.to(device).clone());
+    }
+    opt->set_steps(resume->optimizer_steps);
+    step = resume->forward_steps;
+    best_valid = resume->best_valid;
+    since_best = resume->since_best;
+    result = resume->result;
+    first_epoch = resume->epochs_done + 1;
+  }
   const size_t bs = static_cast<size_t>(o.batch_size);
   const int batches = static_cast<int>((train.n + bs - 1) / bs);
   Tensor x, labels;
@@ -127,7 +202,7 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
   RunningSum loss_sum(device);
   const int read_interval = device == Device::CPU ? 1 : kLossReadInterval;
 
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= o.epochs && !(o.patience > 0 && since_best >= o.patience); ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<size_t> order = epoch_order(train.n, o.seed, epoch);
     loss_sum.reset();
@@ -142,14 +217,29 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
       if ((b + 1) % read_interval == 0 || b + 1 == batches) {  // checked before the step can spread a NaN
         epoch_loss = loss_sum.read();
         if (!std::isfinite(epoch_loss))
-          throw_diverged(epoch_loss, epoch,
+          throw_diverged("the loss is " + value_text(epoch_loss), epoch,
                          b == last_read ? "batch " + std::to_string(b + 1)
-                                        : "in batches " + std::to_string(last_read + 1) + "-" + std::to_string(b + 1));
+                                        : "batches " + std::to_string(last_read + 1) + "-" + std::to_string(b + 1),
+                         model, b == last_read ? &loss : nullptr, opt->steps());
         last_read = b + 1;
         if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, batches, epoch_loss / static_cast<double>(start + count));
       }
       loss.backward();
-      if (o.clip_grad_norm > 0) clip_grad_norm_no_sync(model.parameters(), o.clip_grad_norm);
+      if (o.clip_grad_norm > 0) {
+        if (device == Device::CPU) {  // the norm is on the host anyway: a non-finite one stops here
+          double norm = 0;
+          try {
+            norm = clip_grad_norm(model.parameters(), o.clip_grad_norm);
+          } catch (const Error&) {
+            norm = std::nan("");
+          }
+          if (!std::isfinite(norm))
+            throw_diverged("the gradient norm is not finite", epoch, "batch " + std::to_string(b + 1), model, nullptr,
+                           opt->steps());
+        } else {
+          clip_grad_norm_no_sync(model.parameters(), o.clip_grad_norm);
+        }
+      }
       opt->step();
     }
     EpochRecord rec;
@@ -180,7 +270,19 @@ TrainResult train_model(Model& model, const DataView& train, const DataView& val
       ++since_best;
     }
     if (callbacks.on_epoch) callbacks.on_epoch(rec);
-    if (o.patience > 0 && since_best >= o.patience) break;
+    if (callbacks.on_checkpoint) {
+      TrainCheckpoint c;
+      c.epochs_done = epoch;
+      c.forward_steps = step;
+      c.optimizer_steps = opt->steps();
+      c.best_valid = best_valid;
+      c.since_best = since_best;
+      c.result = result;
+      c.weights = host_view(model.parameters());
+      for (size_t i = 0; i < best.size(); ++i) c.best.push_back({model.parameters()[i].name, best[i].to(Device::CPU)});
+      c.optimizer_state = host_view(opt->state());
+      callbacks.on_checkpoint(c);
+    }
   }
   for (size_t i = 0; i < best.size(); ++i) model.parameters()[i].tensor.copy_from(best[i]);
   return result;

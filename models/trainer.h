@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/data_view.h"
+#include "engine/optim.h"
 #include "models/model.h"
 
 namespace dc {
@@ -44,18 +45,47 @@ struct TrainResult {
   std::vector<float> test_prob_high;  // the best epoch's P(high) per test gene
 };
 
+// Everything a run needs to continue after a finished epoch exactly as if it had never
+// stopped: written by the CLI after every epoch (io/experiment/train_state.h) and handed
+// back to train_model to resume. The counter-based RNGs make the "RNG position" two
+// counters: the shuffle depends on (seed, epoch) and dropout on (seed, forward step).
+// Tensors are host tensors, in model.parameters() order where they are per parameter.
+struct TrainCheckpoint {
+  int epochs_done = 0;         // finished epochs (1-based epoch numbers run 1..epochs_done)
+  uint64_t forward_steps = 0;  // training forward passes so far (dropout's RNG position)
+  int64_t optimizer_steps = 0;
+  double best_valid = -1;      // best validation AUROC so far (-1: none yet)
+  int since_best = 0;          // epochs since the best one (patience)
+  TrainResult result;          // the epoch log, the best epoch's metrics and test P(high)
+  std::vector<Parameter> weights;          // the parameters after the last finished epoch
+  std::vector<Parameter> best;             // the best epoch's parameters
+  std::vector<Parameter> optimizer_state;  // Optimizer::state(), same names
+};
+
 struct TrainCallbacks {
   // After each batch (on CUDA: after each read of the loss, see kLossReadInterval):
   // epoch (1-based), batches done, batches in the epoch, mean loss so far.
   std::function<void(int, int, int, double)> on_batch;
   std::function<void(const EpochRecord&)> on_epoch;
+  // After each finished epoch (after on_epoch): the state to save for a resume. When set,
+  // the trainer copies its state to the host once per epoch to make it.
+  std::function<void(const TrainCheckpoint&)> on_checkpoint;
 };
 
 // Trains `model` in place on options.device; on return its parameters hold the
-// best-validation epoch's weights and stay on that device. Throws dc::Error when the loss
-// becomes NaN or infinite.
+// best-validation epoch's weights and stay on that device. With `resume` (a checkpoint of
+// the same model, data and options) it continues after resume->epochs_done and returns
+// what the uninterrupted run would have, bit for bit (timings aside); a checkpoint whose
+// tensors do not fit the model or optimizer throws dc::InputError naming them.
+//
+// NaN/Inf guard: the loss is checked every batch (on CUDA at every read, see
+// kLossReadInterval). When it is not finite, the parameters are scanned (weights first;
+// when all are finite, the batch's gradients) and dc::Error names the epoch, the batch and
+// the first parameter holding a non-finite value. With clip_grad_norm on the CPU a
+// non-finite gradient norm is caught the same way before the step spreads it.
 TrainResult train_model(Model& model, const DataView& train, const DataView& valid, const DataView& test,
-                        const TrainOptions& options, const TrainCallbacks& callbacks = {});
+                        const TrainOptions& options, const TrainCallbacks& callbacks = {},
+                        const TrainCheckpoint* resume = nullptr);
 
 // P(high) for every example, in batches, without recording a graph, on the model's
 // device (each batch copied in, its probabilities copied back).

@@ -66,7 +66,7 @@ void sync_parent_directory(const std::string& path) {
 
 AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)), temp_path_(temp_name(path_)) {
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd_ < 0) throw Error("cannot write " + path_ + ": " + errno_text(errno));
+  if (fd_ < 0) throw OutputError("cannot write " + path_ + ": " + errno_text(errno));
   buffer_.reserve(kBufferLimit);
 }
 
@@ -81,7 +81,7 @@ void AtomicWriter::fail(const char* what, int err) {
   fd_ = -1;
   ::unlink(temp_path_.c_str());
   committed_ = true;  // nothing left for the destructor to do
-  throw Error(std::string("cannot write ") + path_ + ": " + what + " (" + errno_text(err) + ")");
+  throw OutputError(std::string("cannot write ") + path_ + ": " + what + " (" + errno_text(err) + ")");
 }
 
 void AtomicWriter::flush_buffer() {
@@ -114,13 +114,13 @@ void AtomicWriter::commit() {
     const int err = errno;
     ::unlink(temp_path_.c_str());
     committed_ = true;
-    throw Error("cannot write " + path_ + ": close failed (" + errno_text(err) + ")");
+    throw OutputError("cannot write " + path_ + ": close failed (" + errno_text(err) + ")");
   }
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     ::unlink(temp_path_.c_str());
     committed_ = true;
-    throw Error("cannot write " + path_ + ": rename failed (" + errno_text(err) + ")");
+    throw OutputError("cannot write " + path_ + ": rename failed (" + errno_text(err) + ")");
   }
   committed_ = true;
   sync_parent_directory(path_);
@@ -183,9 +183,9 @@ void ensure_directory(const std::string& dir) {
   if (dir.empty()) return;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error("cannot create directory " + dir + ": " + ec.message());
+  if (ec) throw OutputError("cannot create directory " + dir + ": " + ec.message());
   if (!std::filesystem::is_directory(dir, ec))
-    throw Error("cannot create directory " + dir + ": a file of that name is in the way");
+    throw OutputError("cannot create directory " + dir + ": a file of that name is in the way");
 }
 
 int remove_stale_temp_files(const std::string& dir) {

@@ -13,7 +13,8 @@ namespace dc::io {
 
 // Writes `content` to `path` atomically: a temp file in the same directory
 // (path + ".tmp.<pid>.<seq>"), flushed (fsync), then rename(). On any failure the temp is
-// removed and dc::Error names the path; an existing file at `path` is left untouched.
+// removed and dc::OutputError names the path and the system's reason; an existing file at
+// `path` is left untouched.
 void write_file_atomic(const std::string& path, std::string_view content);
 
 // Removes the temp files that writers killed mid-write (kill -9, power loss) left in `dir`
@@ -23,7 +24,8 @@ int remove_stale_temp_files(const std::string& dir);
 
 // Streaming variant for large outputs: write() pieces, then commit(). Destroying the
 // writer without commit() removes the temp file and leaves `path` as it was.
-// Throws dc::Error (naming the path) when the temp file cannot be created or written.
+// Throws dc::OutputError (naming the path and the reason) when the temp file cannot be
+// created or written (EFBIG under a file size limit: SIGXFSZ is ignored by the CLI).
 class AtomicWriter {
  public:
   explicit AtomicWriter(std::string path);
@@ -60,7 +62,7 @@ struct FileStamp {
 // read_file that also reports the file's size, mtime and inode (fstat of the descriptor read).
 std::string read_file(const std::string& path, FileStamp* stamp);
 
-// mkdir -p. Throws dc::Error naming `dir` on failure (including when a non-directory
+// mkdir -p. Throws dc::OutputError naming `dir` on failure (including when a non-directory
 // is in the way). An empty `dir` means the current directory and does nothing.
 void ensure_directory(const std::string& dir);
 

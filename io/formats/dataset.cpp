@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -326,24 +327,36 @@ struct Fd {
   }
 };
 
-// The cached split, or false when the cache is missing, stale, corrupt or unusable.
-bool read_cache(const std::string& cache, const std::string& abs_csv, bool check_path, const FileStamp& stamp,
-                bool allow_unlabeled, Split& out) {
+// What read_cache found. Only a damaged cache (one that claims to be this CSV's cache, or
+// is no cache at all, and fails its own checks) is worth a warning: a stale one is the
+// normal sign that the CSV changed.
+enum class CacheRead { Ok, Missing, Stale, Damaged };
+
+// The cached split when Ok; `why` says what is wrong when Damaged.
+CacheRead read_cache(const std::string& cache, const std::string& abs_csv, bool check_path, const FileStamp& stamp,
+                     bool allow_unlabeled, Split& out, std::string& why) {
   Fd f{::open(cache.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return false;
+  if (f.fd < 0) return CacheRead::Missing;
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return CacheRead::Missing;
+  auto damaged = [&](const char* what) {
+    why = what;
+    return CacheRead::Damaged;
+  };
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
   CacheHeader h{};
-  if (file_size < sizeof h || !read_exact(f.fd, &h, sizeof h)) return false;
-  if (std::memcmp(h.magic, kCacheMagic, 8) != 0 || h.version != kCacheVersion || h.byte_order != kByteOrderMark)
-    return false;
-  if (h.csv_size != stamp.size || h.csv_mtime_ns != stamp.mtime_ns || h.csv_inode != stamp.inode) return false;
-  if (h.has_labels > 1 || (!h.has_labels && !allow_unlabeled)) return false;
+  if (file_size < sizeof h || !read_exact(f.fd, &h, sizeof h)) return damaged("shorter than its header: truncated");
+  if (std::memcmp(h.magic, kCacheMagic, 8) != 0) return damaged("not a deepchrome cache");
+  if (h.version != kCacheVersion || h.byte_order != kByteOrderMark) return CacheRead::Stale;  // another build's format
+  if (h.csv_size != stamp.size || h.csv_mtime_ns != stamp.mtime_ns || h.csv_inode != stamp.inode) return CacheRead::Stale;
+  if (h.has_labels > 1) return damaged("bad header");
+  if (!h.has_labels && !allow_unlabeled) return CacheRead::Stale;  // parsing the CSV gives the error
   // Sizes must add up to the file size exactly (also bounds every allocation below).
   const uint64_t body = file_size - sizeof h;
-  if (h.n == 0 || h.n > body / (kValuesPerGene * sizeof(float)) || h.path_bytes > body || h.ids_bytes > body) return false;
-  if (h.path_bytes + h.ids_bytes + h.n * (1 + kValuesPerGene * sizeof(float)) != body) return false;
+  if (h.n == 0 || h.n > body / (kValuesPerGene * sizeof(float)) || h.path_bytes > body || h.ids_bytes > body)
+    return damaged("sizes in the header do not fit the file: truncated or corrupt");
+  if (h.path_bytes + h.ids_bytes + h.n * (1 + kValuesPerGene * sizeof(float)) != body)
+    return damaged("sizes in the header do not fit the file: truncated or corrupt");
 
   std::string text(h.path_bytes + h.ids_bytes, '\0');
   Split s;
@@ -351,25 +364,25 @@ bool read_cache(const std::string& cache, const std::string& abs_csv, bool check
   s.x.resize(h.n * kValuesPerGene);
   if (!read_exact(f.fd, text.data(), text.size()) || !read_exact(f.fd, s.labels.data(), s.labels.size()) ||
       !read_exact(f.fd, s.x.data(), s.x.size() * sizeof(float)))
-    return false;
-  if (cache_checksum(h, text, s) != h.checksum) return false;
-  if (check_path && std::string_view(text).substr(0, h.path_bytes) != abs_csv) return false;
+    return damaged("read failed");
+  if (cache_checksum(h, text, s) != h.checksum) return damaged("checksum mismatch: corrupt");
+  if (check_path && std::string_view(text).substr(0, h.path_bytes) != abs_csv) return CacheRead::Stale;
 
   s.has_labels = h.has_labels == 1;
   for (int8_t l : s.labels)
-    if (s.has_labels ? (l != 0 && l != 1) : l != -1) return false;
+    if (s.has_labels ? (l != 0 && l != 1) : l != -1) return damaged("bad label");
   std::string_view ids = std::string_view(text).substr(h.path_bytes);
   s.gene_ids.reserve(h.n);
   while (!ids.empty() && s.gene_ids.size() < h.n) {
     const size_t nl = ids.find('\n');
     const std::string_view id = ids.substr(0, nl);
-    if (id.empty()) return false;
+    if (id.empty()) return damaged("bad gene ids");
     s.gene_ids.emplace_back(id);
     ids = nl == std::string_view::npos ? std::string_view() : ids.substr(nl + 1);
   }
-  if (s.gene_ids.size() != h.n || !ids.empty()) return false;
+  if (s.gene_ids.size() != h.n || !ids.empty()) return damaged("bad gene ids");
   out = std::move(s);
-  return true;
+  return CacheRead::Ok;
 }
 
 void write_cache(const std::string& cache, const std::string& abs_csv, const FileStamp& stamp, const Split& s) {
@@ -440,10 +453,20 @@ Split load_split(const std::string& csv_path, const LoadOptions& options) {
     cache = cache_path(csv_path, options);
     FileStamp stamp;
     Split cached;
-    if (stat_file(csv_path, stamp) &&
-        read_cache(cache, abs_csv, !options.cache_dir.empty(), stamp, options.allow_unlabeled, cached)) {
-      cached.path = csv_path;
-      return cached;
+    std::string why;
+    if (stat_file(csv_path, stamp)) {
+      const CacheRead got = read_cache(cache, abs_csv, !options.cache_dir.empty(), stamp, options.allow_unlabeled, cached, why);
+      if (got == CacheRead::Ok) {
+        cached.path = csv_path;
+        return cached;
+      }
+      if (got == CacheRead::Damaged) {
+        const std::string message = cache + ": damaged binary cache (" + why + "), not used; rebuilding it from " + csv_path;
+        if (options.warn)
+          options.warn(message);
+        else
+          std::fprintf(stderr, "deepchrome: warning: %s\n", message.c_str());
+      }
     }
   }
   FileStamp stamp;

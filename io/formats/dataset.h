@@ -12,13 +12,15 @@
 // Any problem throws dc::InputError "<file>:<line>: <problem>" and returns nothing.
 //
 // Parsing a full split (660,100 rows) takes a fraction of a second; a binary cache
-// (<csv>.dccache) makes later loads a plain read. It is keyed on the CSV's size and
-// mtime, rebuilt whenever those change or it is unreadable, and skipped when it cannot
-// be written.
+// (<csv>.dccache) makes later loads a plain read. It is keyed on the CSV's size, mtime
+// and inode and rebuilt whenever those change; a checksum over the whole cache file means
+// a damaged one (a flipped bit, a truncated or foreign file) is never read as data: it is
+// rebuilt from the CSV with a warning. A cache that cannot be written is skipped.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,8 @@ struct LoadOptions {
   std::string cache_dir;         // empty: cache beside the CSV as <csv>.dccache; else
                                  // <cache_dir>/<name derived from the absolute csv path>.dccache
   bool allow_unlabeled = false;  // accept 7-column rows (no Label), as `predict` does; all rows must agree
+  // Told about a damaged cache that is being rebuilt; unset: "deepchrome: warning: ..." on stderr.
+  std::function<void(const std::string&)> warn;
 };
 
 Split load_split(const std::string& csv_path, const LoadOptions& options = {});

@@ -129,21 +129,11 @@ void save_model_weights(const std::string& path, const Model& model, std::map<st
 
 void load_model_weights(const std::string& path, Model& model) {
   SafetensorsFile file = load_safetensors(path);
-  for (auto& p : model.parameters()) {
-    auto it = file.tensors.find(p.name);
-    if (it == file.tensors.end())
-      throw InputError(path + ": tensor '" + p.name + "' of model '" + model.name() + "' is missing");
-    if (it->second.shape() != p.tensor.shape())
-      throw InputError(path + ": tensor '" + p.name + "' has shape " + shape_str(it->second.shape()) + ", the model needs " +
-                       shape_str(p.tensor.shape()));
-  }
-  if (file.tensors.size() != model.parameters().size()) {
-    for (const auto& [name, t] : file.tensors) {
-      bool known = false;
-      for (const auto& p : model.parameters()) known = known || p.name == name;
-      if (!known) throw InputError(path + ": tensor '" + name + "' is not a parameter of model '" + model.name() + "'");
-    }
-  }
+  std::vector<Parameter> found;
+  for (const auto& [name, t] : file.tensors) found.push_back({name, t});
+  const std::string diff = describe_tensor_mismatch(model.parameters(), found);
+  if (!diff.empty())
+    throw InputError(path + ": the tensors do not match model '" + model.name() + "' of the config (" + diff + ")");
   for (auto& p : model.parameters()) p.tensor.copy_from(file.tensors.at(p.name));
 }
 

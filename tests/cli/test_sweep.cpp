@@ -217,11 +217,11 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
 
   const Out st = run(kExe + " sweep sweep.json --set output_dir=out_b --status");
   REQUIRE_MESSAGE(st.code == 0, st.text);
-  CHECK(contains(st.text, "interrupted (restarts)"));
+  CHECK(contains(st.text, "interrupted (resumes)"));
 
   const Out b = run(kExe + " sweep sweep.json --set output_dir=out_b");
   REQUIRE_MESSAGE(b.code == 0, b.text);
-  CHECK(contains(b.text, "interrupted, restarting"));
+  CHECK(contains(b.text, "interrupted, resuming"));
   CHECK(count_finished(kDir / "out_b") == 6);
   for (const char* f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
     CHECK_MESSAGE(read(kDir / "out_a" / f) == read(kDir / "out_b" / f), f);

@@ -364,12 +364,35 @@ TEST_CASE("binary cache: reused when unchanged, rebuilt when the CSV changes or 
     const std::vector<std::string> damaged = {good_cache.substr(0, good_cache.size() / 2), good_cache.substr(0, 10),
                                               "", "not a cache at all", flipped, flipped_header, bad_n,
                                               good_cache + "trailing"};
+    // Damaged ones are rebuilt with a warning naming the cache and the CSV; a cache for
+    // another stamp of the CSV (flipped_header) is merely stale: rebuilt silently.
+    std::vector<std::string> warnings;
+    io::LoadOptions o;
+    o.warn = [&](const std::string& m) { warnings.push_back(m); };
     for (size_t i = 0; i < damaged.size(); ++i) {
       CAPTURE(i);
       write_text(cache, damaged[i]);
-      check_same(io::load_split(csv), fresh);
+      warnings.clear();
+      check_same(io::load_split(csv, o), fresh);
       CHECK(io::read_file(cache) == good_cache);  // rewritten
+      if (damaged[i] == flipped_header) {
+        CHECK(warnings.empty());
+      } else {
+        REQUIRE(warnings.size() == 1);
+        CHECK(contains(warnings[0], cache + ": damaged binary cache ("));
+        CHECK(contains(warnings[0], "rebuilding it from " + csv));
+      }
     }
+    warnings.clear();
+    check_same(io::load_split(csv, o), fresh);  // the rebuilt cache is read without a word
+    CHECK(warnings.empty());
+    write_text(cache, flipped);
+    check_same(io::load_split(csv, o), fresh);
+    CHECK(contains(warnings.at(0), "checksum mismatch"));
+    write_text(cache, good_cache.substr(0, good_cache.size() - 1));
+    warnings.clear();
+    check_same(io::load_split(csv, o), fresh);
+    CHECK(contains(warnings.at(0), "truncated"));
     // A directory where the cache should be: ignored, and no cache is written.
     fs::remove(cache);
     fs::create_directory(cache);
@@ -532,14 +555,15 @@ TEST_CASE("atomic files: complete or untouched, never a temp left behind") {
   CHECK(content.back() == 'y');
   CHECK(temp_files_in(dir).empty());
 
-  // A destination that cannot be written: dc::Error (not InputError) naming it.
+  // A destination that cannot be written: dc::OutputError naming it and the system's reason
+  // (the CLI exits 2: the user must fix the output location).
   try {
     io::write_file_atomic(dir + "/no/such/dir/f.txt", "x");
-    FAIL("expected dc::Error");
-  } catch (const InputError&) {
-    FAIL("expected dc::Error, got InputError");
+    FAIL("expected dc::OutputError");
+  } catch (const OutputError& e) {
+    CHECK(contains(e.what(), "cannot write " + dir + "/no/such/dir/f.txt: No such file or directory"));
   } catch (const dc::Error& e) {
-    CHECK(contains(e.what(), dir + "/no/such/dir/f.txt"));
+    FAIL("expected dc::OutputError, got " << e.what());
   }
   // Renaming onto a directory fails after the temp was written: the temp is removed.
   fs::create_directory(dir + "/a_dir");

@@ -54,6 +54,18 @@ TEST_CASE("reads files written by tools/safetensors_io.py") {
   CHECK(f.metadata.at("model") == "linear");
 }
 
+namespace {
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+std::string error_of_load(const std::string& path, Model& model) {
+  try {
+    io::load_model_weights(path, model);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
 TEST_CASE("model weights: save, load, and mismatches named") {
   const std::string path = std::string(DC_BINARY_DIR) + "/test_weights.safetensors";
   auto a = create_model(model_defaults("mlp"), 1), b = create_model(model_defaults("mlp"), 2);
@@ -64,11 +76,23 @@ TEST_CASE("model weights: save, load, and mismatches named") {
   const io::SafetensorsFile f = io::load_safetensors(path);
   CHECK(f.metadata.count("deepchrome.model") == 1);
   auto other = create_model(model_defaults("linear"), 1);
-  CHECK_THROWS_WITH_AS(io::load_model_weights(path, *other), doctest::Contains("fc.weight' of model 'linear' is missing"), InputError);
+  // Every difference is named, with shapes: missing, unexpected, and mis-shaped tensors.
+  const std::string wrong_model = error_of_load(path, *other);
+  CHECK(contains(wrong_model, path + ": the tensors do not match model 'linear' of the config"));
+  CHECK(contains(wrong_model, "missing fc.weight (2, 500)"));
+  CHECK(contains(wrong_model, "missing fc.bias (2,)"));
+  CHECK(contains(wrong_model, "unexpected fc1.weight (250, 500)"));
+  CHECK(contains(wrong_model, "unexpected out.bias (2,)"));
   nlohmann::json cfg = model_defaults("mlp");
   cfg["hidden"] = {100};
   auto smaller = create_model(cfg, 1);
-  CHECK_THROWS_WITH_AS(io::load_model_weights(path, *smaller), doctest::Contains("has shape (250, 500)"), InputError);
+  const std::string wrong_size = error_of_load(path, *smaller);
+  CHECK(contains(wrong_size, "fc1.weight has shape (250, 500) in the checkpoint, (100, 500) in the model"));
+  CHECK(contains(wrong_size, "fc1.bias has shape (250,) in the checkpoint, (100,) in the model"));
+  CHECK(contains(wrong_size, "out.weight has shape (2, 250) in the checkpoint, (2, 100) in the model"));
+  CHECK(!contains(wrong_size, "out.bias"));  // it fits
+  // The model is untouched by a refused load.
+  CHECK(smaller->parameters()[0].tensor.to_vector() == create_model(cfg, 1)->parameters()[0].tensor.to_vector());
 }
 
 TEST_CASE("corrupt files are InputErrors naming the file and the problem") {

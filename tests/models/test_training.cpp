@@ -106,10 +106,54 @@ TEST_CASE("a diverging run stops with an error naming the epoch and batch") {
   } catch (const Error& e) {
     threw = true;
     const std::string msg = e.what();
-    CHECK(msg.find("training diverged") != std::string::npos);
-    CHECK(msg.find("epoch") != std::string::npos);
+    CHECK(msg.find("training diverged at epoch 1, batch ") != std::string::npos);
+    // The huge step overflows the weights: the one weight tensor of the linear model is named.
+    CHECK(msg.find("the first parameter holding a non-finite value is fc.weight (weights, element ") != std::string::npos);
+    CHECK(msg.find("made non-finite by an earlier update") != std::string::npos);
   }
   CHECK(threw);
+}
+
+namespace {
+std::string divergence_of(Model& model, const DataView& train, const DataView& eval, const TrainOptions& o) {
+  try {
+    train_model(model, train, eval, eval, o);
+  } catch (const InputError&) {
+    return "(an InputError)";
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("NaN/Inf guard: the first non-finite weight or gradient is named with its epoch and batch") {
+  const io::Split train = toy("train"), valid = toy("valid");
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 2;
+  SUBCASE("a non-finite weight, found before the first step") {
+    auto model = create_model(model_defaults("deepchrome"), 1);
+    // (A NaN before a ReLU can vanish, max(NaN, 0) being 0: the output layer's bias cannot hide.)
+    Tensor w = model->parameters().back().tensor;
+    REQUIRE(model->parameters().back().name == "out.bias");
+    w.data()[1] = std::nanf("");
+    const std::string msg = divergence_of(*model, train.view(), valid.view(), o);
+    INFO(msg);
+    CHECK(msg.find("training diverged at epoch 1, batch 1: the loss is NaN") != std::string::npos);
+    CHECK(msg.find("is out.bias (weights, element 1 of 2: nan), before any update") != std::string::npos);
+  }
+  SUBCASE("finite weights, an input that overflows: the first non-finite gradient is named") {
+    io::Split bad = train;
+    const size_t gene = 3;  // whichever batch it falls in
+    for (size_t i = 0; i < io::kValuesPerGene; ++i) bad.x[gene * io::kValuesPerGene + i] = 3e38f;
+    auto model = create_model(model_defaults("linear"), 1);
+    const std::string msg = divergence_of(*model, bad.view(), valid.view(), o);
+    INFO(msg);
+    CHECK(msg.find("training diverged at epoch 1, batch ") != std::string::npos);
+    CHECK(msg.find("the loss is") != std::string::npos);
+    CHECK(msg.find("is fc.weight (gradient, element ") != std::string::npos);
+  }
 }
 
 TEST_CASE("model configs: defaults, unknown model, bad sizes") {
