@@ -1,5 +1,6 @@
 #include "kernels/contract/attention.h"
 
+#include <bit>
 #include <cstring>
 
 #include "kernels/base/scratch.h"
@@ -21,8 +22,10 @@ constexpr int64_t kParallelElements = int64_t{1} << 15;
 // are flushed to 0; NaN propagates.
 __attribute__((always_inline)) inline float exp_softmax(float x) {
   const float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  // Round to nearest with the 1.5 * 2^23 trick (no libm call, any instruction set).
-  const float fx = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  // Round to nearest with the 1.5 * 2^23 trick (no libm call, any instruction set): t holds
+  // n = round(xc / ln2) in its low mantissa bits.
+  const float t = xc * 1.44269504088896341f + 12582912.0f;
+  const float fx = t - 12582912.0f;
   const float r = (xc - fx * 0.693359375f) - fx * -2.12194440e-4f;
   float y = 1.9875691500e-4f;
   y = y * r + 1.3981999507e-3f;
@@ -31,7 +34,10 @@ __attribute__((always_inline)) inline float exp_softmax(float x) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * (r * r) + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
+  // 2^n from t's bits (t = 2^23 + 2^22 + n exactly, so its bits are 0x4B400000 + n), not from
+  // static_cast<int32_t>(fx): converting a NaN (x = NaN) to int is undefined behaviour. Unsigned
+  // arithmetic: a NaN's bits give some scale, and y (NaN) still makes the result NaN.
+  const uint32_t bits = (std::bit_cast<uint32_t>(t) - 0x4B400000u + 127u) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return x < -87.0f ? 0.0f : y * scale;

@@ -35,20 +35,26 @@ template <>
 struct VT<vf16> {
   static constexpr int W = 16, budget = 16, nbmax = 8;
   using I = int32_t __attribute__((vector_size(64)));
-  using U = float __attribute__((vector_size(64), aligned(4)));
+  using U __attribute__((aligned(4))) = float __attribute__((vector_size(64)));
 };
 template <>
 struct VT<vf8> {
   static constexpr int W = 8, budget = 8, nbmax = 4;
   using I = int32_t __attribute__((vector_size(32)));
-  using U = float __attribute__((vector_size(32), aligned(4)));
+  using U __attribute__((aligned(4))) = float __attribute__((vector_size(32)));
 };
 template <>
 struct VT<vf4> {
   static constexpr int W = 4, budget = 8, nbmax = 4;
   using I = int32_t __attribute__((vector_size(16)));
-  using U = float __attribute__((vector_size(16), aligned(4)));
+  using U __attribute__((aligned(4))) = float __attribute__((vector_size(16)));
 };
+
+// The unaligned views U: the attribute must follow the alias name. Written inside the type
+// (`using U = float __attribute__((vector_size(64), aligned(4)))`) GCC lowers the alignment
+// but clang silently keeps the vector's 64 and emits aligned loads (vmovaps), which fault on
+// rows at any float offset (an LSTM with H = 17 crashed the clang build).
+static_assert(alignof(VT<vf16>::U) == 4 && alignof(VT<vf8>::U) == 4 && alignof(VT<vf4>::U) == 4);
 
 // The elementwise code is written once for a vector V and for float (the tail when H is
 // not a multiple of the width).
