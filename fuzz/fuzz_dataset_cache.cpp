@@ -166,6 +166,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     dc::io::LoadOptions options;
     options.allow_unlabeled = (data[0] & 4) != 0;
+    // A damaged cache is reported (not on stderr: most inputs are damaged caches), naming the file.
+    options.warn = [](const std::string& message) {
+      if (message.find(cache_file) != 0) std::abort();
+    };
     const dc::io::Split split = dc::io::load_split(csv_path, options);
     const size_t n = split.size();
     if (n == 0 || split.labels.size() != n || split.x.size() != n * dc::io::kValuesPerGene) std::abort();
