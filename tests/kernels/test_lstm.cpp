@@ -227,6 +227,18 @@ TEST_CASE("lstm fast kernels: every vector width (AVX-512, AVX2, SSE code paths)
     check_fast_vs_reference({1, 9, 5, 64, 16, 2}, 610, 1.0, 1.0);
     check_fast_vs_reference({2, 5, 7, 3, 20, 1}, 620, 1.0, 1.0);
     check_fast_vs_reference({1, 13, 6, 17, 44, 2}, 630, 1.0, 1.0);
+  }
+}
+
+TEST_CASE("lstm fast kernels: every vector width gives the same bits for 1 and 2 threads") {
+  struct Restore {
+    ~Restore() { k::cpu::lstm_limit_lanes(0); }
+  } restore;
+  const int best = k::cpu::lstm_limit_lanes(0);
+  for (int lanes : {16, 8, 4}) {
+    if (lanes > best) continue;
+    REQUIRE(k::cpu::lstm_limit_lanes(lanes) == lanes);
+    INFO("vector lanes " << lanes);
     const LstmShape s{1, 16, 20, 5, 32, 2};
     const LstmData<double> d = make_data(s, 640);
     const auto dyf = random_vector<float>(n_y(s), 641);
