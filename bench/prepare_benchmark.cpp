@@ -242,8 +242,14 @@ void write_bam(const fs::path& path, const std::vector<uint64_t>& keys, uint64_t
     char line[256];
     int n = std::snprintf(line, sizeof line, "B%zu\t%d\t%s\t%lld\t%d\t36M\t*\t0\t0\t", i, flag, kHg19[c].name,
                           static_cast<long long>(pos + 1), mapq);
-    const uint32_t b2 = random_bits(seed, 15, i), b3 = random_bits(seed, 16, i), b4 = random_bits(seed, 17, i);
-    for (int j = 0; j < kReadLength; ++j) line[n++] = "ACGT"[((j < 16 ? b2 >> (2 * j) : b3 >> (2 * (j - 16))) & 3)];
+    // 2 random bits per base: 16 bases per word (a shift by 32 or more would be undefined).
+    const uint32_t b2 = random_bits(seed, 15, i), b3 = random_bits(seed, 16, i), b4 = random_bits(seed, 17, i),
+                   b5 = random_bits(seed, 18, i);
+    static_assert(kReadLength <= 48);
+    for (int j = 0; j < kReadLength; ++j) {
+      const uint32_t word = j < 16 ? b2 : j < 32 ? b3 : b5;
+      line[n++] = "ACGT"[(word >> (2 * (j % 16))) & 3];
+    }
     line[n++] = '\t';
     for (int j = 0; j < kReadLength; ++j) line[n++] = quals[(b4 >> (j % 28)) % 11];
     line[n++] = '\n';

@@ -301,7 +301,10 @@ TEST_CASE("bench --quick prints JSON: every op of the table validated and timed,
   // One op alone.
   const Result one = sh(kBin + " bench --quick --only kernels --op lstm 2>/dev/null");
   REQUIRE_MESSAGE(one.code == 0, one.out);
-  for (const auto& k : json::parse(one.out)["ops"]) CHECK(k["op"] == "lstm");
+  // (the parsed document is named: a range-for over json::parse(...)["ops"] reads the
+  // temporary document after it is destroyed)
+  const json one_doc = json::parse(one.out);
+  for (const auto& k : one_doc["ops"]) CHECK(k["op"] == "lstm");
 }
 
 TEST_CASE("bench --only explain (tiny sizes) prints JSON: each method of both models validated, timed, with its reference and target") {

@@ -409,5 +409,8 @@ TEST_CASE("sweep with explain on: mark importance across cell types, gathered fr
   REQUIRE_MESSAGE(again.code == 0, again.text);
   CHECK(contains(again.text, "1 finished earlier, 1 to run"));
   CHECK(read(out / "mark_importance_cells.csv") == csv);
-  for (const auto& [name, svg] : figures) CHECK_MESSAGE(read(out / name) == svg, name);
+  for (const auto& [name, svg] : figures) {
+    const auto file = name;  // a copy: clang 14 cannot capture a structured binding (CHECK_MESSAGE)
+    CHECK_MESSAGE(read(out / file) == svg, file);
+  }
 }
