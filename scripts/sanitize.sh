@@ -5,18 +5,19 @@
 # build also holds the fuzz targets of fuzz/ (scripts/fuzz.sh runs them), so the libraries
 # are compiled once; without clang it uses the default compiler and the fuzzers are left out.
 #
-#   scripts/sanitize.sh            # build + the suites that are clean so far (scripts/test.sh)
-#   SANITIZE_SUITES='engine|kernels|models|io|cli|prepare' scripts/sanitize.sh   # every CPU suite
+#   scripts/sanitize.sh                          # build + every CPU suite (what scripts/test.sh runs)
+#   SANITIZE_SUITES='kernels|io' scripts/sanitize.sh   # only these suites
+#   SANITIZE_BUILD_DIR=DIR scripts/sanitize.sh   # another build folder (default build-sanitize)
 #
-# Not clean yet (first run, clang 14, 2026-12-05; to be fixed, issue 14): kernels (UBSan: a
-# NaN converted to int, kernels/cpu/attention.cpp:34, from tests/kernels/test_attention.cpp:158),
-# engine (ASan: SEGV reading near address 0 in kernels/cpu/simd.h:58 ld<16 floats>, from
-# tests/engine/test_op_table.cpp:119), models (test_parity.cpp:113 and test_training.cpp:94
-# fail in this build). cli and prepare were not run yet. Until then the default is io only,
-# and the script says loudly which suites it leaves out.
+# Every CPU suite is clean (issue 14, clang 14, 2026-12-05). With clang, the few cases that
+# assert bit-identical results for 1 and 2 threads are left out (the suites' arguments, set
+# in CMakeLists.txt, which says why: clang drops the target attribute in OpenMP regions, so
+# the threaded paths run SSE2 code without FMA); the GCC build runs them. Never run here:
+# cuda (no sanitizer for device code), browser (Chromium, minutes) and gpu_check_rehearsal
+# (a shell rehearsal of another build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=build-sanitize
+build_dir=${SANITIZE_BUILD_DIR:-build-sanitize}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
@@ -35,18 +36,17 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   rm -rf "$probe"
   cmake -S . -B "$build_dir" "${options[@]}"
 fi
-selected=${SANITIZE_SUITES:-io}
+selected=${SANITIZE_SUITES:-engine|kernels|models|io|cli|prepare}
 suites=()
 for s in engine kernels models io cli prepare; do
   if [[ "$s" =~ ^($selected)$ ]]; then suites+=("test_$s"); else left_out+="$s "; fi
 done
-[ -z "${left_out:-}" ] || echo "sanitize.sh: NOT RUN under ASan + UBSan: ${left_out}(open findings; SANITIZE_SUITES='...' to run them)" >&2
+[ -z "${left_out:-}" ] || echo "sanitize.sh: NOT RUN under ASan + UBSan: ${left_out}(SANITIZE_SUITES)" >&2
 cmake --build "$build_dir" --target "${suites[@]}" -j"$jobs"
 
 # Leaks count as failures; UBSan stops at its first report (the build also says so).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# The selected CPU suites; never cuda (no sanitizer for device code), browser (Chromium, minutes) or
-# gpu_check_rehearsal (a shell rehearsal of another build).
+# The selected CPU suites (ctest passes each its arguments; with clang: the cases left out).
 ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" -R "^($selected)\$" "$@"
 [ -z "${left_out:-}" ] || echo "sanitize.sh: NOT RUN under ASan + UBSan: ${left_out}" >&2
