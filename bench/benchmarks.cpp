@@ -2,6 +2,7 @@
 
 #include "bench/explain_benchmark.h"
 #include "bench/oversubscription_benchmark.h"
+#include "kernels/cpu/thread_pool.h"
 #include "bench/prepare_benchmark.h"
 
 #include <sys/stat.h>
@@ -192,13 +193,17 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
   o.batch_size = batch;
   o.epochs = epochs;
   o.device = device;
+  const kernels::cpu::WaitStats w0 = kernels::cpu::wait_stats();
   const TrainResult r = train_model(*model, cell.train.view(), small(cell.valid), small(cell.test), o);
+  const kernels::cpu::WaitStats w1 = kernels::cpu::wait_stats();
   std::vector<double> secs;
   for (const auto& e : r.epochs) secs.push_back(e.seconds);
   std::sort(secs.begin(), secs.end());
   return {{"model", model_name}, {"device", device_name(device)}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", o.optimizer},
           {"epochs_timed", epochs}, {"epoch_seconds", secs[secs.size() / 2]}, {"epoch_seconds_min", secs.front()},
-          {"genes_per_second", cell.train.size() / secs[secs.size() / 2]}};
+          {"genes_per_second", cell.train.size() / secs[secs.size() / 2]},
+          // How the kernels' threads waited during the run (kernels/cpu/thread_pool.h).
+          {"thread_waits_spun", w1.spun - w0.spun}, {"thread_waits_slept", w1.slept - w0.slept}};
 }
 
 // Throws a clear error unless this build has the CUDA backend and a usable GPU.

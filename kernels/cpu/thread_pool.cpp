@@ -31,9 +31,12 @@
 namespace dc::kernels::cpu {
 namespace {
 
-// Longest spin before sleeping, and when a spinning thread starts to yield its core.
+// Longest spin before sleeping, the shortest (an adaptive budget never reaches 0, or a
+// thread that once had to sleep would never spin again and never learn the machine is
+// free), and the gap between two checks of a spin that means the thread was preempted.
 constexpr int64_t kMaxSpinNs = 200'000;
-constexpr int64_t kYieldAfterNs = 3'000;
+constexpr int64_t kMinSpinNs = 2'000;
+constexpr int64_t kPreemptedNs = 30'000;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -66,6 +69,7 @@ struct alignas(64) Signal {
     const int64_t budget = policy == WaitPolicy::Block ? 0 : policy == WaitPolicy::Spin ? kMaxSpinNs : t_budget_ns;
     if (budget > 0) {
       const int64_t start = now_ns();
+      int64_t last = start;
       for (;;) {
         for (int i = 0; i < 32; ++i) {
           DC_CPU_RELAX();
@@ -76,12 +80,19 @@ struct alignas(64) Signal {
             return v;
           }
         }
-        const int64_t spent = now_ns() - start;
-        if (spent > budget) break;
-        if (spent > kYieldAfterNs) sched_yield();
+        const int64_t t = now_ns();
+        // 32 pauses take about a microsecond: a longer gap means the scheduler took the
+        // core away from this thread, so others want it: stop spinning and sleep (a
+        // sleeper, unlike a spinner, is run at once when woken).
+        if (t - last > kPreemptedNs) {
+          if (policy == WaitPolicy::Adaptive) t_budget_ns = kMinSpinNs;
+          break;
+        }
+        last = t;
+        if (t - start > budget) break;
       }
     }
-    if (policy == WaitPolicy::Adaptive) t_budget_ns /= 2;
+    if (policy == WaitPolicy::Adaptive) t_budget_ns = std::max(kMinSpinNs, t_budget_ns / 2);
     g_slept.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);

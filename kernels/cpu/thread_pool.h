@@ -11,8 +11,8 @@
 //
 // Every wait here (workers waiting for the next region, the leader waiting for the team to
 // finish, the barrier inside a region) spins for at most a budget, then sleeps on a futex.
-// The budget adapts per thread: a wait that the spin satisfied doubles it (up to
-// kMaxSpinNs), a wait that had to sleep halves it. Alone, regions follow each other within
+// The budget adapts per thread: a wait that the spin satisfied doubles it (up to 200 us),
+// a wait that had to sleep halves it (down to 2 us). Alone, regions follow each other within
 // the budget and nobody sleeps; shared, spins keep failing, the budget falls to nothing
 // and waiting threads give their core away at once. While spinning, a thread also yields
 // the core (sched_yield) once the first microseconds have passed, which costs nothing when
