@@ -31,9 +31,8 @@
 namespace dc::kernels::cpu {
 namespace {
 
-// Longest spin before sleeping, the shortest (an adaptive budget never reaches 0, or a
-// thread that once had to sleep would never spin again and never learn the machine is
-// free), and the gap between two checks of a spin that means the thread was preempted.
+// Longest spin before sleeping, the shortest (adaptive, on a shared machine), and the gap
+// between two checks of a spin that means the thread was preempted.
 constexpr int64_t kMaxSpinNs = 200'000;
 constexpr int64_t kMinSpinNs = 2'000;
 constexpr int64_t kPreemptedNs = 30'000;
@@ -45,7 +44,13 @@ int64_t now_ns() {
 std::atomic<int> g_policy{static_cast<int>(WaitPolicy::Adaptive)};
 std::atomic<uint64_t> g_spun{0}, g_slept{0};
 
-thread_local int64_t t_budget_ns = kMaxSpinNs;  // this thread's adaptive spin budget
+// Adaptive: this thread's recent share of long waits (a moving average over about
+// kLongWaitMemory waits). Alone, a wait is long only where the leader really paused (an
+// epoch's end, I/O): a few in a thousand. Sharing the cores, waits for a member the
+// scheduler parked are long every few regions, and spinning through them would burn the
+// time that member needs: above kLongWaitsToBlock the thread spins only kMinSpinNs.
+thread_local float t_long_waits = 0;
+constexpr float kLongWaitMemory = 64, kLongWaitsToBlock = 0.03f;
 thread_local int t_member = 0, t_members = 1;
 thread_local bool t_in_region = false;
 
@@ -66,16 +71,21 @@ struct alignas(64) Signal {
     uint32_t v = word.load(std::memory_order_acquire);
     if (v != old) return v;
     const auto policy = static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed));
-    const int64_t budget = policy == WaitPolicy::Block ? 0 : policy == WaitPolicy::Spin ? kMaxSpinNs : t_budget_ns;
+    const bool adaptive = policy == WaitPolicy::Adaptive;
+    const int64_t budget = policy == WaitPolicy::Block ? 0
+                           : policy == WaitPolicy::Spin ? kMaxSpinNs
+                           : t_long_waits < kLongWaitsToBlock ? kMaxSpinNs
+                                                              : kMinSpinNs;
+    const int64_t start = now_ns();
+    bool preempted = false;
     if (budget > 0) {
-      const int64_t start = now_ns();
       int64_t last = start;
       for (;;) {
         for (int i = 0; i < 32; ++i) {
           DC_CPU_RELAX();
           v = word.load(std::memory_order_acquire);
           if (v != old) {
-            if (policy == WaitPolicy::Adaptive) t_budget_ns = std::min(kMaxSpinNs, 2 * t_budget_ns + 1000);
+            if (adaptive) t_long_waits -= t_long_waits / kLongWaitMemory;  // a short wait
             g_spun.fetch_add(1, std::memory_order_relaxed);
             return v;
           }
@@ -85,14 +95,13 @@ struct alignas(64) Signal {
         // core away from this thread, so others want it: stop spinning and sleep (a
         // sleeper, unlike a spinner, is run at once when woken).
         if (t - last > kPreemptedNs) {
-          if (policy == WaitPolicy::Adaptive) t_budget_ns = kMinSpinNs;
+          preempted = true;
           break;
         }
         last = t;
         if (t - start > budget) break;
       }
     }
-    if (policy == WaitPolicy::Adaptive) t_budget_ns = std::max(kMinSpinNs, t_budget_ns / 2);
     g_slept.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
       sleepers.fetch_add(1, std::memory_order_seq_cst);
@@ -101,8 +110,14 @@ struct alignas(64) Signal {
         syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
       sleepers.fetch_sub(1, std::memory_order_seq_cst);
       v = word.load(std::memory_order_acquire);
-      if (v != old) return v;
+      if (v != old) break;
     }
+    if (adaptive) {
+      // Long: the full spin budget would not have caught it, or the spin was preempted.
+      const bool long_wait = preempted || now_ns() - start > kMaxSpinNs;
+      t_long_waits += ((long_wait ? 1.0f : 0.0f) - t_long_waits) / kLongWaitMemory;
+    }
+    return v;
   }
 };
 

@@ -10,13 +10,14 @@
 // collapses when shared, passive costs 60% alone.
 //
 // Every wait here (workers waiting for the next region, the leader waiting for the team to
-// finish, the barrier inside a region) spins for at most a budget, then sleeps on a futex.
-// The budget adapts per thread: a wait that the spin satisfied doubles it (up to 200 us),
-// a wait that had to sleep halves it (down to 2 us). Alone, regions follow each other within
-// the budget and nobody sleeps; shared, spins keep failing, the budget falls to nothing
-// and waiting threads give their core away at once. While spinning, a thread also yields
-// the core (sched_yield) once the first microseconds have passed, which costs nothing when
-// the core has nothing else to run.
+// finish, the barrier inside a region) spins, then sleeps on a futex. How long it spins
+// adapts per thread: each wait is timed, and one that a 200 us spin would not have caught
+// (or during which the spinning thread was preempted) counts as long. Alone, regions follow
+// each other within microseconds and only the real pauses (an epoch's end) are long: the
+// thread spins up to 200 us. Shared, waits for a member the scheduler parked are long
+// every few regions: the thread then spins only 2 us and sleeps, giving its core away at
+// once, and a sleeper, unlike a spinner, is run as soon as it is woken. Measuring how long
+// the sleeps last brings the full spin back when the machine frees up.
 //
 // The team is the calling thread (member 0) and team_size() - 1 workers. Work is split
 // with thread_range(n) exactly as before (member t of T gets rows [n t / T, n (t+1) / T)),
@@ -53,7 +54,7 @@ void run_team(F&& f) {
 void team_barrier();
 
 // How waiting threads behave (for tests and benchmarks; the default is adaptive):
-//   Adaptive: spin up to an adaptive budget (<= kMaxSpinNs), then sleep
+//   Adaptive: spin 200 us or, when recent waits were long, 2 us; then sleep
 //   Spin:     always spin the full budget before sleeping (OMP_WAIT_POLICY=active-like)
 //   Block:    sleep at once (passive)
 enum class WaitPolicy { Adaptive, Spin, Block };
