@@ -1,6 +1,8 @@
 #include "bench/benchmarks.h"
 
 #include "bench/explain_benchmark.h"
+#include "bench/oversubscription_benchmark.h"
+#include "kernels/cpu/thread_pool.h"
 #include "bench/prepare_benchmark.h"
 
 #include <sys/stat.h>
@@ -37,7 +39,7 @@ namespace dc::bench {
 namespace {
 
 using nlohmann::json;
-const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda|prepare|explain] [--batch N] [--model M]
+const char* kHelp = R"(usage: deepchrome bench [--quick] [--threads N] [--genes N] [--only kernels|io|e2e|cuda|prepare|explain|oversubscription] [--batch N] [--model M]
                        [--device cpu|cuda] [--out FILE]
 
 Prints one JSON document: every op of the op table at the models' sizes, forward and
@@ -55,9 +57,12 @@ DeepChrome (paper recipe: SGD) at batch 1 and 64 and AttentiveChrome (Adam) at b
                with the CUDA backend and a GPU), or prepare (`deepchrome prepare` vs bedtools
                multicov on generated BAMs: minutes; not part of the default run; see
                --only prepare --help), or explain (the explain methods on DeepChrome and
-               AttentiveChrome: 2-3 minutes; not part of the default run; see
-               --only explain --help)
+               AttentiveChrome: about a minute; not part of the default run; see
+               --only explain --help), or oversubscription (k copies of a training epoch
+               at once, and one beside CPU-bound processes, next to the solo time: a few
+               minutes; see --only oversubscription --help)
   --op NAME    kernels / cuda: only this op of the table (repeatable)
+  --epochs N   end-to-end: epochs timed per setting (default: 1-3; the median is reported)
   --batch N    end-to-end epochs at batch N only (default: DeepChrome 1 and 64,
                AttentiveChrome 16 and 256)
   --model M    end-to-end epochs of deepchrome or attentivechrome only
@@ -189,13 +194,17 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
   o.batch_size = batch;
   o.epochs = epochs;
   o.device = device;
+  const kernels::cpu::WaitStats w0 = kernels::cpu::wait_stats();
   const TrainResult r = train_model(*model, cell.train.view(), small(cell.valid), small(cell.test), o);
+  const kernels::cpu::WaitStats w1 = kernels::cpu::wait_stats();
   std::vector<double> secs;
   for (const auto& e : r.epochs) secs.push_back(e.seconds);
   std::sort(secs.begin(), secs.end());
   return {{"model", model_name}, {"device", device_name(device)}, {"batch", batch}, {"train_genes", cell.train.size()}, {"optimizer", o.optimizer},
           {"epochs_timed", epochs}, {"epoch_seconds", secs[secs.size() / 2]}, {"epoch_seconds_min", secs.front()},
-          {"genes_per_second", cell.train.size() / secs[secs.size() / 2]}};
+          {"genes_per_second", cell.train.size() / secs[secs.size() / 2]},
+          // How the kernels' threads waited during the run (kernels/cpu/thread_pool.h).
+          {"thread_waits_spun", w1.spun - w0.spun}, {"thread_waits_slept", w1.slept - w0.slept}};
 }
 
 // Throws a clear error unless this build has the CUDA backend and a usable GPU.
@@ -231,9 +240,10 @@ int run_benchmarks(const std::vector<std::string>& args) {
     if (args[i] != "--only") continue;
     if (args[i + 1] == "prepare") return run_prepare_benchmark(args);
     if (args[i + 1] == "explain") return run_explain_benchmark(args);
+    if (args[i + 1] == "oversubscription") return run_oversubscription_benchmark(args);
   }
   bool quick = false;
-  int threads = 0, genes = 6601, only_batch = 0;
+  int threads = 0, genes = 6601, only_batch = 0, epochs = 0;
   std::string only, out, only_model, device_arg = "cpu";
   std::vector<std::string> ops;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -263,7 +273,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
     } else if (a == "--only") {
       only = next();
       if (only != "kernels" && only != "io" && only != "e2e" && only != "cuda")
-        throw InputError("bench: --only expects kernels, io, e2e, cuda, prepare or explain, got '" + only + "'");
+        throw InputError("bench: --only expects kernels, io, e2e, cuda, prepare, explain or oversubscription, got '" + only + "'");
     } else if (a == "--device") {
       device_arg = next();
       if (device_arg != "cpu" && device_arg != "cuda") throw InputError("bench: --device expects cpu or cuda");
@@ -273,6 +283,8 @@ int run_benchmarks(const std::vector<std::string>& args) {
         throw InputError("bench: --model expects deepchrome or attentivechrome");
     } else if (a == "--batch") {
       only_batch = to_int(next());
+    } else if (a == "--epochs") {
+      epochs = to_int(next());
     } else if (a == "--op") {
       ops.push_back(next());
       optable::op_row(ops.back());  // an unknown op is an error naming the known ones
@@ -336,12 +348,13 @@ int run_benchmarks(const std::vector<std::string>& args) {
     }
     if (only.empty() || only == "e2e") {
       json e2e = json::array();
+      auto dc_epochs = [&](int batch) { return epochs ? epochs : quick ? 1 : batch == 1 && device == Device::CPU ? 2 : 3; };
       for (int batch : {1, 64})
-        if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, quick ? 1 : batch == 1 && device == Device::CPU ? 2 : 3, device));
+        if ((only_model.empty() || only_model == "deepchrome") && (only_batch == 0 || only_batch == batch)) e2e.push_back(bench_epoch(cell, "deepchrome", batch, dc_epochs(batch), device));
       if ((only_model.empty() || only_model == "deepchrome") && only_batch != 0 && only_batch != 1 && only_batch != 64)
-        e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, quick ? 1 : 3, device));
+        e2e.push_back(bench_epoch(cell, "deepchrome", only_batch, dc_epochs(only_batch), device));
       // On the GPU an epoch is short: time 3 (the first includes the kernels' warm-up).
-      const int att_epochs = device == Device::CUDA && !quick ? 3 : 1;
+      const int att_epochs = epochs ? epochs : device == Device::CUDA && !quick ? 3 : 1;
       if (only_model.empty() || only_model == "attentivechrome")
         for (int batch : {16, 256})
           if (only_batch == 0 || only_batch == batch) e2e.push_back(bench_epoch(cell, "attentivechrome", batch, att_epochs, device));

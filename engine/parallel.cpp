@@ -1,26 +1,13 @@
 #include "engine/parallel.h"
 
-#include <thread>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "kernels/cpu/thread_pool.h"
 
 namespace dc {
 
-void set_num_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-#ifdef _OPENMP
-  omp_set_num_threads(n);
-#endif
-}
+void set_num_threads(int n) { kernels::cpu::set_team_size(n <= 0 ? kernels::cpu::available_cores() : n); }
 
-int num_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+int num_threads() { return kernels::cpu::team_size(); }
+
+int available_cores() { return kernels::cpu::available_cores(); }
 
 }  // namespace dc

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/parallel.h"
 #include "kernels/base/error.h"
 #include "kernels/base/hash.h"
 #include "kernels/base/philox.h"
@@ -278,7 +279,7 @@ SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions&
 
   const auto genes = static_cast<long long>(n);
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) num_threads(dc::num_threads())
 #endif
   for (long long g = 0; g < genes; ++g) {
     const size_t gi = static_cast<size_t>(g);

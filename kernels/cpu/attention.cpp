@@ -9,8 +9,7 @@
 namespace dc::kernels::cpu {
 namespace {
 
-// The parallel regions sit directly in the target_clones functions below: an OpenMP
-// region's outlined body is cloned with its enclosing function only.
+// forward_rows / backward_rows are the regions' bodies (DC_CPU_CLONES, common.h).
 
 // Rows are split across the threads above this many elements of h (a few microseconds of
 // work: below it, the cost of waking the team is comparable).
@@ -143,7 +142,7 @@ __attribute__((always_inline)) inline void forward_rows_f(float* pooled, float* 
     forward_row<FC>(pooled + r * s.F, alpha + r * s.T, h + r * s.T * s.F, ctx[r / s.B], s.T, s.F);
 }
 
-__attribute__((always_inline)) inline void forward_rows(float* pooled, float* alpha, const float* h, const float* const* ctx,
+DC_CPU_CLONES void forward_rows(float* pooled, float* alpha, const float* h, const float* const* ctx,
                                                         AttentionShape s, int64_t r0, int64_t r1) {
   switch (s.F) {
     case 64: return forward_rows_f<64>(pooled, alpha, h, ctx, s, r0, r1);
@@ -169,7 +168,7 @@ __attribute__((always_inline)) inline void backward_rows_m(float* dh, GradMode d
   else backward_rows_f<FC, GradMode::Accumulate>(dh, parts, ds, dpooled, h, alpha, ctx, s, r0, r1);
 }
 
-__attribute__((always_inline)) inline void backward_rows(float* dh, GradMode dh_mode, float* parts, float* ds, const float* dpooled,
+DC_CPU_CLONES void backward_rows(float* dh, GradMode dh_mode, float* parts, float* ds, const float* dpooled,
                                                          const float* h, const float* alpha, const float* const* ctx,
                                                          AttentionShape s, int64_t r0, int64_t r1) {
   switch (s.F) {
@@ -181,21 +180,19 @@ __attribute__((always_inline)) inline void backward_rows(float* dh, GradMode dh_
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void attention_forward(float* pooled, float* alpha, const float* h, const float* const* ctx, AttentionShape s) {
   const int64_t rows = s.rows();
   if (rows > 1 && use_threads(rows * s.T * s.F, kParallelElements)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(rows);
       forward_rows(pooled, alpha, h, ctx, s, r.begin, r.end);
-    }
+    });
   } else {
     forward_rows(pooled, alpha, h, ctx, s, 0, rows);
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))  // the dctx reduction below
 void attention_backward(GradOut<float> dh, const GradOut<float>* dctx, const float* dpooled, const float* h,
                         const float* alpha, const float* const* ctx, AttentionShape s) {
   const int64_t rows = s.rows();
@@ -204,11 +201,10 @@ void attention_backward(GradOut<float> dh, const GradOut<float>* dctx, const flo
   float* ds = parts + rows * s.F;
   float* acc = ds + rows * s.T;
   if (rows > 1 && use_threads(rows * s.T * s.F, kParallelElements)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(rows);
       backward_rows(dh.data, dh.mode, parts, ds, dpooled, h, alpha, ctx, s, r.begin, r.end);
-    }
+    });
   } else {
     backward_rows(dh.data, dh.mode, parts, ds, dpooled, h, alpha, ctx, s, 0, rows);
   }

@@ -5,38 +5,30 @@
 #include <climits>
 
 #include "kernels/base/grad.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "kernels/cpu/thread_pool.h"
 
 namespace dc::kernels::cpu {
 
-// Whether `work` is worth splitting across the OpenMP threads. Kernels branch on this
-// instead of writing `#pragma omp parallel if (...)`: with libgomp a parallel region
-// costs microseconds even when its if() is false, which is most of a batch-of-one step.
+// Whether `work` is worth splitting across the team (thread_pool.h). Inside a region the
+// answer is no: a nested region would run on one thread anyway.
 inline bool use_threads(int64_t work, int64_t threshold) {
-#ifdef _OPENMP
-  return work > threshold && omp_get_max_threads() > 1;
-#else
-  (void)work;
-  (void)threshold;
-  return false;
-#endif
+  return work > threshold && team_members() == 1 && team_size() > 1;
 }
+
+// The body of a region, compiled for AVX-512, AVX2 and baseline x86-64, the loader picking
+// the best for the CPU. A region's body runs in a lambda that cannot carry the
+// instruction-set attributes of the function around it, so the function that does the
+// work carries them itself (and is not inlined into the lambda).
+#define DC_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), noinline))
 
 struct Range {
   int64_t begin, end;
 };
 
-// The calling thread's contiguous share of [0, n) inside a parallel region (thread t of T
-// always gets the same rows, so repeated passes over a weight matrix hit the same cache).
+// The calling thread's contiguous share of [0, n) inside a region (member t of T always
+// gets the same rows, so repeated passes over a weight matrix hit the same cache).
 inline Range thread_range(int64_t n) {
-#ifdef _OPENMP
-  const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-  const int64_t t = 0, nt = 1;
-#endif
+  const int64_t t = team_member(), nt = team_members();
   return {n * t / nt, n * (t + 1) / nt};
 }
 
@@ -44,11 +36,10 @@ inline Range thread_range(int64_t n) {
 template <class F>
 inline void parallel_for(int64_t n, int64_t threshold, F&& body) {
   if (use_threads(n, threshold)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(n);
       body(r.begin, r.end);
-    }
+    });
   } else {
     body(int64_t{0}, n);
   }

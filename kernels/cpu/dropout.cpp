@@ -41,7 +41,7 @@ __attribute__((always_inline)) inline void philox_block(uint32_t* out, uint64_t 
 }
 
 // Blocks [b0, b1) of kBlock elements.
-__attribute__((always_inline)) inline void forward_blocks(float* y, const float* x, int64_t n, float p, DropoutKey key,
+DC_CPU_CLONES void forward_blocks(float* y, const float* x, int64_t n, float p, DropoutKey key,
                                                           int64_t b0, int64_t b1) {
   const float scale = 1.0f / (1.0f - p), threshold = p * 16777216.0f;  // keep <=> (bits >> 8) >= p * 2^24
   for (int64_t b = b0 * kBlock; b < b1 * kBlock && b < n; b += kBlock) {
@@ -52,7 +52,7 @@ __attribute__((always_inline)) inline void forward_blocks(float* y, const float*
   }
 }
 
-__attribute__((always_inline)) inline void backward_blocks(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p,
+DC_CPU_CLONES void backward_blocks(float* dx, GradMode dx_mode, const float* dy, int64_t n, float p,
                                                            DropoutKey key, int64_t b0, int64_t b1) {
   const float scale = 1.0f / (1.0f - p), threshold = p * 16777216.0f;
   for (int64_t b = b0 * kBlock; b < b1 * kBlock && b < n; b += kBlock) {
@@ -68,29 +68,25 @@ __attribute__((always_inline)) inline void backward_blocks(float* dx, GradMode d
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void dropout_forward(float* y, const float* x, int64_t n, float p, DropoutKey key) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   if (use_threads(n, 32768)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(blocks);
       forward_blocks(y, x, n, p, key, r.begin, r.end);
-    }
+    });
   } else {
     forward_blocks(y, x, n, p, key, 0, blocks);
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void dropout_backward(GradOut<float> dx, const float* dy, int64_t n, float p, DropoutKey key) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   if (use_threads(n, 32768)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(blocks);
       backward_blocks(dx.data, dx.mode, dy, n, p, key, r.begin, r.end);
-    }
+    });
   } else {
     backward_blocks(dx.data, dx.mode, dy, n, p, key, 0, blocks);
   }

@@ -5,8 +5,7 @@
 namespace dc::kernels::cpu {
 namespace {
 
-// The parallel regions sit directly in the target_clones functions below: an OpenMP
-// region's outlined body is cloned with its enclosing function only.
+// forward_any / backward_any are the regions' bodies (DC_CPU_CLONES, common.h).
 
 template <Activation A>
 __attribute__((always_inline)) inline void forward_range(float* y, const float* x, int64_t b, int64_t e) {
@@ -32,7 +31,7 @@ __attribute__((always_inline)) inline void backward_range(float* dx, GradMode mo
   }
 }
 
-__attribute__((always_inline)) inline void forward_any(Activation a, float* y, const float* x, int64_t b, int64_t e) {
+DC_CPU_CLONES void forward_any(Activation a, float* y, const float* x, int64_t b, int64_t e) {
   switch (a) {
     case Activation::Relu: return forward_range<Activation::Relu>(y, x, b, e);
     case Activation::Tanh: return forward_range<Activation::Tanh>(y, x, b, e);
@@ -41,7 +40,7 @@ __attribute__((always_inline)) inline void forward_any(Activation a, float* y, c
   }
 }
 
-__attribute__((always_inline)) inline void backward_any(Activation a, float* dx, GradMode mode, const float* dy, const float* y,
+DC_CPU_CLONES void backward_any(Activation a, float* dx, GradMode mode, const float* dy, const float* y,
                                                         int64_t b, int64_t e) {
   switch (a) {
     case Activation::Relu: return backward_range<Activation::Relu>(dx, mode, dy, y, b, e);
@@ -53,27 +52,23 @@ __attribute__((always_inline)) inline void backward_any(Activation a, float* dx,
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void activation_forward(float* y, const float* x, int64_t n, Activation a) {
   if (use_threads(n, 200000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(n);
       forward_any(a, y, x, r.begin, r.end);
-    }
+    });
   } else {
     forward_any(a, y, x, 0, n);
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void activation_backward(GradOut<float> dx, const float* dy, const float* y, int64_t n, Activation a) {
   if (use_threads(n, 200000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(n);
       backward_any(a, dx.data, dx.mode, dy, y, r.begin, r.end);
-    }
+    });
   } else {
     backward_any(a, dx.data, dx.mode, dy, y, 0, n);
   }

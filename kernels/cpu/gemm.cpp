@@ -19,9 +19,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace dc::kernels::cpu {
 namespace {
@@ -127,9 +124,7 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
       if (p < mpanels) pack_a<MR>(apack + static_cast<size_t>(p) * MR * kc, ta, A, lda, M, static_cast<int>(p) * MR, k0, kc);
       else pack_b(bpack + static_cast<size_t>(p - mpanels) * NR * kc, tb, B, ldb, N, static_cast<int>(p - mpanels) * NR, k0, kc);
     }
-    if (team) {
-#pragma omp barrier
-    }
+    if (team) team_barrier();
     // Tiles walk down a column of A panels for each B panel: the B panel stays in L1.
     const Range tr = team ? thread_range(tiles) : Range{0, tiles};
     for (int64_t t = tr.begin; t < tr.end; ++t) {
@@ -139,34 +134,37 @@ __attribute__((always_inline)) inline void gemm_blocks(Trans ta, Trans tb, int M
                    C + static_cast<size_t>(i0) * ldc + j0, ldc, std::min(MR, M - i0), std::min(NR, N - j0),
                    alpha, beta_k);
     }
-    if (team) {
-#pragma omp barrier  // the packed panels are rewritten by the next K block
-    }
+    if (team) team_barrier();  // the packed panels are rewritten by the next K block
   }
 }
 
-// The driver, instantiated once per instruction set. The OpenMP region must sit in the
-// function that carries the target attribute, or its outlined body would lose it.
-#define DC_SGEMM_DRIVER(NAME, MRV, VT)                                                                                \
+// The driver, instantiated once per instruction set: NAME##_team is the region's body
+// (a lambda cannot carry the target attribute, so the body is its own function).
+#define DC_SGEMM_DRIVER(TARGET, NAME, MRV, VT)                                                                        \
+  TARGET __attribute__((noinline)) void NAME##_team(Trans ta, Trans tb, int M, int N, int K, float alpha,             \
+                                                    const float* A, int lda, const float* B, int ldb, float beta,     \
+                                                    float* C, int ldc, float* apack, float* bpack, int mpanels,      \
+                                                    int npanels, bool team) {                                         \
+    gemm_blocks<MRV, VT>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, team); \
+  }                                                                                                                 \
   void NAME(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, \
             float beta, float* C, int ldc) {                                                                        \
     constexpr int MR = MRV;                                                                                         \
     const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;                                             \
-    static thread_local AlignedBuffer a_scratch, b_scratch;                                                               \
+    static thread_local AlignedBuffer a_scratch, b_scratch;                                                         \
     /* Packed panels are shared by all threads of the team: allocate on the calling thread. */                      \
     float* apack = a_scratch.get(static_cast<size_t>(mpanels) * MR * KC);                                           \
     float* bpack = b_scratch.get(static_cast<size_t>(npanels) * NR * KC);                                           \
     if (use_threads(2LL * M * N * K, 400000) && mpanels * npanels > 1) {                                            \
-      _Pragma("omp parallel")                                                                                       \
-      gemm_blocks<MR, VT>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true); \
+      run_team([&] { NAME##_team(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, true); }); \
     } else {                                                                                                        \
-      gemm_blocks<MR, VT>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false); \
+      NAME##_team(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, apack, bpack, mpanels, npanels, false);      \
     }                                                                                                               \
   }
 
-__attribute__((target("arch=x86-64-v4"))) DC_SGEMM_DRIVER(sgemm_avx512, 12, vf16)
-__attribute__((target("arch=x86-64-v3"))) DC_SGEMM_DRIVER(sgemm_avx2, 6, vf8)
-DC_SGEMM_DRIVER(sgemm_baseline, 3, vf4)
+DC_SGEMM_DRIVER(__attribute__((target("arch=x86-64-v4"))), sgemm_avx512, 12, vf16)
+DC_SGEMM_DRIVER(__attribute__((target("arch=x86-64-v3"))), sgemm_avx2, 6, vf8)
+DC_SGEMM_DRIVER(, sgemm_baseline, 3, vf4)
 #undef DC_SGEMM_DRIVER
 
 using SgemmFn = void (*)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float, float*, int);

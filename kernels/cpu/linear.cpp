@@ -11,7 +11,7 @@ namespace {
 
 // A batch of one is matrix-vector work, bound by streaming w: no GEMM packing, each
 // weight row read once, rows split across threads.
-__attribute__((always_inline)) inline void gemv_range(float* y, const float* x, const float* w, const float* b, int IN, int64_t o0,
+DC_CPU_CLONES void gemv_range(float* y, const float* x, const float* w, const float* b, int IN, int64_t o0,
                                                       int64_t o1) {
   for (int64_t o = o0; o < o1; ++o) {
     const float* row = w + o * IN;
@@ -22,14 +22,12 @@ __attribute__((always_inline)) inline void gemv_range(float* y, const float* x, 
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN, int OUT) {
   if (use_threads(1LL * IN * OUT, 100000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(OUT);
       gemv_range(y, x, w, b, IN, r.begin, r.end);
-    }
+    });
   } else {
     gemv_range(y, x, w, b, IN, 0, OUT);
   }
@@ -40,7 +38,7 @@ void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN,
 // cache from step to step). dx is summed per fixed block of rows and the block sums are
 // added in block order: the result does not depend on the thread count.
 // Rows [o0, o1) of w: the block sums of dx for the blocks starting there, and dw's rows.
-__attribute__((always_inline)) inline void rank1_rows(float* part, float* dw, GradMode dw_mode, const float* dy, const float* x,
+DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const float* dy, const float* x,
                                                       const float* w, int IN, int OUT, int64_t blk0, int64_t blk1) {
   constexpr int RB = 32;  // rows per block
   for (int64_t blk = blk0; blk < blk1; ++blk) {
@@ -71,7 +69,7 @@ __attribute__((always_inline)) inline void rank1_rows(float* part, float* dw, Gr
   }
 }
 
-__attribute__((always_inline)) inline void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
+DC_CPU_CLONES void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
                                                          int64_t i1) {
   for (int64_t i = i0; i < i1; ++i) {
     float sum = 0.0f;
@@ -84,22 +82,20 @@ __attribute__((always_inline)) inline void reduce_blocks(float* dx, GradMode dx_
 // rows of w, as in the forward pass, so each core streams the same rows (which stay in its
 // cache from step to step). dx is summed per fixed block of 32 rows and the block sums are
 // added in block order: the result does not depend on the thread count.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
                     const float* x, const float* w, int IN, int OUT) {
   const int nb = (OUT + 31) / 32;
   float* part = dx ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
   if (use_threads(1LL * IN * OUT, 100000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(nb);
       rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, r.begin, r.end);
       if (dx) {
-#pragma omp barrier
+        team_barrier();
         const Range c = thread_range(IN);
         reduce_blocks(dx, dx_mode, part, nb, IN, c.begin, c.end);
       }
-    }
+    });
   } else {
     rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, 0, nb);
     if (dx) reduce_blocks(dx, dx_mode, part, nb, IN, 0, IN);

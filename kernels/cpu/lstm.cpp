@@ -436,29 +436,35 @@ DC_AI void backward_item(const Bwd& f, int64_t item) {
 }
 
 // ---- the per-instruction-set drivers -------------------------------------------------------
-// The OpenMP regions sit in the functions that carry the target attribute: an outlined
-// region body keeps its enclosing function's target only.
+// The regions' bodies (*_items_*) carry the target attribute themselves: the lambda a region
+// runs cannot (thread_pool.h).
 #define DC_LSTM_DRIVERS(SUFFIX, TARGET, V)                                                 \
-  TARGET void forward_run_##SUFFIX(const Fwd& f, bool parallel) {                          \
+  TARGET __attribute__((noinline)) void forward_items_##SUFFIX(const Fwd& f, int64_t b, int64_t e) { \
+    for (int64_t it = b; it < e; ++it) forward_item<V>(f, it);                              \
+  }                                                                                        \
+  TARGET __attribute__((noinline)) void backward_items_##SUFFIX(const Bwd& f, int64_t b, int64_t e) { \
+    for (int64_t it = b; it < e; ++it) backward_item<V>(f, it);                             \
+  }                                                                                        \
+  void forward_run_##SUFFIX(const Fwd& f, bool parallel) {                                 \
     const int64_t items = static_cast<int64_t>(f.s.P()) * f.chunks;                        \
     if (parallel) {                                                                        \
-      _Pragma("omp parallel") {                                                            \
+      run_team([&] {                                                                       \
         const Range r = thread_range(items);                                               \
-        for (int64_t it = r.begin; it < r.end; ++it) forward_item<V>(f, it);               \
-      }                                                                                    \
+        forward_items_##SUFFIX(f, r.begin, r.end);                                         \
+      });                                                                                  \
     } else {                                                                               \
-      for (int64_t it = 0; it < items; ++it) forward_item<V>(f, it);                       \
+      forward_items_##SUFFIX(f, 0, items);                                                 \
     }                                                                                      \
   }                                                                                        \
-  TARGET void backward_run_##SUFFIX(const Bwd& f, bool parallel) {                         \
+  void backward_run_##SUFFIX(const Bwd& f, bool parallel) {                                \
     const int64_t items = static_cast<int64_t>(f.s.P()) * f.chunks;                        \
     if (parallel) {                                                                        \
-      _Pragma("omp parallel") {                                                            \
+      run_team([&] {                                                                       \
         const Range r = thread_range(items);                                               \
-        for (int64_t it = r.begin; it < r.end; ++it) backward_item<V>(f, it);              \
-      }                                                                                    \
+        backward_items_##SUFFIX(f, r.begin, r.end);                                        \
+      });                                                                                  \
     } else {                                                                               \
-      for (int64_t it = 0; it < items; ++it) backward_item<V>(f, it);                      \
+      backward_items_##SUFFIX(f, 0, items);                                                \
     }                                                                                      \
   }
 

@@ -5,7 +5,7 @@
 namespace dc::kernels::cpu {
 namespace {
 
-__attribute__((always_inline)) inline void factored_rows(float* p, int rows, int cols, const float* u, const float* v, int n,
+DC_CPU_CLONES void factored_rows(float* p, int rows, int cols, const float* u, const float* v, int n,
                                                          float lr, float weight_decay, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     float* row = p + r * cols;
@@ -25,14 +25,12 @@ __attribute__((always_inline)) inline void factored_rows(float* p, int rows, int
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void sgd_factored_update(float* p, int rows, int cols, const float* u, const float* v, int n, float lr, float weight_decay) {
   if (use_threads(1LL * rows * cols, 100000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(rows);
       factored_rows(p, rows, cols, u, v, n, lr, weight_decay, r.begin, r.end);
-    }
+    });
   } else {
     factored_rows(p, rows, cols, u, v, n, lr, weight_decay, 0, rows);
   }

@@ -9,7 +9,7 @@ namespace {
 
 // Windows are processed 16 at a time, each lane one window, so the compare-and-select
 // chain vectorises across windows instead of serialising within one.
-__attribute__((always_inline)) inline void forward_rows(float* y, int32_t* argmax, const float* x, Pool1dShape s, int64_t r0,
+DC_CPU_CLONES void forward_rows(float* y, int32_t* argmax, const float* x, Pool1dShape s, int64_t r0,
                                                         int64_t r1) {
   constexpr int W = 16;
   const int LOUT = s.LOUT();
@@ -44,14 +44,12 @@ __attribute__((always_inline)) inline void forward_rows(float* y, int32_t* argma
 
 }  // namespace
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void maxpool1d_forward(float* y, int32_t* argmax, const float* x, Pool1dShape s) {
   if (use_threads(1LL * s.R * s.L, 200000)) {
-#pragma omp parallel
-    {
+    run_team([&] {
       const Range r = thread_range(s.R);
       forward_rows(y, argmax, x, s, r.begin, r.end);
-    }
+    });
   } else {
     forward_rows(y, argmax, x, s, 0, s.R);
   }

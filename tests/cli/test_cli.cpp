@@ -307,6 +307,35 @@ TEST_CASE("bench --quick prints JSON: every op of the table validated and timed,
   for (const auto& k : one_doc["ops"]) CHECK(k["op"] == "lstm");
 }
 
+TEST_CASE("bench --only oversubscription (tiny sizes): copies run at once, each reported against its fair share") {
+  world();
+  const Result r = sh(kBin + " bench --only oversubscription --genes 20 --epochs 1 --copies 2 --policies adaptive,block"
+                      " --no-background --threads 2 --out oversub.json 2>/dev/null > /dev/null");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  const json doc = json::parse(slurp(kWork / "oversub.json"));
+  CHECK(doc["benchmark"] == "oversubscription");
+  CHECK(doc["machine"]["available_cores"].get<int>() >= 1);
+  CHECK(doc["read_bandwidth_gbs"]["l3_4MiB"].get<double>() > 0);
+  CHECK(doc["weight_traffic"]["weight_bytes"].get<double>() > 1e6);  // DeepChrome's 2.6 MB
+  const json& cases = doc["cases"];
+  REQUIRE(cases.size() == 4);  // (solo, 2 copies) x 2 policies
+  for (const auto& c : cases) {
+    CAPTURE(c.dump());
+    const size_t copies = c["copies"].get<size_t>();
+    REQUIRE(c["epoch_seconds"].size() == copies);  // one figure per copy
+    for (const auto& e : c["epoch_seconds"]) CHECK(e.get<double>() > 0);
+    if (copies == 2) {
+      CHECK(c["fair_seconds"].get<double>() >= c["solo_seconds"].get<double>());
+      CHECK(c.contains("worst_over_fair"));
+    }
+  }
+  CHECK(cases[0]["policy"] == "adaptive");
+  CHECK(cases[2]["policy"] == "block");
+  const Result bad = sh(kBin + " bench --only oversubscription --policies fast");
+  CHECK(bad.code == 2);
+  CHECK(has(bad.out, "adaptive, spin or block"));
+}
+
 TEST_CASE("bench --only explain (tiny sizes) prints JSON: each method of both models validated, timed, with its reference and target") {
   world();
   // (stdout and --out FILE get the same JSON; stderr says which model runs)
@@ -358,7 +387,7 @@ TEST_CASE("bench --only explain (tiny sizes) prints JSON: each method of both mo
   CHECK(has(bad.out, "unknown option '--batch' for --only explain"));
   const Result part = sh(kBin + " bench --only nothing");
   CHECK(part.code == 2);
-  CHECK(has(part.out, "prepare or explain"));
+  CHECK(has(part.out, "prepare, explain or oversubscription"));
 }
 
 TEST_CASE("attentivechrome runs write the attention the best model paid to every test gene") {

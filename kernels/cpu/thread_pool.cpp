@@ -1,0 +1,318 @@
+// The kernels' team of threads with adaptive spin-then-sleep waits (see thread_pool.h).
+#include "kernels/cpu/thread_pool.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DC_CPU_RELAX() _mm_pause()
+#else
+#define DC_CPU_RELAX() ((void)0)
+#endif
+
+namespace dc::kernels::cpu {
+namespace {
+
+// Longest spin before sleeping, the shortest (adaptive, on a shared machine), and the gap
+// between two checks of a spin that means the thread was preempted.
+constexpr int64_t kMaxSpinNs = 200'000;
+constexpr int64_t kMinSpinNs = 2'000;
+constexpr int64_t kPreemptedNs = 30'000;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::atomic<int> g_policy{static_cast<int>(WaitPolicy::Adaptive)};
+std::atomic<uint64_t> g_spun{0}, g_slept{0};
+
+// Adaptive: this thread's recent share of long waits (a moving average over about
+// kLongWaitMemory waits). Alone, a wait is long only where the leader really paused (an
+// epoch's end, I/O): a few in a thousand. Sharing the cores, waits for a member the
+// scheduler parked are long every few regions, and spinning through them would burn the
+// time that member needs: above kLongWaitsToBlock the thread spins only kMinSpinNs.
+thread_local float t_long_waits = 0;
+constexpr float kLongWaitMemory = 64, kLongWaitsToBlock = 0.03f;
+thread_local int t_member = 0, t_members = 1;
+thread_local bool t_in_region = false;
+
+// A 32-bit word that waiters watch and wakers change, with a count of sleepers so that a
+// waker makes the futex call only when someone sleeps. Its own cache line.
+struct alignas(64) Signal {
+  std::atomic<uint32_t> word{0};
+  std::atomic<uint32_t> sleepers{0};
+
+  // Wakes the sleepers; call after changing `word`.
+  void wake() {
+    if (sleepers.load(std::memory_order_seq_cst) != 0)
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  }
+
+  // Returns once word != old: spins within this thread's budget, then sleeps.
+  uint32_t wait_change(uint32_t old) {
+    uint32_t v = word.load(std::memory_order_acquire);
+    if (v != old) return v;
+    const auto policy = static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed));
+    const bool adaptive = policy == WaitPolicy::Adaptive;
+    const int64_t budget = policy == WaitPolicy::Block ? 0
+                           : policy == WaitPolicy::Spin ? kMaxSpinNs
+                           : t_long_waits < kLongWaitsToBlock ? kMaxSpinNs
+                                                              : kMinSpinNs;
+    const int64_t start = now_ns();
+    bool preempted = false;
+    if (budget > 0) {
+      int64_t last = start;
+      for (;;) {
+        for (int i = 0; i < 32; ++i) {
+          DC_CPU_RELAX();
+          v = word.load(std::memory_order_acquire);
+          if (v != old) {
+            if (adaptive) t_long_waits -= t_long_waits / kLongWaitMemory;  // a short wait
+            g_spun.fetch_add(1, std::memory_order_relaxed);
+            return v;
+          }
+        }
+        const int64_t t = now_ns();
+        // 32 pauses take about a microsecond: a longer gap means the scheduler took the
+        // core away from this thread, so others want it: stop spinning and sleep (a
+        // sleeper, unlike a spinner, is run at once when woken).
+        if (t - last > kPreemptedNs) {
+          preempted = true;
+          break;
+        }
+        last = t;
+        if (t - start > budget) break;
+      }
+    }
+    g_slept.fetch_add(1, std::memory_order_relaxed);
+    for (;;) {
+      sleepers.fetch_add(1, std::memory_order_seq_cst);
+      v = word.load(std::memory_order_seq_cst);
+      if (v == old)
+        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
+      sleepers.fetch_sub(1, std::memory_order_seq_cst);
+      v = word.load(std::memory_order_acquire);
+      if (v != old) break;
+    }
+    if (adaptive) {
+      // Long: the full spin budget would not have caught it, or the spin was preempted.
+      const bool long_wait = preempted || now_ns() - start > kMaxSpinNs;
+      t_long_waits += ((long_wait ? 1.0f : 0.0f) - t_long_waits) / kLongWaitMemory;
+    }
+    return v;
+  }
+};
+
+struct Pool {
+  int size = 1;  // members, the leader included
+  std::vector<std::thread> workers;
+  Signal dispatch;  // word: the region's generation
+  Signal finished;  // word: workers' finished regions, cumulative
+  Signal barrier;   // word: the barrier's generation
+  alignas(64) std::atomic<uint32_t> arrived{0};
+  alignas(64) void (*fn)(void*) = nullptr;
+  void* ctx = nullptr;
+  bool stop = false;
+
+  // `seen`: the generation when the worker was made (read by start(), not by the worker,
+  // which may first run after the leader has already opened a region).
+  void worker(int member, uint32_t seen) {
+    for (;;) {
+      seen = dispatch.wait_change(seen);
+      if (stop) return;
+      t_member = member;
+      t_members = size;
+      t_in_region = true;
+      try {
+        fn(ctx);
+      } catch (...) {
+        std::fputs("deepchrome: internal error: a kernel threw on a worker thread\n", stderr);
+        std::terminate();
+      }
+      t_in_region = false;
+      t_member = 0;
+      t_members = 1;
+      finished.word.fetch_add(1, std::memory_order_acq_rel);
+      finished.wake();
+    }
+  }
+
+  void start(int n) {
+    size = n;
+    stop = false;
+    const uint32_t generation = dispatch.word.load(std::memory_order_acquire);
+    for (int m = 1; m < n; ++m) workers.emplace_back([this, m, generation] { worker(m, generation); });
+  }
+
+  void join() {
+    stop = true;
+    dispatch.word.fetch_add(1, std::memory_order_acq_rel);
+    dispatch.wake();
+    for (auto& w : workers) w.join();
+    workers.clear();
+    size = 1;
+  }
+
+  void run(void (*f)(void*), void* c) {
+    fn = f;
+    ctx = c;
+    const uint32_t done = finished.word.load(std::memory_order_acquire) + static_cast<uint32_t>(size - 1);
+    dispatch.word.fetch_add(1, std::memory_order_acq_rel);
+    dispatch.wake();
+    t_member = 0;
+    t_members = size;
+    t_in_region = true;
+    f(c);
+    t_in_region = false;
+    t_member = 0;
+    t_members = 1;
+    uint32_t v = finished.word.load(std::memory_order_acquire);
+    while (v != done) v = finished.wait_change(v);
+  }
+
+  void arrive() {
+    const uint32_t gen = barrier.word.load(std::memory_order_acquire);
+    if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<uint32_t>(size)) {
+      arrived.store(0, std::memory_order_relaxed);
+      barrier.word.fetch_add(1, std::memory_order_acq_rel);
+      barrier.wake();
+    } else {
+      barrier.wait_change(gen);
+    }
+  }
+};
+
+int env_threads() {
+  const char* v = std::getenv("OMP_NUM_THREADS");
+  if (!v) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  return end != v && n > 0 && n < 4096 ? static_cast<int>(n) : 0;
+}
+
+// The cgroup's CPU quota in cores, rounded up (0: none). cgroup v2, then v1.
+int cgroup_quota_cores() {
+  {
+    std::ifstream in("/sys/fs/cgroup/cpu.max");
+    std::string quota;
+    long long period = 0;
+    if (in >> quota >> period && quota != "max" && period > 0) {
+      const long long q = std::atoll(quota.c_str());
+      if (q > 0) return static_cast<int>((q + period - 1) / period);
+    }
+  }
+  std::ifstream q("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  long long quota = 0, period = 0;
+  if (q >> quota && p >> period && quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
+  return 0;
+}
+
+std::mutex g_mutex;                  // guards creating and resizing the pool
+std::atomic<Pool*> g_pool{nullptr};  // never destroyed: its threads end with the process
+std::atomic<int> g_size{0};
+
+// DEEPCHROME_WAIT_POLICY=adaptive|spin|block (for measurements; the default is adaptive).
+void policy_from_env() {
+  const char* v = std::getenv("DEEPCHROME_WAIT_POLICY");
+  if (!v) return;
+  const std::string s = v;
+  if (s == "spin") set_wait_policy(WaitPolicy::Spin);
+  else if (s == "block") set_wait_policy(WaitPolicy::Block);
+  else if (s == "adaptive") set_wait_policy(WaitPolicy::Adaptive);
+  else std::fprintf(stderr, "deepchrome: ignoring DEEPCHROME_WAIT_POLICY='%s' (adaptive, spin or block)\n", v);
+}
+
+Pool& pool() {
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p) return *p;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!g_pool.load()) {
+    policy_from_env();
+    // A forked child has the memory of the pool but not its threads: it starts over.
+    static std::once_flag fork_handler;
+    std::call_once(fork_handler, [] { pthread_atfork(nullptr, nullptr, [] { g_pool = nullptr; }); });
+    auto* fresh = new Pool;
+    int n = g_size.load();
+    if (n <= 0) n = env_threads() > 0 ? env_threads() : available_cores();
+    fresh->start(n);
+    g_size.store(n);
+    g_pool.store(fresh, std::memory_order_release);
+  }
+  return *g_pool.load();
+}
+
+}  // namespace
+
+int available_cores() {
+  int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = std::max(1, std::min(n, CPU_COUNT(&set)));
+  const int quota = cgroup_quota_cores();
+  if (quota > 0) n = std::min(n, quota);
+  return n;
+}
+
+void set_team_size(int n) {
+  n = std::max(1, n);
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (p.size == n) return;
+  p.join();  // the same Pool, restarted with n members
+  p.start(n);
+  g_size.store(n);
+}
+
+int team_size() { return pool().size; }
+int team_member() { return t_member; }
+int team_members() { return t_members; }
+
+void run_team(void (*fn)(void*), void* ctx) {
+  if (t_in_region) {
+    // Nested: the caller alone, as member 0 of 1, then back to its own place in the team.
+    const int member = t_member, members = t_members;
+    t_member = 0;
+    t_members = 1;
+    fn(ctx);
+    t_member = member;
+    t_members = members;
+    return;
+  }
+  Pool& p = pool();
+  if (p.size == 1) {
+    t_in_region = true;
+    fn(ctx);
+    t_in_region = false;
+    return;
+  }
+  p.run(fn, ctx);
+}
+
+void team_barrier() {
+  if (!t_in_region || t_members <= 1) return;
+  pool().arrive();
+}
+
+void set_wait_policy(WaitPolicy p) { g_policy.store(static_cast<int>(p)); }
+WaitPolicy wait_policy() { return static_cast<WaitPolicy>(g_policy.load()); }
+WaitStats wait_stats() { return {g_spun.load(), g_slept.load()}; }
+
+}  // namespace dc::kernels::cpu
