@@ -19,7 +19,12 @@ inline bool use_threads(int64_t work, int64_t threshold) {
 // the best for the CPU. A region's body runs in a lambda that cannot carry the
 // instruction-set attributes of the function around it, so the function that does the
 // work carries them itself (and is not inlined into the lambda).
+// (clang refuses noinline beside target_clones, and never inlines a multiversioned function.)
+#if defined(__clang__)
+#define DC_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
 #define DC_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), noinline))
+#endif
 
 struct Range {
   int64_t begin, end;
