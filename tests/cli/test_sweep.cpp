@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,8 +169,14 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
 
   // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
   // The sweep and its runs form their own process group; once a run is seen in progress the
-  // group is frozen (SIGSTOP) and checked again, so the kill lands on a known state (up to
-  // the microseconds between thawing and the kill).
+  // group is frozen (SIGSTOP), checked again, and the sweep is killed while it is still
+  // frozen, so no run executes another instruction between the check and the kill (a run
+  // caught writing its last file would otherwise finish in the moments the sweep takes to
+  // die). This process is made the runs' subreaper: they are handed to it, not to init, so
+  // their group is not orphaned and the kernel sends it no SIGHUP, which would end the runs
+  // whether or not the sweep's own mechanisms (PR_SET_PDEATHSIG, then the lifeline pipe,
+  // which needs the runs thawed) work.
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -191,9 +198,6 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
       if (count_finished(kDir / "out_b") >= 1 && any_run_in_progress(kDir / "out_b")) {
         runs_at_kill = children_of(pid);
         dirs_at_kill = runs_in_progress(kDir / "out_b");
-        // Thawed first: a process group left stopped when its leader dies gets SIGHUP from the
-        // kernel, which would end the runs whether or not the sweep's own mechanisms work.
-        ::kill(-pid, SIGCONT);
         ::kill(pid, SIGKILL);  // the sweep only, as `kill -9 PID` would: its runs must die with it
         killed_mid_run = true;
         break;
@@ -205,10 +209,18 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  waitpid(pid, &status, 0);  // the sweep has exited: its runs have their parent-death signal
   REQUIRE_MESSAGE(killed_mid_run, "the sweep finished before it could be interrupted");
   CHECK(!runs_at_kill.empty());
+  // Still frozen, the runs end by the parent-death signal alone; where a sandbox does not
+  // deliver it, they are thawed and the lifeline pipe must end them.
+  bool ended_frozen = true;
+  for (const pid_t run_pid : runs_at_kill) ended_frozen = ended_frozen && ends_within(run_pid, std::chrono::seconds(5));
+  if (!ended_frozen) MESSAGE("a run outlived the sweep while frozen (no parent-death signal for it: a sandbox that does not deliver it, or a child caught between fork and prctl): thawed for the lifeline pipe");
+  ::kill(-pid, SIGCONT);
   for (const pid_t run_pid : runs_at_kill) CHECK_MESSAGE(ends_within(run_pid, std::chrono::seconds(20)), "run pid ", run_pid);
+  for (const pid_t run_pid : runs_at_kill) waitpid(run_pid, &status, WNOHANG);  // handed to us: reaped
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   // ... killed, not finished: a run under way at the kill never writes its metrics.json.
   CHECK(!dirs_at_kill.empty());
   for (const fs::path& d : dirs_at_kill) CHECK_MESSAGE(!fs::exists(d / "metrics.json"), d, " finished after its sweep was killed");
