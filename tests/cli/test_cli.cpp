@@ -15,45 +15,18 @@
 
 #include "engine/op_table.h"
 #include "models/registry.h"
+#include "cli_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using namespace dc::test::cli;
+
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  const std::string full = "cd '" + std::string(DC_BINARY_DIR) + "/test_cli_work' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-const std::string kBin = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kWork = fs::path(DC_BINARY_DIR) / "test_cli_work";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+Result sh(const std::string& cmd) { return sh_in(kWork, cmd); }
 
 // One small simulated cell and one finished training run shared by the tests below.
 struct World {

@@ -25,42 +25,20 @@
 #include "io/formats/safetensors.h"
 #include "models/metrics.h"
 #include "models/trainer.h"
+#include "cli_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using namespace dc::test::cli;
+
 namespace {
 
 const fs::path kWork = fs::path(DC_BINARY_DIR) / "test_import_work";
-const std::string kBin = std::string(DC_BINARY_DIR) + "/deepchrome";
 const std::string kImporter = std::string(DC_SOURCE_DIR) + "/tools/import_attentivechrome.py";
 const fs::path kFixtures = fs::path(DC_TEST_DATA_DIR) / "fixtures";
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  const std::string full = "cd '" + kWork.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+Result sh(const std::string& cmd) { return sh_in(kWork, cmd); }
 
 // A fresh work folder, and python3 present (scripts/install_deps.sh installs it).
 void prepare() {

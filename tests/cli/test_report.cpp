@@ -14,45 +14,18 @@
 
 #include "io/figures/svg.h"
 #include "xml_check.h"
+#include "cli_util.h"
 
 namespace fs = std::filesystem;
 namespace xml = dc::test::xml;
 
+using namespace dc::test::cli;
+
 namespace {
 
 const fs::path kWork = fs::path(DC_BINARY_DIR) / "test_report_work";
-const std::string kBin = std::string(DC_BINARY_DIR) + "/deepchrome";
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  const std::string full = "cd '" + kWork.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+Result sh(const std::string& cmd) { return sh_in(kWork, cmd); }
 
 // One simulated cell, one epoch of DeepChrome and one of AttentiveChrome.
 struct Runs {

@@ -24,48 +24,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_util.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using namespace dc::test::cli;
+
 namespace {
 
-const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_resume_work";
 
-struct Out {
-  int code;
-  std::string text;
-};
-
-Out run(const std::string& cmd) {
-  const std::string full = "cd '" + kDir.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+Result sh(const std::string& cmd) { return sh_in(kDir, cmd); }
 
 // Starts `deepchrome train ...` in kDir with stdout+stderr appended to `log`.
 pid_t spawn_train(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> argv_s = {kExe, "train"};
+  std::vector<std::string> argv_s = {kBin, "train"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -78,7 +52,7 @@ pid_t spawn_train(const std::vector<std::string>& args, const fs::path& log) {
     if (!f) ::_exit(126);
     ::dup2(fileno(f), STDOUT_FILENO);
     ::dup2(fileno(f), STDERR_FILENO);
-    ::execv(kExe.c_str(), argv.data());
+    ::execv(kBin.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
@@ -87,7 +61,7 @@ pid_t spawn_train(const std::vector<std::string>& args, const fs::path& log) {
 bool has_temp_file(const fs::path& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (contains(e.path().filename().string(), ".tmp.")) return true;
+    if (has(e.path().filename().string(), ".tmp.")) return true;
   return false;
 }
 
@@ -150,7 +124,7 @@ KillStats interrupted_run(const std::string& config, const std::string& out_dir,
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     if (exited) {  // finished before the kill: its outputs are complete; start over for more kill points
-      INFO("attempt ", k, " ended by itself: ", read(log));
+      INFO("attempt ", k, " ended by itself: ", slurp(log));
       REQUIRE(WIFEXITED(status));
       REQUIRE(WEXITSTATUS(status) == 0);
       ++st.ended;
@@ -167,9 +141,9 @@ KillStats interrupted_run(const std::string& config, const std::string& out_dir,
   // last run's may not.)
   const bool state_before_last = state_inode(run_dir) != 0;
   if (state_before_last) ++st.resumed;
-  const Out last = run(kExe + " train " + config + " --resume --set output_dir=" + out_dir);
-  REQUIRE_MESSAGE(last.code == 0, last.text);
-  if (state_before_last) CHECK_MESSAGE(last.text.find("resuming after epoch") != std::string::npos, last.text);
+  const Result last = sh(kBin + " train " + config + " --resume --set output_dir=" + out_dir);
+  REQUIRE_MESSAGE(last.code == 0, last.out);
+  if (state_before_last) CHECK_MESSAGE(last.out.find("resuming after epoch") != std::string::npos, last.out);
   return st;
 }
 
@@ -178,9 +152,9 @@ void compare_runs(const fs::path& a, const fs::path& b, bool attention) {
   if (attention) files.insert(files.end(), {"attention_bins.csv", "attention_marks.csv"});
   for (const auto& f : files) {
     REQUIRE_MESSAGE(fs::exists(b / f), (b / f).string());
-    CHECK_MESSAGE(read(a / f) == read(b / f), f, " differs from the uninterrupted run's");
+    CHECK_MESSAGE(slurp(a / f) == slurp(b / f), f, " differs from the uninterrupted run's");
   }
-  const json ma = json::parse(read(a / "metrics.json")), mb = json::parse(read(b / "metrics.json"));
+  const json ma = json::parse(slurp(a / "metrics.json")), mb = json::parse(slurp(b / "metrics.json"));
   CHECK(without_timings(ma) == without_timings(mb));
   CHECK(ma["epochs"].size() == mb["epochs"].size());
   CHECK(!fs::exists(b / "train_state.safetensors"));  // removed once the run is complete
@@ -192,8 +166,8 @@ void setup() {
   if (done) return;
   fs::remove_all(kDir);
   fs::create_directories(kDir);
-  const Out r = run(kExe + " simulate --out sim --cells R1 --genes 120 --seed 5");
-  REQUIRE_MESSAGE(r.code == 0, r.text);
+  const Result r = sh(kBin + " simulate --out sim --cells R1 --genes 120 --seed 5");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
   // Dropout, momentum and a decaying rate (DeepChrome), Adam with clipping (AttentiveChrome):
   // every piece of state a resume must restore changes the numbers.
   write(kDir / "dc.json", R"({"data": {"root": "sim", "cells": ["R1"]},
@@ -210,8 +184,8 @@ void setup() {
 void resume_case(const std::string& config, const std::string& model, bool attention, unsigned seed) {
   setup();
   const auto t0 = std::chrono::steady_clock::now();
-  const Out ref = run(kExe + " train " + config + " --quiet --set output_dir=ref_" + model);
-  REQUIRE_MESSAGE(ref.code == 0, ref.text);
+  const Result ref = sh(kBin + " train " + config + " --quiet --set output_dir=ref_" + model);
+  REQUIRE_MESSAGE(ref.code == 0, ref.out);
   const auto span = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   const fs::path ref_dir = kDir / ("ref_" + model) / "R1" / model, run_dir = kDir / ("int_" + model) / "R1" / model;
   CHECK(!fs::exists(ref_dir / "train_state.safetensors"));
@@ -248,58 +222,58 @@ TEST_CASE("resume: a state saved under another config is refused, naming what di
   int status = 0;
   ::waitpid(pid, &status, 0);
   REQUIRE(fs::exists(run_dir / "train_state.safetensors"));
-  const std::string state = read(run_dir / "train_state.safetensors");
+  const std::string state = slurp(run_dir / "train_state.safetensors");
 
-  Out r = run(kExe + " train dc.json --resume --quiet --set output_dir=mismatch --set train.lr=0.02 --set model.dropout=0.25");
+  Result r = sh(kBin + " train dc.json --resume --quiet --set output_dir=mismatch --set train.lr=0.02 --set model.dropout=0.25");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "mismatch/R1/deepchrome/train_state.safetensors: this training state belongs to a different run"));
-  CHECK(contains(r.text, "train.lr: 0.01 in the checkpoint, 0.02 now"));
-  CHECK(contains(r.text, "model.dropout: 0.5 in the checkpoint, 0.25 now"));
-  CHECK(contains(r.text, "without --resume"));
-  CHECK(read(run_dir / "train_state.safetensors") == state);  // left as it was
+  CHECK(has(r.out, "mismatch/R1/deepchrome/train_state.safetensors: this training state belongs to a different run"));
+  CHECK(has(r.out, "train.lr: 0.01 in the checkpoint, 0.02 now"));
+  CHECK(has(r.out, "model.dropout: 0.5 in the checkpoint, 0.25 now"));
+  CHECK(has(r.out, "without --resume"));
+  CHECK(slurp(run_dir / "train_state.safetensors") == state);  // left as it was
   CHECK(!fs::exists(run_dir / "metrics.json"));
 
   // Other threads: refused too (the numbers could differ).
-  r = run(kExe + " train dc.json --resume --quiet --set output_dir=mismatch --set threads=1");
+  r = sh(kBin + " train dc.json --resume --quiet --set output_dir=mismatch --set threads=1");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "threads: 2 in the checkpoint, 1 now"));
+  CHECK(has(r.out, "threads: 2 in the checkpoint, 1 now"));
 
   // A damaged state is an input error naming the file, not a crash.
   write(run_dir / "train_state.safetensors", state.substr(0, state.size() / 2));
-  r = run(kExe + " train dc.json --resume --quiet --set output_dir=mismatch");
+  r = sh(kBin + " train dc.json --resume --quiet --set output_dir=mismatch");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "train_state.safetensors"));
+  CHECK(has(r.out, "train_state.safetensors"));
 
   // Without --resume the run starts over (and finishes, removing its state).
-  r = run(kExe + " train dc.json --quiet --set output_dir=mismatch");
+  r = sh(kBin + " train dc.json --quiet --set output_dir=mismatch");
   CHECK(r.code == 0);
   CHECK(fs::exists(run_dir / "metrics.json"));
   CHECK(!fs::exists(run_dir / "train_state.safetensors"));
   // --resume on a finished run keeps it as it is.
-  const std::string weights = read(run_dir / "model.safetensors");
-  r = run(kExe + " train dc.json --resume --set output_dir=mismatch");
+  const std::string weights = slurp(run_dir / "model.safetensors");
+  r = sh(kBin + " train dc.json --resume --set output_dir=mismatch");
   CHECK(r.code == 0);
-  CHECK(contains(r.text, "finished earlier, kept"));
-  CHECK(read(run_dir / "model.safetensors") == weights);
+  CHECK(has(r.out, "finished earlier, kept"));
+  CHECK(slurp(run_dir / "model.safetensors") == weights);
 }
 
 TEST_CASE("unwritable output: exit 2 naming the path and the reason, nothing half-written") {
   setup();
   // A file where the run's folder should go.
   write(kDir / "blocked", "a file, not a folder\n");
-  Out r = run(kExe + " train dc.json --quiet --set output_dir=blocked");
+  Result r = sh(kBin + " train dc.json --quiet --set output_dir=blocked");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "cannot create directory blocked/R1/deepchrome"));
-  CHECK(contains(r.text, "Not a directory"));
-  CHECK(read(kDir / "blocked") == "a file, not a folder\n");
+  CHECK(has(r.out, "cannot create directory blocked/R1/deepchrome"));
+  CHECK(has(r.out, "Not a directory"));
+  CHECK(slurp(kDir / "blocked") == "a file, not a folder\n");
 
   // A file size limit (as a full disk: write() fails, here with EFBIG): the first state
   // written (about 260 kB) is over it.
   const fs::path limited = kDir / "limited" / "R1" / "deepchrome";
-  r = run("sh -c 'ulimit -f 64; exec " + kExe + " train dc.json --quiet --set output_dir=limited'");
-  INFO(r.text);
+  r = sh("sh -c 'ulimit -f 64; exec " + kBin + " train dc.json --quiet --set output_dir=limited'");
+  INFO(r.out);
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "cannot write limited/R1/deepchrome/train_state.safetensors: write failed (File too large)"));
+  CHECK(has(r.out, "cannot write limited/R1/deepchrome/train_state.safetensors: write failed (File too large)"));
   std::vector<std::string> left;
   for (const auto& e : fs::directory_iterator(limited)) left.push_back(e.path().filename().string());
   CHECK_MESSAGE(left.empty(), "left behind: ", left.size() ? left.front() : "");
@@ -311,11 +285,11 @@ TEST_CASE("unwritable output: exit 2 naming the path and the reason, nothing hal
   } else {
     fs::create_directories(kDir / "readonly");
     fs::permissions(kDir / "readonly", fs::perms::owner_read | fs::perms::owner_exec);
-    r = run(kExe + " train dc.json --quiet --set output_dir=readonly");
+    r = sh(kBin + " train dc.json --quiet --set output_dir=readonly");
     fs::permissions(kDir / "readonly", fs::perms::owner_all);
     CHECK(r.code == 2);
-    CHECK(contains(r.text, "readonly/R1"));
-    CHECK(contains(r.text, "Permission denied"));
+    CHECK(has(r.out, "readonly/R1"));
+    CHECK(has(r.out, "Permission denied"));
     CHECK(fs::is_empty(kDir / "readonly"));
   }
 }
@@ -323,10 +297,10 @@ TEST_CASE("unwritable output: exit 2 naming the path and the reason, nothing hal
 TEST_CASE("a diverging run names the epoch, the batch and the first non-finite parameter, and writes no outputs") {
   setup();
   // Raw counts times a huge step overflow the linear model's weights at the first update.
-  const Out r = run(kExe + " train dc.json --quiet --set 'model={\"name\":\"linear\"}' --set train.lr=1e38 --set output_dir=nan");
+  const Result r = sh(kBin + " train dc.json --quiet --set 'model={\"name\":\"linear\"}' --set train.lr=1e38 --set output_dir=nan");
   CHECK(r.code == 1);
-  CHECK(contains(r.text, "training diverged at epoch 1, batch 2: the loss is NaN; "));
-  CHECK(contains(r.text, "the first parameter holding a non-finite value is fc.weight (weights, element "));
+  CHECK(has(r.out, "training diverged at epoch 1, batch 2: the loss is NaN; "));
+  CHECK(has(r.out, "the first parameter holding a non-finite value is fc.weight (weights, element "));
   const fs::path dir = kDir / "nan" / "R1" / "linear";
   for (const char* f : {"metrics.json", "model.safetensors", "predictions.csv", "config.json"}) CHECK_MESSAGE(!fs::exists(dir / f), f);
   CHECK(!has_temp_file(dir));
