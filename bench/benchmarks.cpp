@@ -1,6 +1,7 @@
 #include "bench/benchmarks.h"
 
 #include "bench/explain_benchmark.h"
+#include "bench/machine.h"
 #include "bench/oversubscription_benchmark.h"
 #include "kernels/cpu/thread_pool.h"
 #include "bench/prepare_benchmark.h"
@@ -109,17 +110,6 @@ double measure_peak_gflops(int threads, double seconds) {
     best = std::max(best, gflops);
   }
   return best;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
 }
 
 // The SGEMM (the building block of linear, conv1d and bmm) against the plain triple loop.

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/machine.h"
 #include "bench/record.h"
 #include "bench/timing.h"
 #include "engine/autograd.h"
@@ -71,20 +72,6 @@ constexpr uint64_t kModelSeed = 1, kDataSeed = 7;
 
 double target_class_maps_s(const std::string& model) { return model == "deepchrome" ? 2.0 : 10.0; }
 double target_grad_input_s(const std::string& model) { return model == "deepchrome" ? 2.0 : 5.0; }
-
-std::string cpu_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-// The 1-minute load average: how shared the machine was while this ran.
-double load_average() {
-  double load[1] = {-1};
-  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
-}
 
 struct Timing {
   double median = 0, min = 0;
@@ -524,7 +511,7 @@ int run_explain_benchmark(const std::vector<std::string>& args) {
 
   ordered_json doc;
   doc["benchmark"] = "explain";
-  doc["machine"] = {{"cpu", cpu_name()}, {"cores", std::thread::hardware_concurrency()}, {"threads", threads},
+  doc["machine"] = {{"cpu", cpu_model()}, {"cores", std::thread::hardware_concurrency()}, {"threads", threads},
                     {"load_average_at_start", load_average()}};
   // The test split of a simulated cell of 3 x genes genes (19800 -> 6600 per split).
   io::SimulateOptions so;

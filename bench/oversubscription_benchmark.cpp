@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/machine.h"
 #include "bench/timing.h"
 #include "engine/parallel.h"
 #include "io/formats/atomic_file.h"
@@ -214,11 +215,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double load_average() {
-  double l[1] = {-1};
-  return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
 }  // namespace
 
 int run_oversubscription_benchmark(const std::vector<std::string>& args) {
@@ -284,17 +280,8 @@ int run_oversubscription_benchmark(const std::vector<std::string>& args) {
 
   ordered_json doc;
   doc["benchmark"] = "oversubscription";
-  doc["machine"] = {{"cpu", ""}, {"hardware_threads", std::thread::hardware_concurrency()}, {"available_cores", cores},
+  doc["machine"] = {{"cpu", cpu_model()}, {"hardware_threads", std::thread::hardware_concurrency()}, {"available_cores", cores},
                     {"load_average_at_start", load_average()}};
-  {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("model name", 0) == 0) {
-        doc["machine"]["cpu"] = line.substr(line.find(':') + 2);
-        break;
-      }
-  }
   doc["options"] = {{"model", s.model}, {"batch", s.batch}, {"threads_per_copy", s.threads}, {"epochs_per_copy", s.epochs},
                     {"genes", s.genes}, {"statistic", "each copy's median epoch"}};
 

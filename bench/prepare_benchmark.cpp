@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/machine.h"
 #include "bench/timing.h"
 #include "kernels/base/error.h"
 #include "kernels/base/philox.h"
@@ -131,14 +132,6 @@ std::string command_output(const std::string& cmd) {
   pclose(p);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
-}
-
-std::string cpu_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 // Genes spread over the chromosomes by length, windows inside their chromosome.
@@ -461,11 +454,7 @@ int run_prepare_benchmark(const std::vector<std::string>& args) {
   ordered_json doc;
   doc["benchmark"] = "prepare";
   // This is a shared 2-core machine at times: the 1-minute load average says how shared.
-  auto load_average = [] {
-    double load[1] = {-1};
-    return getloadavg(load, 1) == 1 ? load[0] : -1.0;
-  };
-  doc["machine"] = {{"cpu", cpu_name()}, {"cores", std::thread::hardware_concurrency()}, {"load_average_at_start", load_average()}};
+  doc["machine"] = {{"cpu", cpu_model()}, {"cores", std::thread::hardware_concurrency()}, {"load_average_at_start", load_average()}};
   const double gen_small = make_inputs(small, std::max<int64_t>(reads / 10, 1000), genes, threads, false);
   const double gen_full = make_inputs(full, reads, genes, threads, tagalign);
   int64_t bam_bytes = 0;
