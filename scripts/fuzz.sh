@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/, clang + ASan + UBSan) and runs each for a fixed time
-# on a scratch copy of its committed seed corpus (fuzz/corpus/<name>/, which stays as it is).
+# Builds the libFuzzer targets (tests/fuzz/, clang + ASan + UBSan) and runs each for a fixed time
+# on a scratch copy of its committed seed corpus (tests/fuzz/corpus/<name>/, which stays as it is).
 #
 #   scripts/fuzz.sh                      # every target, 30 s each (what scripts/test.sh runs)
 #   scripts/fuzz.sh --seconds 1800 csv   # targets whose name contains "csv", 30 min each
@@ -64,7 +64,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 ran=0
-for source in fuzz/fuzz_*.cpp; do
+for source in tests/fuzz/fuzz_*.cpp; do
   target=$(basename "$source" .cpp)
   name=${target#fuzz_}
   if [ ${#filters[@]} -gt 0 ]; then
@@ -75,12 +75,12 @@ for source in fuzz/fuzz_*.cpp; do
   mkdir -p "$work/$name/corpus" "$work/$name/crashes"
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$work/$name/crashes/")
-  [ -f "fuzz/dict/$name.dict" ] && args+=(-dict="fuzz/dict/$name.dict")
-  seeds=("fuzz/corpus/$name")
-  if [ ! -d "fuzz/corpus/$name" ]; then seeds=(); fi
+  [ -f "tests/fuzz/dict/$name.dict" ] && args+=(-dict="tests/fuzz/dict/$name.dict")
+  seeds=("tests/fuzz/corpus/$name")
+  if [ ! -d "tests/fuzz/corpus/$name" ]; then seeds=(); fi
   echo "== fuzz $name: ${seconds} s"
   ran=$((ran + 1))
-  if ! "$build_dir/fuzz/$target" "${args[@]}" "$work/$name/corpus" "${seeds[@]}" > "$work/$name/log" 2>&1; then
+  if ! "$build_dir/tests/fuzz/$target" "${args[@]}" "$work/$name/corpus" "${seeds[@]}" > "$work/$name/log" 2>&1; then
     tail -n 60 "$work/$name/log"
     failed+=("$name")
     echo "FUZZ FINDING in $name: input kept in $work/$name/crashes/ (log $work/$name/log)"

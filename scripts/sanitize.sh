@@ -2,7 +2,7 @@
 # Builds the CPU test suites with AddressSanitizer + UndefinedBehaviorSanitizer
 # (-DDEEPCHROME_SANITIZE=address,undefined, no CUDA, RelWithDebInfo) into build-sanitize/ and
 # runs them there; any sanitizer report fails the run. With clang (and libFuzzer) the same
-# build also holds the fuzz targets of fuzz/ (scripts/fuzz.sh runs them), so the libraries
+# build also holds the fuzz targets of tests/fuzz/ (scripts/fuzz.sh runs them), so the libraries
 # are compiled once; without clang it uses the default compiler and the fuzzers are left out.
 #
 #   scripts/sanitize.sh                          # build + every CPU suite (what scripts/test.sh runs)

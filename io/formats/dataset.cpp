@@ -282,14 +282,20 @@ uint64_t checksum_bytes(const void* data, size_t size, uint64_t seed) {
   return r;
 }
 
-// Covers the header (its checksum field taken as 0) and the whole body.
-uint64_t cache_checksum(CacheHeader h, const std::string& text, const Split& s) {
+// Covers the header (its checksum field taken as 0) and the whole body: the text (path +
+// ids), the labels and the values, each chained on the sum so far.
+uint64_t cache_checksum(CacheHeader h, const void* text, size_t text_bytes, const void* labels, size_t label_bytes,
+                        const void* x, size_t x_bytes) {
   h.checksum = 0;
   uint64_t sum = checksum_bytes(&h, sizeof h, 1);
-  sum ^= checksum_bytes(text.data(), text.size(), sum);
-  sum ^= checksum_bytes(s.labels.data(), s.labels.size(), sum);
-  sum ^= checksum_bytes(s.x.data(), s.x.size() * sizeof(float), sum);
+  sum ^= checksum_bytes(text, text_bytes, sum);
+  sum ^= checksum_bytes(labels, label_bytes, sum);
+  sum ^= checksum_bytes(x, x_bytes, sum);
   return sum;
+}
+
+uint64_t cache_checksum(const CacheHeader& h, const std::string& text, const Split& s) {
+  return cache_checksum(h, text.data(), text.size(), s.labels.data(), s.labels.size(), s.x.data(), s.x.size() * sizeof(float));
 }
 
 std::string absolute_path(const std::string& path) {
@@ -412,6 +418,40 @@ void write_cache(const std::string& cache, const std::string& abs_csv, const Fil
   w.write({reinterpret_cast<const char*>(s.x.data()), s.x.size() * sizeof(float)});
   w.commit();
 }
+
+}  // namespace
+
+bool reseal_cache_bytes(std::string& cache, const std::string& csv_path, bool stamp, bool checksum) {
+  CacheHeader h{};
+  if (cache.size() < sizeof h) return false;
+  std::memcpy(&h, cache.data(), sizeof h);
+  if (stamp) {
+    FileStamp st;
+    if (!stat_file(csv_path, st)) return false;
+    h.csv_size = st.size;
+    h.csv_mtime_ns = st.mtime_ns;
+    h.csv_inode = st.inode;
+  }
+  bool done = true;
+  if (checksum) {
+    // The reader's split of the body (header sizes), without overflow on arbitrary values.
+    const uint64_t body = cache.size() - sizeof h;
+    const bool fits = h.n <= body / (kValuesPerGene * sizeof(float)) && h.path_bytes <= body && h.ids_bytes <= body - h.path_bytes &&
+                      h.n <= body - h.path_bytes - h.ids_bytes &&
+                      body - h.path_bytes - h.ids_bytes - h.n == h.n * kValuesPerGene * sizeof(float);
+    if (fits) {
+      const char* text = cache.data() + sizeof h;
+      const size_t text_bytes = h.path_bytes + h.ids_bytes;
+      h.checksum = cache_checksum(h, text, text_bytes, text + text_bytes, h.n, text + text_bytes + h.n,
+                                  h.n * kValuesPerGene * sizeof(float));
+    }
+    done = fits;
+  }
+  std::memcpy(cache.data(), &h, sizeof h);
+  return done;
+}
+
+namespace {
 
 // ---- CSV writing ------------------------------------------------------------------------
 

@@ -57,6 +57,14 @@ Split load_split(const std::string& csv_path, const LoadOptions& options = {});
 // Where load_split keeps the cache of `csv_path` under `options` (used by tests and tools).
 std::string cache_path(const std::string& csv_path, const LoadOptions& options = {});
 
+// For tests and the cache fuzz target (tests/fuzz/fuzz_dataset_cache.cpp): rewrites in the bytes of
+// a cache file what the reader checks before it decodes anything, so altered bytes reach the
+// decoder: with `stamp`, the CSV stamp (size, mtime, inode of `csv_path` as it is now); with
+// `checksum`, the checksum over the bytes as they are. Returns false, changing nothing more,
+// when the bytes are shorter than a header, `csv_path` cannot be stat'ed, or (for the
+// checksum) the header's sizes do not split the bytes as the reader expects.
+bool reseal_cache_bytes(std::string& cache, const std::string& csv_path, bool stamp, bool checksum);
+
 struct CellData {
   std::string name, dir;
   Split train, valid, test;

@@ -393,6 +393,29 @@ TEST_CASE("binary cache: reused when unchanged, rebuilt when the CSV changes or 
     warnings.clear();
     check_same(io::load_split(csv, o), fresh);
     CHECK(contains(warnings.at(0), "truncated"));
+    // reseal_cache_bytes (the fuzz target's repair): a good cache is left as it is; a
+    // changed value, resealed, is read as data (so the repair is the reader's own checks).
+    std::string resealed = good_cache;
+    CHECK(io::reseal_cache_bytes(resealed, csv, true, true));
+    CHECK(resealed == good_cache);
+    std::string changed = flipped;
+    CHECK(io::reseal_cache_bytes(changed, csv, false, true));
+    CHECK(changed != flipped);
+    write_text(cache, changed);
+    warnings.clear();
+    const io::Split altered = io::load_split(csv, o);
+    CHECK(warnings.empty());
+    CHECK(altered.x.back() != fresh.x.back());
+    CHECK(io::read_file(cache) == changed);  // accepted, not rebuilt
+    std::string restamped = flipped_header;  // another stamp: restamped and resealed, accepted
+    CHECK(io::reseal_cache_bytes(restamped, csv, true, true));
+    CHECK(restamped == good_cache);
+    std::string short_bytes = good_cache.substr(0, 10), wrong_sizes = bad_n;
+    CHECK_FALSE(io::reseal_cache_bytes(short_bytes, csv, true, true));
+    CHECK(short_bytes == good_cache.substr(0, 10));
+    CHECK_FALSE(io::reseal_cache_bytes(wrong_sizes, csv, false, true));
+    CHECK(wrong_sizes == bad_n);
+    CHECK_FALSE(io::reseal_cache_bytes(resealed, dir + "/no_such.csv", true, false));
     // A directory where the cache should be: ignored, and no cache is written.
     fs::remove(cache);
     fs::create_directory(cache);

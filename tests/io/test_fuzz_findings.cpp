@@ -1,4 +1,4 @@
-// Inputs the fuzz targets of fuzz/ found to crash a parser (or to make it throw something
+// Inputs the fuzz targets of tests/fuzz/ found to crash a parser (or to make it throw something
 // other than dc::InputError), kept as regular test cases once fixed. The inputs themselves
 // are tests/data/fuzz/<target>/crash-<sha1>, fed exactly as the fuzz target lays them out
 // (see its opening comment); each case also spells the problem out by hand. Every one must
