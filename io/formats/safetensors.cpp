@@ -103,7 +103,20 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
     if (begin > end || end > data_size)
       throw fail(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                  "] outside the data section of " + std::to_string(data_size) + " bytes (truncated file?)");
-    const uint64_t numel = static_cast<uint64_t>(shape_numel(shape));
+    // The element count, without overflow: a product beyond what the data section can hold
+    // is refused before it is formed (dims are at most 2^40 each, their product is not bounded).
+    uint64_t numel = 1;
+    const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
+    for (const int64_t d : shape) {
+      if (empty) {
+        numel = 0;
+        break;
+      }
+      if (numel > data_size / 4 / static_cast<uint64_t>(d))
+        throw fail(where + ": shape " + shape_str(shape) + " needs more than the data section's " + std::to_string(data_size) +
+                   " bytes");
+      numel *= static_cast<uint64_t>(d);
+    }
     if (end - begin != numel * 4)
       throw fail(where + ": " + std::to_string(end - begin) + " bytes do not match shape " + shape_str(shape));
     ranges.push_back({begin, end});

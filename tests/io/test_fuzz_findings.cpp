@@ -5,6 +5,8 @@
 // now get the clear error bad input gets.
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -85,4 +87,26 @@ TEST_CASE("fuzz_safetensors: a tensor with an empty name is refused when read, a
   const std::string crash = fuzz_input("safetensors", "crash-da89b93c5ff209dd8eff8402533d64263259f4eb");
   CHECK_THROWS_WITH_AS(io::parse_safetensors(crash, "ck.safetensors"),
                        "ck.safetensors: not a valid safetensors file: a tensor has an empty name", InputError);
+}
+
+TEST_CASE("fuzz_safetensors: a shape whose element count overflows is refused before it is multiplied out") {
+  // crash-8395852c (found by a 30-minute run): shape [1844674407, 7095516150, 4], each dim
+  // under the 2^40 bound, overflowed int64 in shape_numel (UBSan: signed multiplication).
+  const std::string crash = fuzz_input("safetensors", "crash-8395852c914c91749c704085e996822d45bf0749");
+  try {
+    io::parse_safetensors(crash, "ck.safetensors");
+    FAIL("accepted");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("ck.safetensors: not a valid safetensors file: tensor 's': shape ") == 0);
+    CHECK(what.find("needs more than the data section's") != std::string::npos);
+  }
+  // A zero dimension still makes an empty tensor whatever the others are.
+  const std::string header = R"({"e":{"dtype":"F32","shape":[1099511627776,0,1099511627776],"data_offsets":[0,0]}})";
+  std::string file(8, '\0');
+  const uint64_t n = header.size();
+  std::memcpy(file.data(), &n, 8);
+  file += header;
+  const io::SafetensorsFile f = io::parse_safetensors(file, "empty.safetensors");
+  CHECK(f.tensors.at("e").numel() == 0);
 }
