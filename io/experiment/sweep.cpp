@@ -644,6 +644,8 @@ std::string summary_md(const SweepSummary& s) {
         }
         out += ' ';
         out += std::to_string(n);
+        out += " of ";
+        out += std::to_string(s.cells.size());
         out += " cell types |";
       }
       out += "\n";

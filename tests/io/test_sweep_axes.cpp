@@ -110,8 +110,8 @@ TEST_CASE("axes summary: the grid point of best mean valid AUROC, mean ± sample
   CHECK(count_of(md, "| E004 | H1_BMP4_Derived_Mesendoderm_Cultured_Cells | 0.8100 | 0.8500 ± 0.0707 (2/3 seeds) | +0.0400 | 0 |") == 1);
   CHECK(count_of(md, "| **mean** | | 0.7900 | **0.7950** | +0.0050 | |") == 1);
   CHECK(count_of(md, "sample standard deviation (n−1)") == 1);
-  CHECK(count_of(md, "| 0 | 0.1 | 1 cell types |") == 1);
-  CHECK(count_of(md, "| 1 | 0.01 | 1 cell types |") == 1);
+  CHECK(count_of(md, "| 0 | 0.1 | 1 of 2 cell types |") == 1);
+  CHECK(count_of(md, "| 1 | 0.01 | 1 of 2 cell types |") == 1);
 
   const std::string svg = io::auroc_vs_paper_svg(s);
   CHECK(count_of(svg, "<title>E003 H1_Cell_Line deepchrome: 0.7400 ± 0.0400 (grid point 1) (paper 0.7700)</title>") == 1);
