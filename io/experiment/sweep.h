@@ -22,9 +22,10 @@
 // Run folders: with no axes <output_dir>/<cell>/<model>/ as always. With axes each (grid
 // point, seed) gets a variant folder that is the output_dir of its runs:
 //   <output_dir>/<variant>/<cell>/<model>/    variant: "seed<S>", "grid<G>" or "grid<G>-seed<S>"
-// (G the grid point's index as above, S the seed itself), so adding seeds to a finished sweep
-// keeps its runs; changing the grid renumbers its points, and run_state refuses a folder whose
-// config differs rather than mixing recipes.
+// (G the grid point's index as above, S the seed itself), so adding seeds to a sweep that has
+// seeds keeps its finished runs (a sweep without axes keeps <cell>/<model>/: its runs are not
+// reused once axes are added); changing the grid renumbers its points, and run_state refuses
+// a folder whose config differs rather than mixing recipes.
 //
 // The summary (summary.csv, summary.md, auroc_vs_paper.svg) is a pure function of the
 // finished runs' metrics.json files, so a resumed sweep ends with the same summary as an
