@@ -326,10 +326,11 @@ TEST_CASE("sweep with seeds and a grid: a run per (cell, grid point, seed), mean
        "sweep.grid[\"train.batch_size\"][1] (model \"deepchrome\"): train.batch_size: expected an integer, got a number 0.5"},
       {"'sweep.grid={\"train.lr\": []}'", "sweep.grid[\"train.lr\"]: the list is empty"},
   };
-  for (const auto& [assignment, message] : bad) {
+  for (const auto& entry : bad) {  // (not a structured binding: clang 14 cannot capture one in doctest's lambdas)
+    const std::string assignment = entry.first, message = entry.second;
     const Out r = run(kExe + " sweep sweep.json --set output_dir=out_axes_bad --set " + assignment);
-    CHECK_MESSAGE(r.code == 2, std::string(assignment), ": ", r.text);
-    CHECK_MESSAGE(contains(r.text, message), std::string(assignment), ": ", r.text);
+    CHECK_MESSAGE(r.code == 2, assignment, ": ", r.text);
+    CHECK_MESSAGE(contains(r.text, message), assignment, ": ", r.text);
   }
 }
 
