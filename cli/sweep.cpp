@@ -70,10 +70,18 @@ A sweep config is an experiment config (see `deepchrome train --help`) with a "s
   "sweep": {"parallel_runs": 1,
             "models": [{"model": {...}, "train": {...}}, ...]}
 Each models entry replaces the top-level "model" and "train" sections for its runs; with no
-entries the top-level model is swept. "parallel_runs" runs that many cell types at once,
-splitting "threads" between them (or sharing the GPU with "device": "cuda").
+entries the top-level model is swept. Optional axes repeat every run:
+  "seeds": [1, 2, 3]                       once per seed (replacing train.seed)
+  "grid": {"train.lr": [1e-4, 3e-4], ...}  once per combination of the values ("model." and
+                                           "train." keys), the runs then in
+                                           <variant>/<cell>/<model>/, variant e.g. grid1-seed3
+The summary then shows per cell type and model the mean ± sample sd over the seeds at the
+grid point with the best mean valid AUROC (summary.csv keeps one row per run).
+"parallel_runs" runs that many at once (longest first), splitting "threads" between them
+(or sharing the GPU with "device": "cuda").
 
   --set KEY=VALUE  override a config key (as for train), e.g. --set sweep.parallel_runs=2
+                   or --set sweep.seeds='[1,2,3]'
   --status         list each run's state (finished / interrupted / to do), refresh the
                    summary from the finished runs and exit
 )";
@@ -224,6 +232,7 @@ int cmd_sweep(const Args& args) {
   io::SweepSummary summary;
   summary.cells = s.cells;
   summary.models = s.models;
+  summary.axes = s.axes;
   summary.source = config_path;
   summary.data_root = s.data_root;
   for (const auto& cell : s.cells) summary.simulated.push_back(io::is_simulated_cell(s.data_root, cell));
@@ -244,6 +253,7 @@ int cmd_sweep(const Args& args) {
     }
     summary.results.push_back(r);
   }
+  todo = io::plan_order(s, todo, io::train_file_sizes(s));  // longest first
 
   // Everything in it is a pure function of the finished runs' files (see io/experiment/sweep.h).
   io::MarkImportanceSweep importance;
@@ -256,11 +266,17 @@ int cmd_sweep(const Args& args) {
   };
 
   if (p.flag("status")) {
-    std::printf("%-12s %-16s %s\n", "cell", "model", "state");
+    if (s.axes.any())
+      std::printf("%-12s %-16s %-16s %s\n", "cell", "model", "variant", "state");
+    else
+      std::printf("%-12s %-16s %s\n", "cell", "model", "state");
     for (size_t i = 0; i < s.jobs.size(); ++i) {
       const io::RunState st = io::run_state(s.jobs[i]);
-      std::printf("%-12s %-16s %s\n", s.jobs[i].cell.c_str(), s.jobs[i].model.c_str(),
-                  st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (resumes)" : "to do");
+      const char* state = st == io::RunState::Finished ? "finished" : st == io::RunState::Partial ? "interrupted (resumes)" : "to do";
+      if (s.axes.any())
+        std::printf("%-12s %-16s %-16s %s\n", s.jobs[i].cell.c_str(), s.jobs[i].model.c_str(), s.jobs[i].variant.c_str(), state);
+      else
+        std::printf("%-12s %-16s %s\n", s.jobs[i].cell.c_str(), s.jobs[i].model.c_str(), state);
     }
     std::printf("%zu of %zu runs finished\n", finished_before, s.jobs.size());
     write_summary();
@@ -271,8 +287,11 @@ int cmd_sweep(const Args& args) {
 
   size_t n_sim = 0;
   for (bool b : summary.simulated) n_sim += b;
-  std::printf("sweep %s: %zu runs (%zu cell types x %zu models) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
-              s.models.size(), s.output_dir.c_str());
+  const std::string axes_text =
+      (s.axes.grid_points.empty() ? "" : " x " + std::to_string(s.axes.grid_points.size()) + " grid points") +
+      (s.axes.seeds.empty() ? "" : " x " + std::to_string(s.axes.seeds.size()) + " seeds");
+  std::printf("sweep %s: %zu runs (%zu cell types x %zu models%s) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
+              s.models.size(), axes_text.c_str(), s.output_dir.c_str());
   std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d thread%s each%s\n", finished_before, todo.size(),
               interrupted ? (" (" + std::to_string(interrupted) + " interrupted, resuming)").c_str() : "", s.parallel_runs,
               s.threads_per_run, s.threads_per_run == 1 ? "" : "s", n_sim == s.cells.size() ? "; data are simulated" : "");
@@ -311,9 +330,9 @@ int cmd_sweep(const Args& args) {
     while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
       const size_t j = todo[next++];
       const io::SweepJob& job = s.jobs[j];
-      const pid_t pid = start_run(exe, job, state_dir + "/" + job.cell + "." + job.model + ".json", lifeline.fd[0]);
+      const pid_t pid = start_run(exe, job, state_dir + "/" + io::job_file_name(job), lifeline.fd[0]);
       running.push_back({pid, j, std::chrono::steady_clock::now()});
-      std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.model.c_str(),
+      std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(),
                   job.run_dir.c_str());
       std::fflush(stdout);
     }
@@ -339,7 +358,7 @@ int cmd_sweep(const Args& args) {
       const size_t left = todo.size() - next + running.size();
       const double eta = left == 0 ? 0 : elapsed / static_cast<double>(done_now) * static_cast<double>(left);
       std::printf("%s %s %s: test AUROC %.4f (best epoch %d) in %s%s\n", progress_prefix().c_str(), job.cell.c_str(),
-                  job.model.c_str(), r.test_auroc, r.best_epoch, duration_text(wall).c_str(),
+                  job.label.c_str(), r.test_auroc, r.best_epoch, duration_text(wall).c_str(),
                   left ? (", about " + duration_text(eta) + " left").c_str() : "");
     } else {
       if (g_interrupted) {
@@ -350,9 +369,9 @@ int cmd_sweep(const Args& args) {
       const std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                               : WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
                                                     : "unknown status";
-      failures.push_back(job.cell + " " + job.model + " (" + why + ", log " + job.run_dir + "/train.log)");
+      failures.push_back(job.cell + " " + job.label + " (" + why + ", log " + job.run_dir + "/train.log)");
       std::printf("%s %s %s: FAILED (%s); last lines of %s/train.log:\n%s\n", progress_prefix().c_str(), job.cell.c_str(),
-                  job.model.c_str(), why.c_str(), job.run_dir.c_str(), tail(job.run_dir + "/train.log", 3).c_str());
+                  job.label.c_str(), why.c_str(), job.run_dir.c_str(), tail(job.run_dir + "/train.log", 3).c_str());
     }
     std::fflush(stdout);
     write_summary();
@@ -378,14 +397,7 @@ int cmd_sweep(const Args& args) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("\nsweep finished in %s: %s/{summary.csv,summary.md,auroc_vs_paper.svg}\n", duration_text(wall).c_str(),
               s.output_dir.c_str());
-  for (size_t m = 0; m < s.models.size(); ++m) {
-    std::vector<double> v;
-    for (size_t c = 0; c < s.cells.size(); ++c)
-      if (summary.results[c * s.models.size() + m].status == "done") v.push_back(summary.results[c * s.models.size() + m].test_auroc);
-    double mean = 0;
-    for (double x : v) mean += x;
-    if (!v.empty()) std::printf("  %-16s mean test AUROC %.4f over %zu cell types\n", s.models[m].c_str(), mean / v.size(), v.size());
-  }
+  std::fputs(io::summary_brief(summary).c_str(), stdout);
   if (importance.enabled) std::printf("  %s\n", io::mark_importance_status(importance).c_str());
   ::close(lock_fd);
   if (!failures.empty()) {

@@ -116,30 +116,65 @@ MarkImportanceSweep gather_mark_importance(const SweepConfig& s) {
   if (!out.enabled) return out;
 
   const size_t n_cells = s.cells.size(), n_models = s.models.size();
+  const size_t n_points = s.axes.points(), n_seeds = s.axes.seed_count();
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
-  for (size_t m = 0; m < n_models; ++m) {
-    const size_t first_table = out.tables.size();
-    for (size_t c = 0; c < n_cells; ++c) {
-      const SweepJob& job = s.jobs[c * n_models + m];  // jobs are cell-major
-      if (!explain_enabled(job) || !exists(job.run_dir + "/explain/explain.json")) continue;
-      ++out.explained[m];
-      const std::string path = job.run_dir + "/explain/mark_importance.csv";
-      for (const MarkImportanceRow& row : parse_mark_importance_csv(read_file(path), path)) {
-        auto it = std::find_if(out.tables.begin() + static_cast<std::ptrdiff_t>(first_table), out.tables.end(),
-                               [&](const MarkImportanceTable& t) { return t.method == row.method; });
-        if (it == out.tables.end()) {  // a method first seen here
-          MarkImportanceTable t;
-          t.model = s.models[m];
-          t.method = row.method;
-          for (auto& v : t.values) v.assign(n_cells * kMarks, kNone);
-          t.present.assign(n_cells, false);
-          out.tables.push_back(std::move(t));
-          it = out.tables.end() - 1;
-        }
-        const size_t k = row.cls == "high" ? 0 : 1;
-        std::copy(row.values.begin(), row.values.end(), it->values[k].begin() + static_cast<std::ptrdiff_t>(c * kMarks));
+  // With axes: the runs' results, to find each (cell, model)'s chosen grid point.
+  SweepSummary results;
+  results.cells = s.cells;
+  results.models = s.models;
+  results.axes = s.axes;
+  for (const SweepJob& job : s.jobs) {
+    RunResult r{job.cell, job.model};
+    if (s.axes.any() && exists(job.run_dir + "/metrics.json")) {
+      try {
+        r = read_run_result(job);
+      } catch (const InputError&) {  // an interrupted run: not finished
       }
     }
+    results.results.push_back(r);
+  }
+  for (size_t m = 0; m < n_models; ++m) {
+    const size_t first_table = out.tables.size();
+    std::vector<std::array<std::vector<int>, 2>> counts;  // per table: runs summed into each value
+    for (size_t c = 0; c < n_cells; ++c) {
+      const size_t point = s.axes.any() ? cell_model_stats(results, c, m).point : 0;
+      bool explained = false;
+      for (size_t k = 0; k < n_seeds; ++k) {
+        const SweepJob& job = s.jobs[((c * n_models + m) * n_points + point) * n_seeds + k];  // see SweepConfig::jobs
+        if (!explain_enabled(job) || !exists(job.run_dir + "/explain/explain.json")) continue;
+        explained = true;
+        const std::string path = job.run_dir + "/explain/mark_importance.csv";
+        for (const MarkImportanceRow& row : parse_mark_importance_csv(read_file(path), path)) {
+          auto it = std::find_if(out.tables.begin() + static_cast<std::ptrdiff_t>(first_table), out.tables.end(),
+                                 [&](const MarkImportanceTable& t) { return t.method == row.method; });
+          if (it == out.tables.end()) {  // a method first seen here
+            MarkImportanceTable t;
+            t.model = s.models[m];
+            t.method = row.method;
+            for (auto& v : t.values) v.assign(n_cells * kMarks, 0.0);
+            t.present.assign(n_cells, false);
+            out.tables.push_back(std::move(t));
+            counts.push_back({std::vector<int>(n_cells, 0), std::vector<int>(n_cells, 0)});
+            it = out.tables.end() - 1;
+          }
+          const size_t k_cls = row.cls == "high" ? 0 : 1;
+          const size_t t = static_cast<size_t>(it - out.tables.begin()) - first_table;
+          for (size_t j = 0; j < kMarks; ++j) it->values[k_cls][c * kMarks + j] += row.values[j];
+          ++counts[t][k_cls][c];
+        }
+      }
+      out.explained[m] += explained;
+    }
+    // The mean over the explained seeds (one run without seeds: its own figures); NaN where none.
+    for (size_t t = first_table; t < out.tables.size(); ++t)
+      for (size_t k_cls = 0; k_cls < 2; ++k_cls)
+        for (size_t c = 0; c < n_cells; ++c) {
+          const int n = counts[t - first_table][k_cls][c];
+          for (size_t j = 0; j < kMarks; ++j) {
+            double& v = out.tables[t].values[k_cls][c * kMarks + j];
+            v = n == 0 ? kNone : n == 1 ? v : v / n;
+          }
+        }
     // A cell type counts as present for a method once both classes are there.
     for (size_t t = first_table; t < out.tables.size(); ++t)
       for (size_t c = 0; c < n_cells; ++c)

@@ -9,6 +9,10 @@
 //       cell (sweep order)
 //   mark_importance_<model>_<method>_<class>.svg   cell types x marks heatmap on 0..1; cell
 //       types not explained yet are grey rows and counted in the title
+// With seeds / a grid (io/experiment/sweep.h), a (cell, model)'s figures are the mean over the
+// explained seeds of its chosen grid point (the one summary.md shows: the highest mean valid
+// AUROC over its finished seeds), so the picture matches the AUROCs beside it; a cell type
+// counts as explained once one of those seeds is.
 // Like the rest of the summary these are a pure function of the runs' files, so a resumed
 // sweep ends with the same bytes as an uninterrupted one. With explain off: no files.
 #pragma once

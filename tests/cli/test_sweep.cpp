@@ -267,6 +267,73 @@ TEST_CASE("sweep: bad configs and missing data are input errors naming the key o
   CHECK(contains(r.text, "download_data.sh"));
 }
 
+TEST_CASE("sweep with seeds and a grid: a run per (cell, grid point, seed), mean ± sd, the same summary after a resume") {
+  setup();
+  // 2 cells x 1 model x 2 grid points x 2 seeds = 8 one-epoch runs.
+  const std::string set = " --set 'data.cells=[\"E003\",\"E004\"]' --set 'sweep.models=[]' --set train.epochs=1"
+                          " --set sweep.seeds='[4,9]' --set 'sweep.grid={\"train.lr\": [0.01, 0.002]}' --set output_dir=out_axes";
+  const Out a = run(kExe + " sweep sweep.json" + set);
+  REQUIRE_MESSAGE(a.code == 0, a.text);
+  CHECK(contains(a.text, "8 runs (2 cell types x 1 models x 2 grid points x 2 seeds)"));
+  CHECK(contains(a.text, "E004 deepchrome grid1 seed9: test AUROC"));
+  for (const char* variant : {"grid0-seed4", "grid0-seed9", "grid1-seed4", "grid1-seed9"})
+    for (const char* cell : {"E003", "E004"})
+      CHECK_MESSAGE(fs::exists(kDir / "out_axes" / variant / cell / "deepchrome/metrics.json"), variant, " ", cell);
+  CHECK(contains(read(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"seed\": 9"));
+  CHECK(contains(read(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"lr\": 0.002"));
+  const std::string csv = read(kDir / "out_axes/summary.csv");
+  const auto rows = lines_of(csv);
+  REQUIRE(rows.size() == 1 + 8 + 2);
+  CHECK(rows[0] == "cell,cell_name,model,grid_point,train.lr,chosen,seed,status,best_epoch,valid_auroc,test_auroc,test_aupr,"
+                   "paper_auroc,diff_vs_paper");
+  CHECK(rows[4].rfind("E003,H1_Cell_Line,deepchrome,1,0.002,", 0) == 0);
+  CHECK(fields_of(rows[4])[6] == "9");
+  CHECK(contains(rows[9], "mean,,deepchrome,,,,,2/2,"));
+  // Each (cell, model) has its two runs of one grid point chosen.
+  for (size_t c = 0; c < 2; ++c) {
+    int chosen = 0;
+    for (size_t r = 1 + 4 * c; r < 5 + 4 * c; ++r) chosen += fields_of(rows[r])[5] == "yes";
+    CHECK(chosen == 2);
+  }
+  const std::string md = read(kDir / "out_axes/summary.md");
+  CHECK(contains(md, "2 seeds (4, 9)"));
+  CHECK(contains(md, "## Grid points"));
+  CHECK(contains(md, " ± "));
+
+  const Out st = run(kExe + " sweep sweep.json" + set + " --status");
+  REQUIRE_MESSAGE(st.code == 0, st.text);
+  CHECK(contains(st.text, "grid1-seed9"));
+  CHECK(contains(st.text, "8 of 8 runs finished"));
+
+  // An interrupted run (no metrics.json) reruns; the summary ends with the same bytes.
+  const std::string md_before = md, svg_before = read(kDir / "out_axes/auroc_vs_paper.svg");
+  fs::remove(kDir / "out_axes/grid0-seed9/E004/deepchrome/metrics.json");
+  const Out b = run(kExe + " sweep sweep.json" + set);
+  REQUIRE_MESSAGE(b.code == 0, b.text);
+  CHECK(contains(b.text, "7 finished earlier, 1 to run (1 interrupted, resuming)"));
+  CHECK(read(kDir / "out_axes/summary.csv") == csv);
+  CHECK(read(kDir / "out_axes/summary.md") == md_before);
+  CHECK(read(kDir / "out_axes/auroc_vs_paper.svg") == svg_before);
+
+  // Bad axes: exit 2, the key named.
+  const std::pair<const char*, const char*> bad[] = {
+      {"sweep.seeds='[]'", "sweep.seeds: the list is empty"},
+      {"sweep.seeds='[1, \"x\"]'", "sweep.seeds[1]: expected an integer seed"},
+      {"sweep.seeds='[3, 3]'", "sweep.seeds[1]: seed 3 is listed twice"},
+      {"'sweep.grid={\"train.lrate\": [0.1]}'", "sweep.grid[\"train.lrate\"]: not a config key"},
+      // (the config has two models: the message also names the one the value was tried with)
+      {"'sweep.grid={\"train.batch_size\": [8, 0.5]}'",
+       "sweep.grid[\"train.batch_size\"][1] (model \"deepchrome\"): train.batch_size: expected an integer, got a number 0.5"},
+      {"'sweep.grid={\"train.lr\": []}'", "sweep.grid[\"train.lr\"]: the list is empty"},
+  };
+  for (const auto& entry : bad) {  // (not a structured binding: clang 14 cannot capture one in doctest's lambdas)
+    const std::string assignment = entry.first, message = entry.second;
+    const Out r = run(kExe + " sweep sweep.json --set output_dir=out_axes_bad --set " + assignment);
+    CHECK_MESSAGE(r.code == 2, assignment, ": ", r.text);
+    CHECK_MESSAGE(contains(r.text, message), assignment, ": ", r.text);
+  }
+}
+
 TEST_CASE("sweep: a run that fails is reported, the others finish, and it reruns on resume") {
   setup();
   fs::remove_all(kDir / "sim_bad");

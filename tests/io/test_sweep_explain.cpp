@@ -155,3 +155,36 @@ TEST_CASE("sweep mark importance: a malformed mark_importance.csv is an input er
   CHECK_THROWS_WITH_AS(io::gather_mark_importance(s), doctest::Contains("mark_importance.csv: cannot open"), InputError);
   fs::remove_all(dir);
 }
+
+TEST_CASE("sweep mark importance with seeds and a grid: the mean over the seeds of the grid point chosen by valid AUROC") {
+  const fs::path dir = fs::temp_directory_path() / "dc_test_sweep_explain_axes";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "s.json").string();
+  std::ofstream(path) << R"({"data": {"root": "d", "cells": ["E003"]}, "explain": true,
+    "sweep": {"seeds": [1, 2], "grid": {"train.lr": [0.1, 0.01]}}, "output_dir": ")"
+                      << (dir / "o").string() << R"("})";
+  const io::SweepConfig s = io::load_sweep_config(path, {}, 2);
+  REQUIRE(s.jobs.size() == 4);  // grid0-seed1, grid0-seed2, grid1-seed1, grid1-seed2
+  auto run = [&](size_t job, double valid, double test, const std::string& rows) {
+    const fs::path run_dir = s.jobs[job].run_dir;
+    put(run_dir / "metrics.json", R"({"best_epoch": 1, "valid_auroc": )" + std::to_string(valid) + R"(, "test_auroc": )" +
+                                      std::to_string(test) + R"(, "test_aupr": 0.5})");
+    put(run_dir / "explain/mark_importance.csv", kHeader + rows);
+    put(run_dir / "explain/explain.json", "{}\n");
+  };
+  // Grid point 0: mean valid 0.6 (its test AUROC is the best, which must not matter).
+  run(0, 0.6, 0.99, "class-map,high,1,0,0,0,0\nclass-map,low,1,0,0,0,0\n");
+  run(1, 0.6, 0.99, "class-map,high,1,0,0,0,0\nclass-map,low,1,0,0,0,0\n");
+  // Grid point 1: mean valid 0.75, chosen. high: (0.1+0.3)/2 = 0.2, (0.2+0.2)/2 = 0.2, (0.3+0.1)/2 = 0.2,
+  // (0.4+0)/2 = 0.2, (0+0.4)/2 = 0.2; low: (0.5+0)/2 = 0.25, 0, 0, 0, (0.5+1)/2 = 0.75.
+  run(2, 0.7, 0.8, "class-map,high,0.1,0.2,0.3,0.4,0\nclass-map,low,0.5,0,0,0,0.5\n");
+  run(3, 0.8, 0.8, "class-map,high,0.3,0.2,0.1,0,0.4\nclass-map,low,0,0,0,0,1\n");
+  const io::MarkImportanceSweep m = io::gather_mark_importance(s);
+  CHECK(m.explained == std::vector<size_t>{1});
+  CHECK(io::mark_importance_cells_csv(m) ==
+        "model,method,class,cell,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3\n"
+        "deepchrome,class-map,high,E003,0.2,0.2,0.2,0.2,0.2\n"
+        "deepchrome,class-map,low,E003,0.25,0,0,0,0.75\n");
+  fs::remove_all(dir);
+}
