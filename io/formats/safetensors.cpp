@@ -1,6 +1,7 @@
 #include "io/formats/safetensors.h"
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -103,8 +104,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
     if (begin > end || end > data_size)
       throw fail(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                  "] outside the data section of " + std::to_string(data_size) + " bytes (truncated file?)");
-    // The element count, without overflow: a product beyond what the data section can hold
-    // is refused before it is formed (dims are at most 2^40 each, their product is not bounded).
+    // The element count, without overflow: dims are at most 2^40 each, their product is not
+    // bounded, and one past 2^64 bytes is refused before it is formed.
     uint64_t numel = 1;
     const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
     for (const int64_t d : shape) {
@@ -112,9 +113,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
         numel = 0;
         break;
       }
-      if (numel > data_size / 4 / static_cast<uint64_t>(d))
-        throw fail(where + ": shape " + shape_str(shape) + " needs more than the data section's " + std::to_string(data_size) +
-                   " bytes");
+      if (numel > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(d))
+        throw fail(where + ": shape " + shape_str(shape) + " has more elements than any file can hold");
       numel *= static_cast<uint64_t>(d);
     }
     if (end - begin != numel * 4)

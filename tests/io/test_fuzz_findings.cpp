@@ -99,7 +99,7 @@ TEST_CASE("fuzz_safetensors: a shape whose element count overflows is refused be
   } catch (const InputError& e) {
     const std::string what = e.what();
     CHECK(what.find("ck.safetensors: not a valid safetensors file: tensor 's': shape ") == 0);
-    CHECK(what.find("needs more than the data section's") != std::string::npos);
+    CHECK(what.find("has more elements than any file can hold") != std::string::npos);
   }
   // A zero dimension still makes an empty tensor whatever the others are.
   const std::string header = R"({"e":{"dtype":"F32","shape":[1099511627776,0,1099511627776],"data_offsets":[0,0]}})";
