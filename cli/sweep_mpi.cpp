@@ -8,6 +8,9 @@
 //   0 -> worker  kJob   {job index, or kStop}
 //   0 -> worker  kBeat  every second while coordinating: "rank 0 is alive"
 //   0 -> worker  kAbort the sweep was interrupted: kill your run and end
+//   0 -> worker  kBye   {1: call MPI_Finalize, 0: don't}, once every rank is stopped or dead
+// MPI_Finalize waits for every rank, a dead one too (Open MPI 4.1 then never returns), so after a
+// rank died nobody calls it: rank 0 says so in kBye, sent only when it knows.
 // Nobody blocks in MPI: Open MPI's blocking receives poll a core at 100%, and on a small
 // machine rank 0 and idle ranks would take it from the runs. Every wait is MPI_Iprobe and a
 // short sleep.
@@ -37,7 +40,7 @@ namespace dc::cli {
 
 namespace {
 
-enum Tag : int { kAsk = 1, kBeat = 2, kJob = 3, kAbort = 4 };
+enum Tag : int { kAsk = 1, kBeat = 2, kJob = 3, kAbort = 4, kBye = 5 };
 constexpr int kStop = -1;  // kJob's index when there are no more runs
 constexpr auto kPoll = std::chrono::milliseconds(20);
 constexpr auto kBeatEvery = std::chrono::seconds(1);
@@ -116,7 +119,10 @@ class MpiRanks final : public SweepRanks {
   ~MpiRanks() override {
     if (abandoned_) return;  // interrupted: the launcher is ending every rank, some may be gone
     if (rank_ == 0 && !coordinated_)  // rank 0 failed before handing out runs: the others stop
-      for (int r = 1; r < size_; ++r) send(r, kJob, kStop);
+      for (int r = 1; r < size_; ++r) {
+        send(r, kJob, kStop);
+        send(r, kBye, 1);
+      }
     MPI_Comm_free(&comm_);
     MPI_Finalize();
   }
@@ -145,24 +151,29 @@ class MpiRanks final : public SweepRanks {
       long job = -1;  // the run it trains
       Clock::time_point heard, started;
       bool done = false;  // stopped, or counted as dead
+      bool lost = false;  // counted as dead
     };
     const double timeout = rank_timeout_seconds();
     std::vector<Worker> workers(static_cast<size_t>(size_));
     for (auto& w : workers) w.heard = Clock::now();
     int active = size_ - 1;
+    bool any_lost = false;
     size_t next = 0;
     auto beat_sent = Clock::now() - kBeatEvery;
     auto lose = [&](int r) {
       Worker& w = workers[static_cast<size_t>(r)];
+      if (w.lost) return;
+      if (!w.done) --active;
       w.done = true;
-      --active;
+      w.lost = true;
+      any_lost = true;
       if (w.job >= 0) c.on_lost(static_cast<size_t>(w.job), r);
       w.job = -1;
     };
     while (active > 0) {
       if (c.interrupted()) {
         for (int r = 1; r < size_; ++r)
-          if (!workers[static_cast<size_t>(r)].done) send(r, kAbort, 0);
+          if (!workers[static_cast<size_t>(r)].lost) send(r, kAbort, 0);
         return;
       }
       for (;;) {
@@ -176,7 +187,7 @@ class MpiRanks final : public SweepRanks {
         Worker& w = workers[static_cast<size_t>(r)];
         w.heard = Clock::now();
         if (st.MPI_TAG != kAsk) continue;
-        if (w.done) {  // counted as dead but only slow: its run was reported lost, it stops
+        if (w.lost) {  // counted as dead but only slow: its run was reported lost, it stops
           send(r, kJob, kStop);
           continue;
         }
@@ -201,11 +212,14 @@ class MpiRanks final : public SweepRanks {
       }
       if (Clock::now() - beat_sent >= kBeatEvery) {
         for (int r = 1; r < size_; ++r)
-          if (!workers[static_cast<size_t>(r)].done && !send(r, kBeat, 0)) lose(r);
+          if (!workers[static_cast<size_t>(r)].lost && !send(r, kBeat, 0)) lose(r);  // stopped ones wait for kBye
         beat_sent = Clock::now();
       }
       std::this_thread::sleep_for(kPoll);
     }
+    for (int r = 1; r < size_; ++r)
+      if (!workers[static_cast<size_t>(r)].lost) send(r, kBye, any_lost ? 0 : 1);
+    if (any_lost) abandon();
     coordinated_ = true;
   }
 
@@ -252,8 +266,11 @@ class MpiRanks final : public SweepRanks {
           abandon();
           return 130;
         }
-        if (st.MPI_TAG != kJob) continue;
-        if (msg[0] == kStop) return 0;
+        if (st.MPI_TAG == kBye) {
+          if (msg[0] == 0) abandon();  // a rank died: MPI_Finalize would wait for it forever
+          return 0;
+        }
+        if (st.MPI_TAG != kJob || msg[0] == kStop) continue;  // stopped: kBye follows
         if (msg[0] < 0 || static_cast<size_t>(msg[0]) >= jobs.size())
           throw Error("sweep: rank " + std::to_string(rank_) + " got run " + std::to_string(msg[0]) + " of " + std::to_string(jobs.size()) +
                       ": do all ranks read the same config?");

@@ -74,8 +74,14 @@ pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::stri
       if (ec) throw Error(path.string() + ": cannot remove what the interrupted run left: " + ec.message());
     }
   }
+  // It also continues with the thread count it started with (its state's identity has it:
+  // another count would give other bytes), whatever this sweep's split of the threads is
+  // (another parallel_runs, or another number of MPI ranks per node).
+  nlohmann::json config = job.config;
+  const int saved_threads = io::train_state_threads(job.run_dir + "/" + io::kTrainStateFile);
+  if (saved_threads > 0) config["threads"] = saved_threads;
   io::ensure_directory(job.run_dir);
-  io::write_file_atomic(job_file, job.config.dump(2) + "\n");
+  io::write_file_atomic(job_file, config.dump(2) + "\n");
   const std::string log = job.run_dir + "/train.log";
   const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) throw Error(log + ": cannot create the log: " + std::strerror(errno));

@@ -21,7 +21,8 @@ std::string job_file(const std::string& state_dir, const io::SweepJob& job);
 std::string self_exe();
 
 // Starts `exe train job_file --resume` for `job` (the job's config is written to job_file
-// first; what an interrupted run left, other than its training state, is removed). The child
+// first; what an interrupted run left, other than its training state, is removed, and it
+// keeps the thread count its training state was made with, so it ends with the same bytes). The child
 // reads the lifeline's read end `lifeline_fd` and gets `extra_env` ("NAME=value", replacing
 // variables of the same name) on top of this process's environment. Returns its pid.
 pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd,

@@ -28,12 +28,13 @@ const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_mpi_work";
 
 // mpirun as this suite needs it: more ranks than cores (--oversubscribe) sharing them
-// (--bind-to none), a killed rank not ending the job (--enable-recovery), root allowed
-// (containers), and a dead rank noticed after 3 s of silence instead of 60.
-std::string mpirun(int np) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DEEPCHROME_SWEEP_RANK_TIMEOUT=3 mpirun --oversubscribe "
-         "--bind-to none --enable-recovery -np " +
-         std::to_string(np) + " ";
+// (--bind-to none), root allowed (containers), a dead rank noticed after 3 s of silence
+// instead of 60, and with `recovery` a killed rank not ending the job (--enable-recovery;
+// mpirun then exits 0 whatever the ranks return, so only the other cases check its exit code).
+std::string mpirun(int np, bool recovery = false) {
+  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DEEPCHROME_SWEEP_RANK_TIMEOUT=3 mpirun --oversubscribe "
+         "--bind-to none " +
+         std::string(recovery ? "--enable-recovery " : "") + "-np " + std::to_string(np) + " ";
 }
 
 struct Out {
@@ -92,9 +93,9 @@ void setup() {
   done = true;
 }
 
-void check_same_summary(const std::string& out) {
-  for (const char* f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
-    CHECK_MESSAGE(read(kDir / "out_plain" / f) == read(kDir / out / f), out, "/", f, " differs from the sweep without MPI");
+void check_same_summary(const std::string& out, const std::string& reference = "out_plain") {
+  for (const std::string f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
+    CHECK_MESSAGE(read(kDir / reference / f) == read(kDir / out / f), out, "/", f, " differs from the sweep without MPI");
 }
 
 int count_finished(const std::string& out) {
@@ -177,10 +178,11 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
   }
 }
 
-// Starts `mpirun -np N deepchrome sweep` into `out` in its own process group, output to `log`.
-pid_t start_mpi_sweep(int np, const std::string& out, const std::string& log) {
-  const std::string cmd = "cd '" + kDir.string() + "' && exec " + mpirun(np) + kExe + " sweep sweep.json --set output_dir=" + out +
-                          " > " + log + " 2>&1";
+// Starts `mpirun -np N deepchrome sweep ... --set output_dir=OUT` in its own process group,
+// output to `log`.
+pid_t start_mpi_sweep(int np, bool recovery, const std::string& sets, const std::string& log) {
+  const std::string cmd = "cd '" + kDir.string() + "' && exec " + mpirun(np, recovery) + kExe + " sweep sweep.json --set " + sets + " > " + log +
+                          " 2>&1";
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -230,7 +232,7 @@ TEST_CASE("sweep under mpirun -np 3 ends with byte-for-byte the summary of the s
 TEST_CASE("sweep under mpirun: a worker rank killed with SIGKILL loses only its run; a rerun completes it") {
   setup();
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);  // the killed rank's run is handed to us, not init
-  const pid_t mpirun_pid = start_mpi_sweep(3, "out_kill", "kill.log");
+  const pid_t mpirun_pid = start_mpi_sweep(3, true, "output_dir=out_kill", "kill.log");
   // Once a run has finished and a worker rank trains another, that run is frozen (SIGSTOP:
   // it cannot finish between the check and the kill), checked unfinished, and its rank is
   // killed; the frozen run must then die with its rank (parent-death signal).
@@ -285,13 +287,18 @@ TEST_CASE("sweep under mpirun: a worker rank killed with SIGKILL loses only its 
 
 TEST_CASE("sweep under mpirun: SIGINT to mpirun ends every rank and run; the sweep resumes under MPI") {
   setup();
+  // The deepchrome runs train 30 epochs here (about 2 s each): mpirun takes about a second to
+  // pass the interrupt on, longer than the whole sweep above takes.
+  const std::string slow = "train.epochs=30 --set output_dir=";
+  const Out plain = run(kExe + " sweep sweep.json --set " + slow + "out_plain30");
+  REQUIRE_MESSAGE(plain.code == 0, plain.text);
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);  // ranks or runs left behind are handed to us
-  const pid_t mpirun_pid = start_mpi_sweep(3, "out_int", "int.log");
+  const pid_t mpirun_pid = start_mpi_sweep(3, false, slow + "out_int", "int.log");
   std::vector<pid_t> processes;  // the ranks and their runs at the interrupt
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
   bool interrupted = false;
   while (!interrupted && std::chrono::steady_clock::now() < deadline) {
-    if (count_finished("out_int") >= 1) {
+    {
       const std::vector<pid_t> ranks = ranks_of(mpirun_pid, 3);
       for (const pid_t r : ranks)
         if (r > 0 && run_of(r).first > 0) interrupted = true;
@@ -316,10 +323,12 @@ TEST_CASE("sweep under mpirun: SIGINT to mpirun ends every rank and run; the swe
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   CHECK(count_finished("out_int") < 6);
 
-  const Out resumed = run(mpirun(2) + kExe + " sweep sweep.json --set output_dir=out_int");
+  // Two ranks: one training rank, two threads for new runs; the interrupted ones keep their one.
+  const Out resumed = run(mpirun(2) + kExe + " sweep sweep.json --set " + slow + "out_int");
   REQUIRE_MESSAGE(resumed.code == 0, resumed.text);
+  CHECK_MESSAGE(contains(resumed.text, "interrupted, resuming"), resumed.text);
   CHECK(count_finished("out_int") == 6);
-  check_same_summary("out_int");
+  check_same_summary("out_int", "out_plain30");
 }
 }
 
