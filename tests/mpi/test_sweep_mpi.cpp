@@ -346,3 +346,13 @@ TEST_CASE("sweep under an MPI launcher, built without MPI: refuses and says why"
   CHECK(batch.code == 2);
   CHECK_MESSAGE(!contains(batch.text, "MPI"), batch.text);
 }
+
+TEST_CASE("sweep under an MPI launcher's environment that MPI does not see: an input error, not N sweeps" *
+          doctest::test_suite("mpi")) {
+  fs::create_directories(kDir);
+  // PMI_SIZE says 3 tasks (as MPICH's or Slurm's launcher would), but this process was not
+  // started by the launcher of the MPI it was built with: MPI sees one.
+  const Out o = run("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMI_SIZE=3 " + kExe + " sweep no_such_config.json");
+  CHECK_MESSAGE(o.code == 2, o.text);
+  CHECK_MESSAGE(contains(o.text, "the launcher started 3 tasks (PMI_SIZE=3) but MPI sees 1"), o.text);
+}
