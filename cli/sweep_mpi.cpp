@@ -267,6 +267,7 @@ class MpiRanks final : public SweepRanks {
           return 130;
         }
         if (st.MPI_TAG == kBye) {
+          end_run();  // (none under way, unless rank 0 failed while runs were)
           if (msg[0] == 0) abandon();  // a rank died: MPI_Finalize would wait for it forever
           return 0;
         }
