@@ -28,11 +28,11 @@ const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_mpi_work";
 
 // mpirun as this suite needs it: more ranks than cores (--oversubscribe) sharing them
-// (--bind-to none), root allowed (containers), a dead rank noticed after 3 s of silence
+// (--bind-to none), root allowed (containers), a dead rank noticed after 5 s of silence
 // instead of 60, and with `recovery` a killed rank not ending the job (--enable-recovery;
 // mpirun then exits 0 whatever the ranks return, so only the other cases check its exit code).
 std::string mpirun(int np, bool recovery = false) {
-  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DEEPCHROME_SWEEP_RANK_TIMEOUT=3 mpirun --oversubscribe "
+  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DEEPCHROME_SWEEP_RANK_TIMEOUT=5 mpirun --oversubscribe "
          "--bind-to none " +
          std::string(recovery ? "--enable-recovery " : "") + "-np " + std::to_string(np) + " ";
 }
