@@ -11,6 +11,9 @@
 // deliver that, a lifeline pipe whose write end only the sweep holds: `train` watches the
 // read end (DEEPCHROME_SWEEP_LIFELINE) and kills itself at end-of-file. A lock file keeps
 // two sweeps off one output dir.
+//
+// Under mpirun / srun with several tasks (cli/sweep_mpi.h) rank 0 does all of the above except
+// starting runs: it hands them to the other ranks, which start them the same way.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -29,6 +32,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/sweep_mpi.h"
+#include "cli/sweep_run.h"
 #include "kernels/base/error.h"
 #include "engine/parallel.h"
 #include "io/formats/atomic_file.h"
@@ -80,6 +85,15 @@ grid point with the best mean valid AUROC (summary.csv keeps one row per run).
 "parallel_runs" runs that many at once (longest first), splitting "threads" between them
 (or sharing the GPU with "device": "cuda").
 
+Across nodes with MPI (a build with DEEPCHROME_MPI): `mpirun -np N deepchrome sweep CONFIG`
+or `srun -n N deepchrome sweep CONFIG`. Rank 0 plans, writes the summary and hands the runs
+out; ranks 1..N-1 train one run at a time each, with "threads" (0: the node's CPUs) split
+between a node's training ranks, or with "device": "cuda" a GPU each (parallel_runs is not
+used). A rank that dies loses only its run in progress with `mpirun --enable-recovery`
+(rank 0 counts a rank silent for DEEPCHROME_SWEEP_RANK_TIMEOUT seconds, default 60, as dead);
+without it mpirun ends the whole sweep. Either way the same command, with or without MPI,
+resumes it.
+
   --set KEY=VALUE  override a config key (as for train), e.g. --set sweep.parallel_runs=2
                    or --set sweep.seeds='[1,2,3]'
   --status         list each run's state (finished / interrupted / to do), refresh the
@@ -88,13 +102,6 @@ grid point with the best mean valid AUROC (summary.csv keeps one row per run).
 
 volatile sig_atomic_t g_interrupted = 0;
 void on_interrupt(int) { g_interrupted = 1; }
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("sweep: cannot find the deepchrome executable (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
 
 std::string duration_text(double s) {
   char buf[64];
@@ -106,20 +113,6 @@ std::string duration_text(double s) {
   else
     std::snprintf(buf, sizeof buf, "%.1fs", s);
   return buf;
-}
-
-// The last `lines` lines of a file (for a failed run's message).
-std::string tail(const std::string& path, int lines) {
-  std::string text;
-  try {
-    text = io::read_file(path);
-  } catch (const std::exception&) {
-    return "";
-  }
-  size_t pos = text.size();
-  if (pos && text[pos - 1] == '\n') --pos;
-  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
-  return text.substr(pos == std::string::npos ? 0 : pos + 1);
 }
 
 // Holds <out>/.sweep/lock for the life of the sweep and its children (they inherit it).
@@ -142,54 +135,32 @@ struct Running {
   std::chrono::steady_clock::time_point start;
 };
 
-pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd) {
-  // An interrupted run continues from its saved state (`train --resume`): everything else it
-  // left is removed, and written again by the run.
-  std::error_code ec;
-  if (fs::is_directory(job.run_dir, ec)) {
-    std::vector<fs::path> left;
-    for (const auto& entry : fs::directory_iterator(job.run_dir, ec))
-      if (entry.path().filename() != io::kTrainStateFile) left.push_back(entry.path());
-    if (ec) throw Error(job.run_dir + ": cannot list the interrupted run: " + ec.message());
-    for (const auto& path : left) {
-      fs::remove_all(path, ec);
-      if (ec) throw Error(path.string() + ": cannot remove what the interrupted run left: " + ec.message());
-    }
+// A rank other than 0 of a sweep under MPI: trains the runs rank 0 hands out, each with its
+// share of the node's threads (or its GPU), until rank 0 says stop. With --status rank 0 does
+// everything.
+int sweep_worker(SweepRanks& ranks, const io::SweepConfig& s, bool status_only) {
+  if (status_only) return 0;
+  SweepWorkerSetup setup;
+  setup.exe = self_exe();
+  setup.state_dir = s.output_dir + "/.sweep";
+  setup.interrupted = [] { return g_interrupted != 0; };
+  std::vector<io::SweepJob> jobs = s.jobs;
+  const int threads = ranks.threads_per_run(s.threads_total);
+  for (auto& job : jobs) job.config["threads"] = threads;
+  if (s.device == "cuda") {
+    const std::string gpu = ranks.gpu();
+    if (!gpu.empty()) setup.extra_env.push_back("CUDA_VISIBLE_DEVICES=" + gpu);
   }
-  io::ensure_directory(job.run_dir);
-  io::write_file_atomic(job_file, job.config.dump(2) + "\n");
-  const std::string log = job.run_dir + "/train.log";
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw Error(log + ": cannot create the log: " + std::strerror(errno));
-  // The child's environment: ours plus the lifeline's fd (built before fork: the child
-  // may only make async-signal-safe calls).
-  const std::string lifeline_var = std::string(kLifelineEnv) + "=" + std::to_string(lifeline_fd);
-  std::vector<char*> envp;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, kLifelineEnv, std::strlen(kLifelineEnv)) != 0 || (*e)[std::strlen(kLifelineEnv)] != '=') envp.push_back(*e);
-  envp.push_back(const_cast<char*>(lifeline_var.c_str()));
-  envp.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    throw Error(std::string("sweep: fork failed: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::fcntl(lifeline_fd, F_SETFD, 0);  // the read end survives exec; the write end does not
-    const char* argv[] = {exe.c_str(), "train", job_file.c_str(), "--resume", nullptr};
-    ::execve(exe.c_str(), const_cast<char* const*>(argv), envp.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  return pid;
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  const int code = ranks.work(jobs, setup);
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  return code;
 }
 
 }  // namespace
@@ -202,7 +173,13 @@ int cmd_sweep(const Args& args) {
   }
   if (p.positionals().size() != 1) throw InputError("sweep: expected one CONFIG file (see deepchrome sweep --help)");
   const std::string config_path = p.positionals()[0];
-  const io::SweepConfig s = io::load_sweep_config(config_path, p.all("set"), num_threads());
+  // Started by mpirun / srun as several tasks: join them (a build without MPI refuses).
+  // Otherwise MPI is never initialised.
+  const MpiLaunch launch = mpi_launch_from_env();
+  std::unique_ptr<SweepRanks> ranks;
+  if (launch.size > 1) ranks = join_sweep_ranks(launch);
+  const io::SweepConfig s = io::load_sweep_config(config_path, p.all("set"), ranks ? ranks->node_cpus() : num_threads());
+  if (ranks && ranks->rank() != 0) return sweep_worker(*ranks, s, p.flag("status"));
 
   // Everything a run needs is checked before the first one starts.
   apply_device_and_threads(io::resolve_config(s.jobs.front().config, config_path));
@@ -306,18 +283,9 @@ int cmd_sweep(const Args& args) {
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
-  const std::string exe = self_exe();
-  struct Lifeline {  // closed when the sweep returns or throws (and by the kernel on kill -9)
-    int fd[2] = {-1, -1};
-    ~Lifeline() {
-      for (int f : fd)
-        if (f >= 0) ::close(f);
-    }
-  } lifeline;
-  if (::pipe2(lifeline.fd, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Running> running;
-  std::vector<std::string> failures;
+  std::vector<std::string> failures, lost;
   size_t next = 0, done_now = 0;
   const size_t total = s.jobs.size();
   auto progress_prefix = [&] {
@@ -325,37 +293,16 @@ int cmd_sweep(const Args& args) {
     std::snprintf(buf, sizeof buf, "[%*zu/%zu]", static_cast<int>(std::to_string(total).size()), finished_before + done_now, total);
     return std::string(buf);
   };
-
-  while ((next < todo.size() || !running.empty()) && !g_interrupted) {
-    while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
-      const size_t j = todo[next++];
-      const io::SweepJob& job = s.jobs[j];
-      const pid_t pid = start_run(exe, job, state_dir + "/" + io::job_file_name(job), lifeline.fd[0]);
-      running.push_back({pid, j, std::chrono::steady_clock::now()});
-      std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(),
-                  job.run_dir.c_str());
-      std::fflush(stdout);
-    }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      throw Error(std::string("sweep: waitpid failed: ") + std::strerror(errno));
-    }
-    size_t k = 0;
-    while (k < running.size() && running[k].pid != pid) ++k;
-    if (k == running.size()) continue;
-    const Running run = running[k];
-    running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
-    const io::SweepJob& job = s.jobs[run.job];
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
+  // A run ended (here, or on another rank under MPI) with waitpid's `status`.
+  auto run_ended = [&](size_t j, int status, double wall, const std::string& where) {
+    const io::SweepJob& job = s.jobs[j];
     ++done_now;
-    io::RunResult& r = summary.results[run.job];
+    io::RunResult& r = summary.results[j];
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && io::run_state(job) == io::RunState::Finished;
     if (ok) {
       r = io::read_run_result(job);
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const size_t left = todo.size() - next + running.size();
+      const size_t left = todo.size() - done_now;
       const double eta = left == 0 ? 0 : elapsed / static_cast<double>(done_now) * static_cast<double>(left);
       std::printf("%s %s %s: test AUROC %.4f (best epoch %d) in %s%s\n", progress_prefix().c_str(), job.cell.c_str(),
                   job.label.c_str(), r.test_auroc, r.best_epoch, duration_text(wall).c_str(),
@@ -363,18 +310,79 @@ int cmd_sweep(const Args& args) {
     } else {
       if (g_interrupted) {
         --done_now;  // killed by the interrupt: not a failure, it continues on resume
-        continue;
+        return;
       }
       r.status = "failed";
-      const std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                              : WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
-                                                    : "unknown status";
+      const std::string why = run_status_text(status) + where;
       failures.push_back(job.cell + " " + job.label + " (" + why + ", log " + job.run_dir + "/train.log)");
       std::printf("%s %s %s: FAILED (%s); last lines of %s/train.log:\n%s\n", progress_prefix().c_str(), job.cell.c_str(),
                   job.label.c_str(), why.c_str(), job.run_dir.c_str(), tail(job.run_dir + "/train.log", 3).c_str());
     }
     std::fflush(stdout);
     write_summary();
+  };
+
+  if (ranks) {
+    // Under MPI: the other ranks train, this one hands out the runs and keeps the summary.
+    std::printf("  under MPI: %d ranks, rank 0 hands the runs to the other %d (threads split between a node's training ranks)\n",
+                ranks->size(), ranks->size() - 1);
+    std::fflush(stdout);
+    SweepCoordination c;
+    c.todo = todo;
+    c.interrupted = [] { return g_interrupted != 0; };
+    c.on_start = [&](size_t j, int rank) {
+      const io::SweepJob& job = s.jobs[j];
+      std::printf("%s %s %s: started on rank %d (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(),
+                  rank, job.run_dir.c_str());
+      std::fflush(stdout);
+    };
+    c.on_end = [&](size_t j, int rank, int status, double wall) { run_ended(j, status, wall, " on rank " + std::to_string(rank)); };
+    c.on_lost = [&](size_t j, int rank) {
+      const io::SweepJob& job = s.jobs[j];
+      ++done_now;
+      summary.results[j].status = "failed";
+      lost.push_back(job.cell + " " + job.label + " (rank " + std::to_string(rank) + " died or went silent; log " + job.run_dir +
+                     "/train.log)");
+      std::printf("%s %s %s: LOST: rank %d died or went silent for %.0f s; the run resumes with the next sweep\n",
+                  progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(), rank, rank_timeout_seconds());
+      std::fflush(stdout);
+      write_summary();
+    };
+    ranks->coordinate(c);
+    if (g_interrupted) ranks->abandon();
+  } else {
+    const std::string exe = self_exe();
+    struct Lifeline {  // closed when the sweep returns or throws (and by the kernel on kill -9)
+      int fd[2] = {-1, -1};
+      ~Lifeline() {
+        for (int f : fd)
+          if (f >= 0) ::close(f);
+      }
+    } lifeline;
+    if (::pipe2(lifeline.fd, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
+    while ((next < todo.size() || !running.empty()) && !g_interrupted) {
+      while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
+        const size_t j = todo[next++];
+        const io::SweepJob& job = s.jobs[j];
+        const pid_t pid = start_run(exe, job, job_file(state_dir, job), lifeline.fd[0]);
+        running.push_back({pid, j, std::chrono::steady_clock::now()});
+        std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(),
+                    job.run_dir.c_str());
+        std::fflush(stdout);
+      }
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, 0);
+      if (pid < 0) {
+        if (errno == EINTR) continue;
+        throw Error(std::string("sweep: waitpid failed: ") + std::strerror(errno));
+      }
+      size_t k = 0;
+      while (k < running.size() && running[k].pid != pid) ++k;
+      if (k == running.size()) continue;
+      const Running run = running[k];
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
+      run_ended(run.job, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count(), "");
+    }
   }
 
   if (g_interrupted) {
@@ -400,9 +408,12 @@ int cmd_sweep(const Args& args) {
   std::fputs(io::summary_brief(summary).c_str(), stdout);
   if (importance.enabled) std::printf("  %s\n", io::mark_importance_status(importance).c_str());
   ::close(lock_fd);
-  if (!failures.empty()) {
-    std::string msg = std::to_string(failures.size()) + " run(s) failed:";
+  if (!failures.empty() || !lost.empty()) {
+    std::string msg;
+    if (!failures.empty()) msg += std::to_string(failures.size()) + " run(s) failed:";
     for (const auto& f : failures) msg += "\n  " + f;
+    if (!lost.empty()) msg += std::string(failures.empty() ? "" : "\n") + std::to_string(lost.size()) + " run(s) lost with their rank:";
+    for (const auto& f : lost) msg += "\n  " + f;
     msg += "\nfix the cause and run the same command again: finished runs are kept";
     throw Error(msg);
   }

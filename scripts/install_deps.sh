@@ -4,7 +4,9 @@
 # which `deepchrome prepare` reads BAM/CRAM/SAM (htslib is optional at build time); samtools
 # and bedtools, the prepare tests' oracle; clang, libfuzzer-14-dev and libomp-dev, with which
 # scripts/sanitize.sh and scripts/fuzz.sh build the ASan + UBSan suites and the fuzz targets),
-# skipping those already present; then chromium,
+# skipping those already present; then, optional: openmpi-bin + libopenmpi-dev (MPI is optional
+# at build time, like CUDA: `deepchrome sweep` across nodes under mpirun / srun, and the mpi
+# test suite, which is skipped without them) and chromium,
 # which only the browser test suite uses (it opens report.html headless): when chromium
 # cannot be installed this says so and goes on, and that suite reports itself skipped.
 # Idempotent; needs root (or sudo) only when something is missing.
@@ -12,7 +14,7 @@ set -euo pipefail
 
 packages=(build-essential cmake nlohmann-json3-dev doctest-dev zlib1g-dev curl ca-certificates python3
           libhts-dev pkg-config samtools bedtools)
-optional=(chromium)
+optional=(openmpi-bin libopenmpi-dev chromium)
 # The sanitizer build (scripts/sanitize.sh) and the fuzz targets (scripts/fuzz.sh): clang with
 # its OpenMP runtime and the libFuzzer of the same LLVM version (Debian 12: libfuzzer-14-dev).
 fuzz_packages=(clang libomp-dev)
@@ -43,6 +45,7 @@ fi
 for p in "${missing_optional[@]}"; do
   case "$p" in
     chromium) why="the browser test suite will be skipped" ;;
+    openmpi-bin | libopenmpi-dev) why="deepchrome is built without MPI (no sweep across nodes) and the mpi test suite will be skipped" ;;
     libfuzzer)
       p="libfuzzer-$(clang_major)-dev"
       [ "$p" != "libfuzzer--dev" ] || { echo "deepchrome: no clang, so no libFuzzer; the fuzz step will be skipped" >&2; continue; }

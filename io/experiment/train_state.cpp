@@ -1,5 +1,6 @@
 #include "io/experiment/train_state.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -88,6 +89,19 @@ std::string describe_identity_mismatch(const json& saved, const json& now) {
   for (size_t i = 0; i < items.size() && i < 8; ++i) out += (i ? "; " : "") + items[i];
   if (items.size() > 8) out += "; and " + std::to_string(items.size() - 8) + " more";
   return out;
+}
+
+int train_state_threads(const std::string& path) {
+  try {
+    const SafetensorsFile file = load_safetensors(path);
+    auto it = file.metadata.find(kStateKey);
+    if (it == file.metadata.end()) return 0;
+    const json s = json::parse(it->second);
+    const json& threads = s.at("identity").at("config").at("threads");
+    return threads.is_number_integer() ? std::max(0, threads.get<int>()) : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 void save_train_state(const std::string& path, const TrainCheckpoint& c, const json& identity) {

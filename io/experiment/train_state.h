@@ -35,6 +35,10 @@ nlohmann::json run_identity(const nlohmann::json& resolved_config, int threads, 
 // clauses, "; "-separated (empty when equal).
 std::string describe_identity_mismatch(const nlohmann::json& saved, const nlohmann::json& now);
 
+// The "threads" of the run that wrote the training state at `path` (from its identity), which
+// a resumed run must train with; 0 when the file is missing, damaged or has none.
+int train_state_threads(const std::string& path);
+
 void save_train_state(const std::string& path, const TrainCheckpoint& state, const nlohmann::json& identity);
 
 // Loads a state written by save_train_state. Throws dc::InputError naming the file when it
