@@ -269,9 +269,12 @@ int cmd_sweep(const Args& args) {
       (s.axes.seeds.empty() ? "" : " x " + std::to_string(s.axes.seeds.size()) + " seeds");
   std::printf("sweep %s: %zu runs (%zu cell types x %zu models%s) into %s\n", config_path.c_str(), s.jobs.size(), s.cells.size(),
               s.models.size(), axes_text.c_str(), s.output_dir.c_str());
-  std::printf("  %zu finished earlier, %zu to run%s; %d at a time, %d thread%s each%s\n", finished_before, todo.size(),
-              interrupted ? (" (" + std::to_string(interrupted) + " interrupted, resuming)").c_str() : "", s.parallel_runs,
-              s.threads_per_run, s.threads_per_run == 1 ? "" : "s", n_sim == s.cells.size() ? "; data are simulated" : "");
+  // Under MPI the other ranks say how many run at once and with how many threads (the line below).
+  const std::string at_once = ranks ? "" : "; " + std::to_string(s.parallel_runs) + " at a time, " + std::to_string(s.threads_per_run) +
+                                               (s.threads_per_run == 1 ? " thread" : " threads") + " each";
+  std::printf("  %zu finished earlier, %zu to run%s%s%s\n", finished_before, todo.size(),
+              interrupted ? (" (" + std::to_string(interrupted) + " interrupted, resuming)").c_str() : "", at_once.c_str(),
+              n_sim == s.cells.size() ? "; data are simulated" : "");
   std::fflush(stdout);
   write_summary();
 
