@@ -229,6 +229,23 @@ TEST_CASE("sweep under mpirun -np 3 ends with byte-for-byte the summary of the s
   CHECK_MESSAGE(contains(again.text, "6 finished earlier, 0 to run"), again.text);
 }
 
+TEST_CASE("sweep with seeds under mpirun -np 3 (3 cells x 2 models x 2 seeds): the summary of the sweep without MPI") {
+  setup();
+  const std::string seeds = " --set 'sweep.seeds=[1,2]' --set train.epochs=1";
+  const Out plain = run(kExe + " sweep sweep.json --set output_dir=out_seeds_plain" + seeds);
+  REQUIRE_MESSAGE(plain.code == 0, plain.text);
+  CHECK_MESSAGE(contains(plain.text, "12 runs (3 cell types x 2 models x 2 seeds)"), plain.text);
+  const Out m = run(mpirun(3) + kExe + " sweep sweep.json --set output_dir=out_seeds_mpi" + seeds);
+  REQUIRE_MESSAGE(m.code == 0, m.text);
+  CHECK_MESSAGE(contains(m.text, "started on rank 2"), m.text);
+  check_same_summary("out_seeds_mpi", "out_seeds_plain");
+  CHECK(contains(read(kDir / "out_seeds_mpi/summary.md"), " ± "));
+  for (const char* seed : {"seed1", "seed2"})
+    for (const char* cell : kCells)
+      for (const char* model : kModels)
+        CHECK_MESSAGE(fs::exists(kDir / "out_seeds_mpi" / seed / cell / model / "metrics.json"), seed, "/", cell, "/", model);
+}
+
 TEST_CASE("sweep under mpirun: a worker rank killed with SIGKILL loses only its run; a rerun completes it") {
   setup();
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);  // the killed rank's run is handed to us, not init
