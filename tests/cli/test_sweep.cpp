@@ -24,43 +24,17 @@
 
 #include "xml_check.h"
 
+#include "cli_util.h"
+
 namespace fs = std::filesystem;
+
+using namespace dc::test::cli;
 
 namespace {
 
-const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_sweep_work";
 
-struct Out {
-  int code;
-  std::string text;
-};
-
-Out run(const std::string& cmd) {
-  const std::string full = "cd '" + kDir.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void put(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+Result sh(const std::string& cmd) { return sh_in(kDir, cmd); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -95,9 +69,9 @@ void setup() {
   if (done) return;
   fs::remove_all(kDir);
   fs::create_directories(kDir);
-  const Out sim = run(kExe + " simulate --out sim --cells 3 --genes 600 --seed 5");
-  REQUIRE_MESSAGE(sim.code == 0, sim.text);
-  put(kDir / "sweep.json", kConfig);
+  const Result sim = sh(kBin + " simulate --out sim --cells 3 --genes 600 --seed 5");
+  REQUIRE_MESSAGE(sim.code == 0, sim.out);
+  write(kDir / "sweep.json", kConfig);
   done = true;
 }
 
@@ -127,7 +101,7 @@ std::vector<pid_t> children_of(pid_t parent) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string stat = read(e.path() / "stat");
+    const std::string stat = slurp(e.path() / "stat");
     const size_t close = stat.rfind(')');
     if (close == std::string::npos) continue;
     std::istringstream rest(stat.substr(close + 1));
@@ -143,7 +117,7 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   const fs::path stat_path = fs::path("/proc") / std::to_string(pid) / "stat";
   for (;;) {  // checks at least once
-    const std::string stat = read(stat_path);
+    const std::string stat = slurp(stat_path);
     const size_t close = stat.rfind(')');
     if (stat.empty() || close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z') return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -155,16 +129,16 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
 
 TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the uninterrupted summary") {
   setup();
-  const Out a = run(kExe + " sweep sweep.json --set output_dir=out_a");
-  REQUIRE_MESSAGE(a.code == 0, a.text);
-  CHECK(contains(a.text, "6 runs (3 cell types x 2 models)"));
+  const Result a = sh(kBin + " sweep sweep.json --set output_dir=out_a");
+  REQUIRE_MESSAGE(a.code == 0, a.out);
+  CHECK(has(a.out, "6 runs (3 cell types x 2 models)"));
   CHECK(count_finished(kDir / "out_a") == 6);
-  const std::string csv = read(kDir / "out_a/summary.csv");
+  const std::string csv = slurp(kDir / "out_a/summary.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 6 + 4);  // header, runs, mean + median per model
-  CHECK(contains(csv, "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,attentivechrome,done,"));
-  CHECK(!contains(csv, "pending"));
-  CHECK(contains(read(kDir / "out_a/summary.md"), "The data are simulated"));
-  CHECK(contains(read(kDir / "out_a/auroc_vs_paper.svg"), "simulated data"));
+  CHECK(has(csv, "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,attentivechrome,done,"));
+  CHECK(!has(csv, "pending"));
+  CHECK(has(slurp(kDir / "out_a/summary.md"), "The data are simulated"));
+  CHECK(has(slurp(kDir / "out_a/auroc_vs_paper.svg"), "simulated data"));
   CHECK(!fs::exists(kDir / "out_a/mark_importance_cells.csv"));  // explain is off
 
   // The same sweep into out_b, killed (SIGKILL, no chance to clean up) while a run is going.
@@ -183,7 +157,7 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
     ::setpgid(0, 0);
     if (chdir(kDir.c_str()) != 0) _exit(126);
     if (!freopen("/dev/null", "w", stdout)) _exit(126);
-    execl(kExe.c_str(), kExe.c_str(), "sweep", "sweep.json", "--set", "output_dir=out_b", static_cast<char*>(nullptr));
+    execl(kBin.c_str(), kBin.c_str(), "sweep", "sweep.json", "--set", "output_dir=out_b", static_cast<char*>(nullptr));
     _exit(127);
   }
   ::setpgid(pid, pid);  // (also in the child: whichever runs first)
@@ -227,44 +201,44 @@ TEST_CASE("sweep: killed with SIGKILL mid-way and resumed, it ends with the unin
   const int finished_at_kill = count_finished(kDir / "out_b");
   CHECK(finished_at_kill < 6);
 
-  const Out st = run(kExe + " sweep sweep.json --set output_dir=out_b --status");
-  REQUIRE_MESSAGE(st.code == 0, st.text);
-  CHECK(contains(st.text, "interrupted (resumes)"));
+  const Result st = sh(kBin + " sweep sweep.json --set output_dir=out_b --status");
+  REQUIRE_MESSAGE(st.code == 0, st.out);
+  CHECK(has(st.out, "interrupted (resumes)"));
 
-  const Out b = run(kExe + " sweep sweep.json --set output_dir=out_b");
-  REQUIRE_MESSAGE(b.code == 0, b.text);
-  CHECK(contains(b.text, "interrupted, resuming"));
+  const Result b = sh(kBin + " sweep sweep.json --set output_dir=out_b");
+  REQUIRE_MESSAGE(b.code == 0, b.out);
+  CHECK(has(b.out, "interrupted, resuming"));
   CHECK(count_finished(kDir / "out_b") == 6);
   for (const char* f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
-    CHECK_MESSAGE(read(kDir / "out_a" / f) == read(kDir / "out_b" / f), f);
+    CHECK_MESSAGE(slurp(kDir / "out_a" / f) == slurp(kDir / "out_b" / f), f);
   // No temporary files anywhere in the resumed output.
   for (const auto& e : fs::recursive_directory_iterator(kDir / "out_b"))
-    CHECK_MESSAGE(!contains(e.path().filename().string(), ".tmp"), e.path());
+    CHECK_MESSAGE(!has(e.path().filename().string(), ".tmp"), e.path());
 
   // A finished sweep run again has nothing to do.
-  const Out again = run(kExe + " sweep sweep.json --set output_dir=out_b");
+  const Result again = sh(kBin + " sweep sweep.json --set output_dir=out_b");
   CHECK(again.code == 0);
-  CHECK(contains(again.text, "6 finished earlier, 0 to run"));
+  CHECK(has(again.out, "6 finished earlier, 0 to run"));
 }
 
 TEST_CASE("sweep: bad configs and missing data are input errors naming the key or file") {
   setup();
-  Out r = run(kExe + " sweep sweep.json --set sweep.parallel_runs=0");
+  Result r = sh(kBin + " sweep sweep.json --set sweep.parallel_runs=0");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "sweep.parallel_runs"));
-  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{\"model\": {\"name\": \"mlp\"}, \"optim\": {}}]'");
+  CHECK(has(r.out, "sweep.parallel_runs"));
+  r = sh(kBin + " sweep sweep.json --set 'sweep.models=[{\"model\": {\"name\": \"mlp\"}, \"optim\": {}}]'");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "sweep.models[0].optim: unknown key"));
-  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{}, {}]'");
+  CHECK(has(r.out, "sweep.models[0].optim: unknown key"));
+  r = sh(kBin + " sweep sweep.json --set 'sweep.models=[{}, {}]'");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "listed twice"));
-  r = run(kExe + " sweep sweep.json --set 'sweep.models=[{\"train\": {\"lr\": -1}}]'");
+  CHECK(has(r.out, "listed twice"));
+  r = sh(kBin + " sweep sweep.json --set 'sweep.models=[{\"train\": {\"lr\": -1}}]'");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "sweep.models[0]: train.lr"));
-  r = run(kExe + " sweep sweep.json --set 'data.cells=[\"E003\", \"E999\"]'");
+  CHECK(has(r.out, "sweep.models[0]: train.lr"));
+  r = sh(kBin + " sweep sweep.json --set 'data.cells=[\"E003\", \"E999\"]'");
   CHECK(r.code == 2);
-  CHECK(contains(r.text, "sim/E999/classification/train.csv"));
-  CHECK(contains(r.text, "download_data.sh"));
+  CHECK(has(r.out, "sim/E999/classification/train.csv"));
+  CHECK(has(r.out, "download_data.sh"));
 }
 
 TEST_CASE("sweep with seeds and a grid: a run per (cell, grid point, seed), mean ± sd, the same summary after a resume") {
@@ -272,48 +246,48 @@ TEST_CASE("sweep with seeds and a grid: a run per (cell, grid point, seed), mean
   // 2 cells x 1 model x 2 grid points x 2 seeds = 8 one-epoch runs.
   const std::string set = " --set 'data.cells=[\"E003\",\"E004\"]' --set 'sweep.models=[]' --set train.epochs=1"
                           " --set sweep.seeds='[4,9]' --set 'sweep.grid={\"train.lr\": [0.01, 0.002]}' --set output_dir=out_axes";
-  const Out a = run(kExe + " sweep sweep.json" + set);
-  REQUIRE_MESSAGE(a.code == 0, a.text);
-  CHECK(contains(a.text, "8 runs (2 cell types x 1 models x 2 grid points x 2 seeds)"));
-  CHECK(contains(a.text, "E004 deepchrome grid1 seed9: test AUROC"));
+  const Result a = sh(kBin + " sweep sweep.json" + set);
+  REQUIRE_MESSAGE(a.code == 0, a.out);
+  CHECK(has(a.out, "8 runs (2 cell types x 1 models x 2 grid points x 2 seeds)"));
+  CHECK(has(a.out, "E004 deepchrome grid1 seed9: test AUROC"));
   for (const char* variant : {"grid0-seed4", "grid0-seed9", "grid1-seed4", "grid1-seed9"})
     for (const char* cell : {"E003", "E004"})
       CHECK_MESSAGE(fs::exists(kDir / "out_axes" / variant / cell / "deepchrome/metrics.json"), variant, " ", cell);
-  CHECK(contains(read(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"seed\": 9"));
-  CHECK(contains(read(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"lr\": 0.002"));
-  const std::string csv = read(kDir / "out_axes/summary.csv");
+  CHECK(has(slurp(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"seed\": 9"));
+  CHECK(has(slurp(kDir / "out_axes/grid1-seed9/E003/deepchrome/config.json"), "\"lr\": 0.002"));
+  const std::string csv = slurp(kDir / "out_axes/summary.csv");
   const auto rows = lines_of(csv);
   REQUIRE(rows.size() == 1 + 8 + 2);
   CHECK(rows[0] == "cell,cell_name,model,grid_point,train.lr,chosen,seed,status,best_epoch,valid_auroc,test_auroc,test_aupr,"
                    "paper_auroc,diff_vs_paper");
   CHECK(rows[4].rfind("E003,H1_Cell_Line,deepchrome,1,0.002,", 0) == 0);
   CHECK(fields_of(rows[4])[6] == "9");
-  CHECK(contains(rows[9], "mean,,deepchrome,,,,,2/2,"));
+  CHECK(has(rows[9], "mean,,deepchrome,,,,,2/2,"));
   // Each (cell, model) has its two runs of one grid point chosen.
   for (size_t c = 0; c < 2; ++c) {
     int chosen = 0;
     for (size_t r = 1 + 4 * c; r < 5 + 4 * c; ++r) chosen += fields_of(rows[r])[5] == "yes";
     CHECK(chosen == 2);
   }
-  const std::string md = read(kDir / "out_axes/summary.md");
-  CHECK(contains(md, "2 seeds (4, 9)"));
-  CHECK(contains(md, "## Grid points"));
-  CHECK(contains(md, " ± "));
+  const std::string md = slurp(kDir / "out_axes/summary.md");
+  CHECK(has(md, "2 seeds (4, 9)"));
+  CHECK(has(md, "## Grid points"));
+  CHECK(has(md, " ± "));
 
-  const Out st = run(kExe + " sweep sweep.json" + set + " --status");
-  REQUIRE_MESSAGE(st.code == 0, st.text);
-  CHECK(contains(st.text, "grid1-seed9"));
-  CHECK(contains(st.text, "8 of 8 runs finished"));
+  const Result st = sh(kBin + " sweep sweep.json" + set + " --status");
+  REQUIRE_MESSAGE(st.code == 0, st.out);
+  CHECK(has(st.out, "grid1-seed9"));
+  CHECK(has(st.out, "8 of 8 runs finished"));
 
   // An interrupted run (no metrics.json) reruns; the summary ends with the same bytes.
-  const std::string md_before = md, svg_before = read(kDir / "out_axes/auroc_vs_paper.svg");
+  const std::string md_before = md, svg_before = slurp(kDir / "out_axes/auroc_vs_paper.svg");
   fs::remove(kDir / "out_axes/grid0-seed9/E004/deepchrome/metrics.json");
-  const Out b = run(kExe + " sweep sweep.json" + set);
-  REQUIRE_MESSAGE(b.code == 0, b.text);
-  CHECK(contains(b.text, "7 finished earlier, 1 to run (1 interrupted, resuming)"));
-  CHECK(read(kDir / "out_axes/summary.csv") == csv);
-  CHECK(read(kDir / "out_axes/summary.md") == md_before);
-  CHECK(read(kDir / "out_axes/auroc_vs_paper.svg") == svg_before);
+  const Result b = sh(kBin + " sweep sweep.json" + set);
+  REQUIRE_MESSAGE(b.code == 0, b.out);
+  CHECK(has(b.out, "7 finished earlier, 1 to run (1 interrupted, resuming)"));
+  CHECK(slurp(kDir / "out_axes/summary.csv") == csv);
+  CHECK(slurp(kDir / "out_axes/summary.md") == md_before);
+  CHECK(slurp(kDir / "out_axes/auroc_vs_paper.svg") == svg_before);
 
   // Bad axes: exit 2, the key named.
   const std::pair<const char*, const char*> bad[] = {
@@ -328,9 +302,9 @@ TEST_CASE("sweep with seeds and a grid: a run per (cell, grid point, seed), mean
   };
   for (const auto& entry : bad) {  // (not a structured binding: clang 14 cannot capture one in doctest's lambdas)
     const std::string assignment = entry.first, message = entry.second;
-    const Out r = run(kExe + " sweep sweep.json --set output_dir=out_axes_bad --set " + assignment);
-    CHECK_MESSAGE(r.code == 2, assignment, ": ", r.text);
-    CHECK_MESSAGE(contains(r.text, message), assignment, ": ", r.text);
+    const Result r = sh(kBin + " sweep sweep.json --set output_dir=out_axes_bad --set " + assignment);
+    CHECK_MESSAGE(r.code == 2, assignment, ": ", r.out);
+    CHECK_MESSAGE(has(r.out, message), assignment, ": ", r.out);
   }
 }
 
@@ -340,18 +314,18 @@ TEST_CASE("sweep: a run that fails is reported, the others finish, and it reruns
   fs::create_directories(kDir / "sim_bad");
   fs::copy(kDir / "sim/E003", kDir / "sim_bad/E003", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   fs::copy(kDir / "sim/E004", kDir / "sim_bad/E004", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-  put(kDir / "sim_bad/E004/classification/valid.csv", "000001,1,0,0,0,0,0,1\nnot,a,row\n");
+  write(kDir / "sim_bad/E004/classification/valid.csv", "000001,1,0,0,0,0,0,1\nnot,a,row\n");
   const std::string set = " --set data.root=sim_bad --set 'data.cells=[\"E003\",\"E004\"]' --set output_dir=out_bad";
-  const Out r = run(kExe + " sweep sweep.json" + set);
+  const Result r = sh(kBin + " sweep sweep.json" + set);
   CHECK(r.code == 1);
-  CHECK(contains(r.text, "E004 deepchrome: FAILED"));
-  CHECK(contains(r.text, "valid.csv"));  // the run's own error, from its log
+  CHECK(has(r.out, "E004 deepchrome: FAILED"));
+  CHECK(has(r.out, "valid.csv"));  // the run's own error, from its log
   CHECK(count_finished(kDir / "out_bad") == 2);
-  CHECK(contains(read(kDir / "out_bad/summary.csv"), "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,deepchrome,failed"));
+  CHECK(has(slurp(kDir / "out_bad/summary.csv"), "E004,H1_BMP4_Derived_Mesendoderm_Cultured_Cells,deepchrome,failed"));
   // Same output dir, different recipe: refused rather than mixing two experiments.
-  const Out other = run(kExe + " sweep sweep.json" + set + " --set train.lr=0.5");
+  const Result other = sh(kBin + " sweep sweep.json" + set + " --set train.lr=0.5");
   CHECK(other.code == 2);
-  CHECK(contains(other.text, "different \"train\" section"));
+  CHECK(has(other.out, "different \"train\" section"));
 }
 
 TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without the parent-death signal") {
@@ -359,7 +333,7 @@ TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without th
   // starts `deepchrome train` (a long run) with the read end in DEEPCHROME_SWEEP_LIFELINE,
   // but without PR_SET_PDEATHSIG. Killing the intermediate must end the run all the same.
   setup();
-  put(kDir / "long.json", R"({"data": {"root": "sim", "cells": ["E003"]}, "model": {"name": "deepchrome"},
+  write(kDir / "long.json", R"({"data": {"root": "sim", "cells": ["E003"]}, "model": {"name": "deepchrome"},
     "train": {"optimizer": "sgd", "lr": 0.001, "batch_size": 1, "epochs": 100000, "seed": 1},
     "threads": 1, "output_dir": "out_lifeline"})");
   int report[2];
@@ -377,7 +351,7 @@ TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without th
       const std::string var = std::to_string(life[0]);
       ::setenv("DEEPCHROME_SWEEP_LIFELINE", var.c_str(), 1);
       if (!freopen("lifeline.log", "w", stdout)) _exit(126);
-      execl(kExe.c_str(), kExe.c_str(), "train", "long.json", static_cast<char*>(nullptr));
+      execl(kBin.c_str(), kBin.c_str(), "train", "long.json", static_cast<char*>(nullptr));
       _exit(127);
     }
     if (::write(report[1], &run_pid, sizeof run_pid) != static_cast<ssize_t>(sizeof run_pid)) _exit(126);
@@ -390,9 +364,9 @@ TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without th
   REQUIRE(run_pid > 0);
   // Let the run get going (its first epoch is done), then kill its parent.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!contains(read(kDir / "lifeline.log"), "epoch   1/") && std::chrono::steady_clock::now() < deadline)
+  while (!has(slurp(kDir / "lifeline.log"), "epoch   1/") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(contains(read(kDir / "lifeline.log"), "epoch   1/"));
+  CHECK(has(slurp(kDir / "lifeline.log"), "epoch   1/"));
   CHECK_FALSE(ends_within(run_pid, std::chrono::seconds(0)));  // still running: 100000 epochs
   ::kill(mid, SIGKILL);
   int status = 0;
@@ -405,17 +379,17 @@ TEST_CASE("sweep: a run ends itself when the sweep's lifeline closes, without th
 
 TEST_CASE("sweep with explain on: mark importance across cell types, gathered from the runs, refreshed by --status and resume") {
   setup();
-  put(kDir / "explain.json", R"({"data": {"root": "sim", "cells": ["E003", "E004"]},
+  write(kDir / "explain.json", R"({"data": {"root": "sim", "cells": ["E003", "E004"]},
     "model": {"name": "deepchrome"},
     "train": {"optimizer": "sgd", "lr": 0.01, "batch_size": 8, "epochs": 1, "seed": 3},
     "explain": {"enabled": true, "restarts": 1, "iterations": 20, "ig_steps": 4},
     "sweep": {"parallel_runs": 2}, "threads": 2, "output_dir": "out_explain"})");
   const fs::path out = kDir / "out_explain";
-  const Out r = run(kExe + " sweep explain.json");
-  REQUIRE_MESSAGE(r.code == 0, r.text);
-  CHECK(contains(r.text, "mark importance across cell types: mark_importance_cells.csv and 6 figures (deepchrome: 2 of 2 cell types explained)"));
+  const Result r = sh(kBin + " sweep explain.json");
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  CHECK(has(r.out, "mark importance across cell types: mark_importance_cells.csv and 6 figures (deepchrome: 2 of 2 cell types explained)"));
 
-  const std::string csv = read(out / "mark_importance_cells.csv");
+  const std::string csv = slurp(out / "mark_importance_cells.csv");
   const std::vector<std::string> rows = lines_of(csv);
   REQUIRE(!rows.empty());
   CHECK(rows[0] == "model,method,class,cell,H3K27me3,H3K36me3,H3K4me1,H3K4me3,H3K9me3");
@@ -424,7 +398,7 @@ TEST_CASE("sweep with explain on: mark importance across cell types, gathered fr
   std::map<std::string, std::string> own;  // "cell,method,class" -> the five values
   std::vector<std::string> methods;        // in the runs' order
   for (const auto& cell : cells) {
-    const std::vector<std::string> lines = lines_of(read(out / cell / "deepchrome/explain/mark_importance.csv"));
+    const std::vector<std::string> lines = lines_of(slurp(out / cell / "deepchrome/explain/mark_importance.csv"));
     REQUIRE(lines.size() > 1);
     for (size_t i = 1; i < lines.size(); ++i) {
       const std::vector<std::string> f = fields_of(lines[i]);
@@ -457,12 +431,12 @@ TEST_CASE("sweep with explain on: mark importance across cell types, gathered fr
   for (const auto& method : methods)
     for (const char* cls : {"high", "low"}) {
       const std::string name = "mark_importance_deepchrome_" + method + "_" + cls + ".svg";
-      const std::string svg = read(out / name);
+      const std::string svg = slurp(out / name);
       figures[name] = svg;
       CHECK_MESSAGE(svg.rfind("<svg", 0) == 0, name);
       const dc::test::xml::Document d = dc::test::xml::parse(svg);
       REQUIRE_MESSAGE(d.ok(), name, ": ", d.error);
-      CHECK(contains(d.root->all_text(), "deepchrome, " + method + ", class " + cls));
+      CHECK(has(d.root->all_text(), "deepchrome, " + method + ", class " + cls));
       for (const auto& cell : cells) {
         int labels = 0;
         for (const auto* t : dc::test::xml::elements(*d.root, "text")) labels += t->all_text().rfind(cell + " ", 0) == 0;
@@ -475,21 +449,21 @@ TEST_CASE("sweep with explain on: mark importance across cell types, gathered fr
   fs::remove(out / "mark_importance_cells.csv");
   fs::remove(out / "mark_importance_deepchrome_grad-input_low.svg");
   fs::remove(out / "E004/deepchrome/explain/explain.json");
-  const Out st = run(kExe + " sweep explain.json --status");
-  REQUIRE_MESSAGE(st.code == 0, st.text);
-  CHECK(contains(st.text, "(deepchrome: 1 of 2 cell types explained)"));
-  const std::vector<std::string> partial = lines_of(read(out / "mark_importance_cells.csv"));
+  const Result st = sh(kBin + " sweep explain.json --status");
+  REQUIRE_MESSAGE(st.code == 0, st.out);
+  CHECK(has(st.out, "(deepchrome: 1 of 2 cell types explained)"));
+  const std::vector<std::string> partial = lines_of(slurp(out / "mark_importance_cells.csv"));
   CHECK(partial.size() == 1 + methods.size() * 2);
   for (size_t k = 1; k < partial.size(); ++k) CHECK(fields_of(partial[k]).at(3) == "E003");
-  CHECK(contains(read(out / "mark_importance_deepchrome_grad-input_low.svg"), "(1 of 2 cell types not explained yet)"));
+  CHECK(has(slurp(out / "mark_importance_deepchrome_grad-input_low.svg"), "(1 of 2 cell types not explained yet)"));
 
   // Resumed, E004 runs again and the gathered files come back byte for byte.
-  const Out again = run(kExe + " sweep explain.json");
-  REQUIRE_MESSAGE(again.code == 0, again.text);
-  CHECK(contains(again.text, "1 finished earlier, 1 to run"));
-  CHECK(read(out / "mark_importance_cells.csv") == csv);
+  const Result again = sh(kBin + " sweep explain.json");
+  REQUIRE_MESSAGE(again.code == 0, again.out);
+  CHECK(has(again.out, "1 finished earlier, 1 to run"));
+  CHECK(slurp(out / "mark_importance_cells.csv") == csv);
   for (const auto& [name, svg] : figures) {
     const auto file = name;  // a copy: clang 14 cannot capture a structured binding (CHECK_MESSAGE)
-    CHECK_MESSAGE(read(out / file) == svg, file);
+    CHECK_MESSAGE(slurp(out / file) == svg, file);
   }
 }

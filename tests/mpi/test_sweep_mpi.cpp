@@ -20,12 +20,17 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli_util.h"
+
 namespace fs = std::filesystem;
+
+using namespace dc::test::cli;
 
 namespace {
 
-const std::string kExe = std::string(DC_BINARY_DIR) + "/deepchrome";
 const fs::path kDir = fs::path(DC_BINARY_DIR) / "test_mpi_work";
+
+Result sh(const std::string& cmd) { return sh_in(kDir, cmd); }
 
 // mpirun as this suite needs it: more ranks than cores (--oversubscribe) sharing them
 // (--bind-to none), root allowed (containers), a dead rank noticed after 5 s of silence
@@ -36,32 +41,6 @@ std::string mpirun(int np, bool recovery = false) {
          "--bind-to none " +
          std::string(recovery ? "--enable-recovery " : "") + "-np " + std::to_string(np) + " ";
 }
-
-struct Out {
-  int code;
-  std::string text;
-};
-
-Out run(const std::string& cmd) {
-  const std::string full = "cd '" + kDir.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 const char* kCells[] = {"E003", "E004", "E005"};
 const char* kModels[] = {"deepchrome", "attentivechrome"};
@@ -85,17 +64,17 @@ void setup() {
   if (done) return;
   fs::remove_all(kDir);
   fs::create_directories(kDir);
-  const Out sim = run(kExe + " simulate --out sim --cells 3 --genes 400 --seed 5");
-  REQUIRE_MESSAGE(sim.code == 0, sim.text);
+  const Result sim = sh(kBin + " simulate --out sim --cells 3 --genes 400 --seed 5");
+  REQUIRE_MESSAGE(sim.code == 0, sim.out);
   std::ofstream(kDir / "sweep.json") << kConfig;
-  const Out plain = run(kExe + " sweep sweep.json --set output_dir=out_plain");
-  REQUIRE_MESSAGE(plain.code == 0, plain.text);
+  const Result plain = sh(kBin + " sweep sweep.json --set output_dir=out_plain");
+  REQUIRE_MESSAGE(plain.code == 0, plain.out);
   done = true;
 }
 
 void check_same_summary(const std::string& out, const std::string& reference = "out_plain") {
   for (const std::string f : {"summary.csv", "summary.md", "auroc_vs_paper.svg"})
-    CHECK_MESSAGE(read(kDir / reference / f) == read(kDir / out / f), out, "/", f, " differs from the sweep without MPI");
+    CHECK_MESSAGE(slurp(kDir / reference / f) == slurp(kDir / out / f), out, "/", f, " differs from the sweep without MPI");
 }
 
 int count_finished(const std::string& out) {
@@ -111,7 +90,7 @@ std::vector<pid_t> children_of(pid_t parent) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string stat = read(e.path() / "stat");
+    const std::string stat = slurp(e.path() / "stat");
     const size_t close = stat.rfind(')');
     if (close == std::string::npos) continue;
     std::istringstream rest(stat.substr(close + 1));
@@ -124,7 +103,7 @@ std::vector<pid_t> children_of(pid_t parent) {
 
 // A process's NUL-separated /proc file (cmdline, environ) as strings.
 std::vector<std::string> proc_strings(pid_t pid, const char* file) {
-  const std::string text = read(fs::path("/proc") / std::to_string(pid) / file);
+  const std::string text = slurp(fs::path("/proc") / std::to_string(pid) / file);
   std::vector<std::string> out;
   std::string cur;
   for (char c : text) {
@@ -170,7 +149,7 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   const fs::path stat_path = fs::path("/proc") / std::to_string(pid) / "stat";
   for (;;) {
-    const std::string stat = read(stat_path);
+    const std::string stat = slurp(stat_path);
     const size_t close = stat.rfind(')');
     if (stat.empty() || close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z') return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -181,7 +160,7 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
 // Starts `mpirun -np N deepchrome sweep ... --set output_dir=OUT` in its own process group,
 // output to `log`.
 pid_t start_mpi_sweep(int np, bool recovery, const std::string& sets, const std::string& log) {
-  const std::string cmd = "cd '" + kDir.string() + "' && exec " + mpirun(np, recovery) + kExe + " sweep sweep.json --set " + sets + " > " + log +
+  const std::string cmd = "cd '" + kDir.string() + "' && exec " + mpirun(np, recovery) + kBin + " sweep sweep.json --set " + sets + " > " + log +
                           " 2>&1";
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -212,34 +191,34 @@ int wait_for(pid_t pid, std::chrono::seconds limit) {
 TEST_SUITE("mpi") {
 TEST_CASE("sweep under mpirun -np 3 ends with byte-for-byte the summary of the sweep without MPI") {
   setup();
-  const Out m = run(mpirun(3) + kExe + " sweep sweep.json --set output_dir=out_mpi");
-  REQUIRE_MESSAGE(m.code == 0, m.text);
-  CHECK_MESSAGE(contains(m.text, "under MPI: 3 ranks"), m.text);
-  CHECK_MESSAGE(contains(m.text, "started on rank 1"), m.text);
-  CHECK_MESSAGE(contains(m.text, "started on rank 2"), m.text);
-  CHECK_MESSAGE(!contains(m.text, "started on rank 0"), m.text);  // rank 0 only hands out runs
+  const Result m = sh(mpirun(3) + kBin + " sweep sweep.json --set output_dir=out_mpi");
+  REQUIRE_MESSAGE(m.code == 0, m.out);
+  CHECK_MESSAGE(has(m.out, "under MPI: 3 ranks"), m.out);
+  CHECK_MESSAGE(has(m.out, "started on rank 1"), m.out);
+  CHECK_MESSAGE(has(m.out, "started on rank 2"), m.out);
+  CHECK_MESSAGE(!has(m.out, "started on rank 0"), m.out);  // rank 0 only hands out runs
   CHECK(count_finished("out_mpi") == 6);
   check_same_summary("out_mpi");
   // Each run got its share of the node's threads: "threads": 2 over two training ranks.
-  CHECK(contains(read(kDir / "out_mpi/.sweep/E004.attentivechrome.json"), "\"threads\": 1"));
+  CHECK(has(slurp(kDir / "out_mpi/.sweep/E004.attentivechrome.json"), "\"threads\": 1"));
 
   // Run again under MPI, with another number of ranks: nothing to do.
-  const Out again = run(mpirun(2) + kExe + " sweep sweep.json --set output_dir=out_mpi");
-  CHECK_MESSAGE(again.code == 0, again.text);
-  CHECK_MESSAGE(contains(again.text, "6 finished earlier, 0 to run"), again.text);
+  const Result again = sh(mpirun(2) + kBin + " sweep sweep.json --set output_dir=out_mpi");
+  CHECK_MESSAGE(again.code == 0, again.out);
+  CHECK_MESSAGE(has(again.out, "6 finished earlier, 0 to run"), again.out);
 }
 
 TEST_CASE("sweep with seeds under mpirun -np 3 (3 cells x 2 models x 2 seeds): the summary of the sweep without MPI") {
   setup();
   const std::string seeds = " --set 'sweep.seeds=[1,2]' --set train.epochs=1";
-  const Out plain = run(kExe + " sweep sweep.json --set output_dir=out_seeds_plain" + seeds);
-  REQUIRE_MESSAGE(plain.code == 0, plain.text);
-  CHECK_MESSAGE(contains(plain.text, "12 runs (3 cell types x 2 models x 2 seeds)"), plain.text);
-  const Out m = run(mpirun(3) + kExe + " sweep sweep.json --set output_dir=out_seeds_mpi" + seeds);
-  REQUIRE_MESSAGE(m.code == 0, m.text);
-  CHECK_MESSAGE(contains(m.text, "started on rank 2"), m.text);
+  const Result plain = sh(kBin + " sweep sweep.json --set output_dir=out_seeds_plain" + seeds);
+  REQUIRE_MESSAGE(plain.code == 0, plain.out);
+  CHECK_MESSAGE(has(plain.out, "12 runs (3 cell types x 2 models x 2 seeds)"), plain.out);
+  const Result m = sh(mpirun(3) + kBin + " sweep sweep.json --set output_dir=out_seeds_mpi" + seeds);
+  REQUIRE_MESSAGE(m.code == 0, m.out);
+  CHECK_MESSAGE(has(m.out, "started on rank 2"), m.out);
   check_same_summary("out_seeds_mpi", "out_seeds_plain");
-  CHECK(contains(read(kDir / "out_seeds_mpi/summary.md"), " ± "));
+  CHECK(has(slurp(kDir / "out_seeds_mpi/summary.md"), " ± "));
   for (const char* seed : {"seed1", "seed2"})
     for (const char* cell : kCells)
       for (const char* model : kModels)
@@ -278,7 +257,7 @@ TEST_CASE("sweep under mpirun: a worker rank killed with SIGKILL loses only its 
     if (waitpid(mpirun_pid, &status, WNOHANG) == mpirun_pid) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  REQUIRE_MESSAGE(killed_rank > 0, "the sweep finished before a worker rank could be killed:\n", read(kDir / "kill.log"));
+  REQUIRE_MESSAGE(killed_rank > 0, "the sweep finished before a worker rank could be killed:\n", slurp(kDir / "kill.log"));
   CHECK_MESSAGE(ends_within(killed_run, std::chrono::seconds(10)), "the killed rank's run outlived it");
   ::kill(killed_run, SIGCONT);
   waitpid(killed_run, nullptr, WNOHANG);
@@ -286,18 +265,18 @@ TEST_CASE("sweep under mpirun: a worker rank killed with SIGKILL loses only its 
 
   // The sweep goes on without it and finishes every other run.
   const int status = wait_for(mpirun_pid, std::chrono::seconds(240));
-  const std::string log = read(kDir / "kill.log");
+  const std::string log = slurp(kDir / "kill.log");
   REQUIRE_MESSAGE(status != -1, "mpirun did not end after a rank was killed:\n", log);
   const std::string cell = lost_job.substr(0, lost_job.find('/')), model = lost_job.substr(lost_job.find('/') + 1);
-  CHECK_MESSAGE(contains(log, cell + " " + model + ": LOST"), log);
-  CHECK_MESSAGE(contains(log, "1 run(s) lost with their rank:\n  " + cell + " " + model), log);
+  CHECK_MESSAGE(has(log, cell + " " + model + ": LOST"), log);
+  CHECK_MESSAGE(has(log, "1 run(s) lost with their rank:\n  " + cell + " " + model), log);
   CHECK(count_finished("out_kill") == 5);
   CHECK(!fs::exists(kDir / "out_kill" / lost_job / "metrics.json"));
 
   // A rerun without MPI completes it, to the same summary.
-  const Out rerun = run(kExe + " sweep sweep.json --set output_dir=out_kill");
-  REQUIRE_MESSAGE(rerun.code == 0, rerun.text);
-  CHECK_MESSAGE(contains(rerun.text, "5 finished earlier, 1 to run"), rerun.text);
+  const Result rerun = sh(kBin + " sweep sweep.json --set output_dir=out_kill");
+  REQUIRE_MESSAGE(rerun.code == 0, rerun.out);
+  CHECK_MESSAGE(has(rerun.out, "5 finished earlier, 1 to run"), rerun.out);
   CHECK(count_finished("out_kill") == 6);
   check_same_summary("out_kill");
 }
@@ -307,8 +286,8 @@ TEST_CASE("sweep under mpirun: SIGINT to mpirun ends every rank and run; the swe
   // The deepchrome runs train 30 epochs here (about 2 s each): mpirun takes about a second to
   // pass the interrupt on, longer than the whole sweep above takes.
   const std::string slow = "train.epochs=30 --set output_dir=";
-  const Out plain = run(kExe + " sweep sweep.json --set " + slow + "out_plain30");
-  REQUIRE_MESSAGE(plain.code == 0, plain.text);
+  const Result plain = sh(kBin + " sweep sweep.json --set " + slow + "out_plain30");
+  REQUIRE_MESSAGE(plain.code == 0, plain.out);
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);  // ranks or runs left behind are handed to us
   const pid_t mpirun_pid = start_mpi_sweep(3, false, slow + "out_int", "int.log");
   std::vector<pid_t> processes;  // the ranks and their runs at the interrupt
@@ -332,18 +311,18 @@ TEST_CASE("sweep under mpirun: SIGINT to mpirun ends every rank and run; the swe
     if (waitpid(mpirun_pid, &status, WNOHANG) == mpirun_pid) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  REQUIRE_MESSAGE(interrupted, "the sweep finished before it could be interrupted:\n", read(kDir / "int.log"));
+  REQUIRE_MESSAGE(interrupted, "the sweep finished before it could be interrupted:\n", slurp(kDir / "int.log"));
   const int status = wait_for(mpirun_pid, std::chrono::seconds(60));
-  CHECK_MESSAGE(status != -1, "mpirun did not end after SIGINT:\n", read(kDir / "int.log"));
+  CHECK_MESSAGE(status != -1, "mpirun did not end after SIGINT:\n", slurp(kDir / "int.log"));
   for (const pid_t pid : processes) CHECK_MESSAGE(ends_within(pid, std::chrono::seconds(20)), "pid ", pid, " outlived the interrupt");
   for (const pid_t pid : processes) waitpid(pid, nullptr, WNOHANG);
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   CHECK(count_finished("out_int") < 6);
 
   // Two ranks: one training rank, two threads for new runs; the interrupted ones keep their one.
-  const Out resumed = run(mpirun(2) + kExe + " sweep sweep.json --set " + slow + "out_int");
-  REQUIRE_MESSAGE(resumed.code == 0, resumed.text);
-  CHECK_MESSAGE(contains(resumed.text, "interrupted, resuming"), resumed.text);
+  const Result resumed = sh(mpirun(2) + kBin + " sweep sweep.json --set " + slow + "out_int");
+  REQUIRE_MESSAGE(resumed.code == 0, resumed.out);
+  CHECK_MESSAGE(has(resumed.out, "interrupted, resuming"), resumed.out);
   CHECK(count_finished("out_int") == 6);
   check_same_summary("out_int", "out_plain30");
 }
@@ -352,16 +331,16 @@ TEST_CASE("sweep under mpirun: SIGINT to mpirun ends every rank and run; the swe
 TEST_CASE("sweep under an MPI launcher, built without MPI: refuses and says why" * doctest::test_suite("no_mpi")) {
   fs::create_directories(kDir);
   for (const char* var : {"OMPI_COMM_WORLD_SIZE=3", "PMI_SIZE=4", "PMIX_RANK=0 SLURM_STEP_NUM_TASKS=2"}) {
-    const Out o = run(std::string("env ") + var + " " + kExe + " sweep no_such_config.json");
-    CHECK_MESSAGE(o.code == 2, var, ": ", o.text);
-    CHECK_MESSAGE(contains(o.text, "built without MPI"), var, ": ", o.text);
-    CHECK_MESSAGE(contains(o.text, std::string(var).substr(std::string(var).rfind(' ') + 1)), var, ": ", o.text);
+    const Result o = sh(std::string("env ") + var + " " + kBin + " sweep no_such_config.json");
+    CHECK_MESSAGE(o.code == 2, var, ": ", o.out);
+    CHECK_MESSAGE(has(o.out, "built without MPI"), var, ": ", o.out);
+    CHECK_MESSAGE(has(o.out, std::string(var).substr(std::string(var).rfind(' ') + 1)), var, ": ", o.out);
   }
   // SLURM_NTASKS alone is the batch script itself (one process): the sweep runs as usual
   // (here: a missing config, not a refusal).
-  const Out batch = run("env SLURM_NTASKS=8 " + kExe + " sweep no_such_config.json");
+  const Result batch = sh("env SLURM_NTASKS=8 " + kBin + " sweep no_such_config.json");
   CHECK(batch.code == 2);
-  CHECK_MESSAGE(!contains(batch.text, "MPI"), batch.text);
+  CHECK_MESSAGE(!has(batch.out, "MPI"), batch.out);
 }
 
 TEST_CASE("sweep under an MPI launcher's environment that MPI does not see: an input error, not N sweeps" *
@@ -369,7 +348,7 @@ TEST_CASE("sweep under an MPI launcher's environment that MPI does not see: an i
   fs::create_directories(kDir);
   // PMI_SIZE says 3 tasks (as MPICH's or Slurm's launcher would), but this process was not
   // started by the launcher of the MPI it was built with: MPI sees one.
-  const Out o = run("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMI_SIZE=3 " + kExe + " sweep no_such_config.json");
-  CHECK_MESSAGE(o.code == 2, o.text);
-  CHECK_MESSAGE(contains(o.text, "the launcher started 3 tasks (PMI_SIZE=3) but MPI sees 1"), o.text);
+  const Result o = sh("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMI_SIZE=3 " + kBin + " sweep no_such_config.json");
+  CHECK_MESSAGE(o.code == 2, o.out);
+  CHECK_MESSAGE(has(o.out, "the launcher started 3 tasks (PMI_SIZE=3) but MPI sees 1"), o.out);
 }
