@@ -17,8 +17,14 @@ namespace dc {
 const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
 int64_t shape_numel(const Shape& s) {
+  // A zero dim makes the product 0 whatever the others are (and must not overflow first).
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  bool overflow = false;
+  for (int64_t d : s) {
+    if (d == 0) return 0;
+    overflow |= __builtin_mul_overflow(n, d, &n);
+  }
+  if (overflow) throw Error("shape " + shape_str(s) + " has more elements than int64 can count");
   return n;
 }
 

@@ -105,18 +105,20 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
       throw fail(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                  "] outside the data section of " + std::to_string(data_size) + " bytes (truncated file?)");
     // The element count, without overflow: dims are at most 2^40 each, their product is not
-    // bounded, and one past 2^64 bytes is refused before it is formed.
-    uint64_t numel = 1;
-    const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
+    // bounded. A shape whose non-zero dims multiply past 2^64 bytes is refused (a zero dim
+    // would make it empty, but no tensor of ours has such a shape, and code that walks the
+    // dims, shape_numel included, must not meet one).
+    uint64_t numel = 1, nonzero = 1;
     for (const int64_t d : shape) {
-      if (empty) {
+      if (d == 0) {
         numel = 0;
-        break;
+        continue;
       }
-      if (numel > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(d))
+      if (nonzero > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(d))
         throw fail(where + ": shape " + shape_str(shape) + " has more elements than any file can hold");
-      numel *= static_cast<uint64_t>(d);
+      nonzero *= static_cast<uint64_t>(d);
     }
+    if (numel) numel = nonzero;
     if (end - begin != numel * 4)
       throw fail(where + ": " + std::to_string(end - begin) + " bytes do not match shape " + shape_str(shape));
     ranges.push_back({begin, end});

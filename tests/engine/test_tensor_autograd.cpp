@@ -42,6 +42,14 @@ TEST_CASE("Tensor: construction, shape queries, handle semantics") {
   expect_shape_error([&] { small.copy_from(t); }, {"(2, 3)", "(5,)"});
 }
 
+TEST_CASE("shape_numel: a zero dim gives 0 before anything can overflow; an overflowing shape is an error") {
+  CHECK(shape_numel({}) == 1);
+  CHECK(shape_numel({3, 4, 5}) == 60);
+  CHECK(shape_numel({93630, 511, 563743445165, 0}) == 0);  // (the fuzzer's shape: the first three overflow)
+  CHECK(Tensor::empty({93630, 511, 563743445165, 0}).numel() == 0);
+  CHECK_THROWS_WITH_AS(shape_numel({93630, 511, 563743445165}), doctest::Contains("has more elements than int64 can count"), Error);
+}
+
 TEST_CASE("detach shares storage without history; clone copies data without history") {
   Tensor x = random_param({2, 3}, 1);
   Tensor y = dc::tanh(x);

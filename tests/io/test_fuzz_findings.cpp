@@ -101,12 +101,22 @@ TEST_CASE("fuzz_safetensors: a shape whose element count overflows is refused be
     CHECK(what.find("ck.safetensors: not a valid safetensors file: tensor 's': shape ") == 0);
     CHECK(what.find("has more elements than any file can hold") != std::string::npos);
   }
-  // A zero dimension still makes an empty tensor whatever the others are.
-  const std::string header = R"({"e":{"dtype":"F32","shape":[1099511627776,0,1099511627776],"data_offsets":[0,0]}})";
-  std::string file(8, '\0');
-  const uint64_t n = header.size();
-  std::memcpy(file.data(), &n, 8);
-  file += header;
-  const io::SafetensorsFile f = io::parse_safetensors(file, "empty.safetensors");
+  // crash-aa9e36c0 (the 30-minute rerun after that fix): shape [93630, 511, 563743445165, 0] is empty
+  // but its other dims overflow as they are multiplied out (Tensor::empty, shape_numel): a
+  // shape whose non-zero dims pass the bound is refused too.
+  const std::string crash2 = fuzz_input("safetensors", "crash-aa9e36c0f2f1d20f5280febf44808c0a45256894");
+  CHECK_THROWS_WITH_AS(io::parse_safetensors(crash2, "ck.safetensors"),
+                       doctest::Contains("has more elements than any file can hold"), InputError);
+  auto file_with = [](const std::string& shape) {
+    const std::string header = R"({"e":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,0]}})";
+    std::string file(8, '\0');
+    const uint64_t n = header.size();
+    std::memcpy(file.data(), &n, 8);
+    return file + header;
+  };
+  CHECK_THROWS_AS(io::parse_safetensors(file_with("[1099511627776,0,1099511627776]"), "e.safetensors"), InputError);
+  // An ordinary empty tensor is still read.
+  const io::SafetensorsFile f = io::parse_safetensors(file_with("[3,0,5]"), "empty.safetensors");
   CHECK(f.tensors.at("e").numel() == 0);
+  CHECK(f.tensors.at("e").shape() == Shape{3, 0, 5});
 }
