@@ -213,7 +213,7 @@ int cmd_sweep(const Args& args) {
   summary.source = config_path;
   summary.data_root = s.data_root;
   for (const auto& cell : s.cells) summary.simulated.push_back(io::is_simulated_cell(s.data_root, cell));
-  std::vector<size_t> todo;
+  std::vector<size_t> to_run;
   size_t finished_before = 0, interrupted = 0;
   for (size_t i = 0; i < s.jobs.size(); ++i) {
     const io::SweepJob& job = s.jobs[i];
@@ -226,11 +226,11 @@ int cmd_sweep(const Args& args) {
       ++finished_before;
     } else {
       if (st == io::RunState::Partial) ++interrupted;
-      todo.push_back(i);
+      to_run.push_back(i);
     }
     summary.results.push_back(r);
   }
-  todo = io::plan_order(s, todo, io::train_file_sizes(s));  // longest first
+  to_run = io::plan_order(s, to_run, io::train_file_sizes(s));  // longest first
 
   // Everything in it is a pure function of the finished runs' files (see io/experiment/sweep.h).
   io::MarkImportanceSweep importance;
@@ -272,7 +272,7 @@ int cmd_sweep(const Args& args) {
   // Under MPI the other ranks say how many run at once and with how many threads (the line below).
   const std::string at_once = ranks ? "" : "; " + std::to_string(s.parallel_runs) + " at a time, " + std::to_string(s.threads_per_run) +
                                                (s.threads_per_run == 1 ? " thread" : " threads") + " each";
-  std::printf("  %zu finished earlier, %zu to run%s%s%s\n", finished_before, todo.size(),
+  std::printf("  %zu finished earlier, %zu to run%s%s%s\n", finished_before, to_run.size(),
               interrupted ? (" (" + std::to_string(interrupted) + " interrupted, resuming)").c_str() : "", at_once.c_str(),
               n_sim == s.cells.size() ? "; data are simulated" : "");
   std::fflush(stdout);
@@ -305,7 +305,7 @@ int cmd_sweep(const Args& args) {
     if (ok) {
       r = io::read_run_result(job);
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const size_t left = todo.size() - done_now;
+      const size_t left = to_run.size() - done_now;
       const double eta = left == 0 ? 0 : elapsed / static_cast<double>(done_now) * static_cast<double>(left);
       std::printf("%s %s %s: test AUROC %.4f (best epoch %d) in %s%s\n", progress_prefix().c_str(), job.cell.c_str(),
                   job.label.c_str(), r.test_auroc, r.best_epoch, duration_text(wall).c_str(),
@@ -331,7 +331,7 @@ int cmd_sweep(const Args& args) {
                 ranks->size(), ranks->size() - 1);
     std::fflush(stdout);
     SweepCoordination c;
-    c.todo = todo;
+    c.to_run = to_run;
     c.interrupted = [] { return g_interrupted != 0; };
     c.on_start = [&](size_t j, int rank) {
       const io::SweepJob& job = s.jobs[j];
@@ -355,19 +355,12 @@ int cmd_sweep(const Args& args) {
     if (g_interrupted) ranks->abandon();
   } else {
     const std::string exe = self_exe();
-    struct Lifeline {  // closed when the sweep returns or throws (and by the kernel on kill -9)
-      int fd[2] = {-1, -1};
-      ~Lifeline() {
-        for (int f : fd)
-          if (f >= 0) ::close(f);
-      }
-    } lifeline;
-    if (::pipe2(lifeline.fd, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
-    while ((next < todo.size() || !running.empty()) && !g_interrupted) {
-      while (running.size() < static_cast<size_t>(s.parallel_runs) && next < todo.size() && !g_interrupted) {
-        const size_t j = todo[next++];
+    const Lifeline lifeline;  // closed when this sweep returns or throws (and by the kernel on kill -9)
+    while ((next < to_run.size() || !running.empty()) && !g_interrupted) {
+      while (running.size() < static_cast<size_t>(s.parallel_runs) && next < to_run.size() && !g_interrupted) {
+        const size_t j = to_run[next++];
         const io::SweepJob& job = s.jobs[j];
-        const pid_t pid = start_run(exe, job, job_file(state_dir, job), lifeline.fd[0]);
+        const pid_t pid = start_run(exe, job, job_file(state_dir, job), lifeline.read_end());
         running.push_back({pid, j, std::chrono::steady_clock::now()});
         std::printf("%s %s %s: started (log %s/train.log)\n", progress_prefix().c_str(), job.cell.c_str(), job.label.c_str(),
                     job.run_dir.c_str());

@@ -193,8 +193,8 @@ class MpiRanks final : public SweepRanks {
         }
         if (w.job >= 0 && msg[0] == w.job) c.on_end(static_cast<size_t>(w.job), r, msg[1], seconds_since(w.started));
         w.job = -1;
-        if (next < c.todo.size() && !c.interrupted()) {
-          w.job = static_cast<long>(c.todo[next++]);
+        if (next < c.to_run.size() && !c.interrupted()) {
+          w.job = static_cast<long>(c.to_run[next++]);
           w.started = Clock::now();
           if (send(r, kJob, static_cast<int>(w.job)))
             c.on_start(static_cast<size_t>(w.job), r);
@@ -225,14 +225,7 @@ class MpiRanks final : public SweepRanks {
 
   int work(const std::vector<io::SweepJob>& jobs, const SweepWorkerSetup& setup) override {
     const double timeout = rank_timeout_seconds();
-    struct Lifeline {  // closed when this rank returns or throws (and by the kernel on kill -9)
-      int fd[2] = {-1, -1};
-      ~Lifeline() {
-        for (int f : fd)
-          if (f >= 0) ::close(f);
-      }
-    } lifeline;
-    if (::pipe2(lifeline.fd, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
+    const Lifeline lifeline;  // closed when this rank returns or throws (and by the kernel on kill -9)
     pid_t pid = -1;
     int job = -1;
     auto end_run = [&] {
@@ -278,7 +271,7 @@ class MpiRanks final : public SweepRanks {
         job = msg[0];
         const io::SweepJob& j = jobs[static_cast<size_t>(job)];
         try {
-          pid = start_run(setup.exe, j, job_file(setup.state_dir, j), lifeline.fd[0], setup.extra_env);
+          pid = start_run(setup.exe, j, job_file(setup.state_dir, j), lifeline.read_end(), setup.extra_env);
         } catch (const std::exception& e) {  // reported to rank 0 as a failed run
           std::fprintf(stderr, "sweep: rank %d: %s %s: %s\n", rank_, j.cell.c_str(), j.model.c_str(), e.what());
           if (!send(0, kAsk, job, 126 << 8)) throw Error("sweep: rank " + std::to_string(rank_) + " cannot reach rank 0");

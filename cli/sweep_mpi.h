@@ -38,7 +38,7 @@ double rank_timeout_seconds();
 
 // What rank 0 does with the runs the other ranks report (cli/sweep.cpp fills these in).
 struct SweepCoordination {
-  std::vector<size_t> todo;                                   // indices into the sweep's jobs, in order
+  std::vector<size_t> to_run;                                   // indices into the sweep's jobs, in order
   std::function<void(size_t job, int rank)> on_start;         // handed to `rank`
   std::function<void(size_t job, int rank, int wait_status, double seconds)> on_end;  // the run's exit, as waitpid says
   std::function<void(size_t job, int rank)> on_lost;          // `rank` died (or went silent) with the run
@@ -70,7 +70,7 @@ class SweepRanks {
   // training ranks modulo the node's GPUs (CUDA_VISIBLE_DEVICES, or /proc/driver/nvidia/gpus);
   // empty when no GPU is seen.
   virtual std::string gpu() const = 0;
-  // Rank 0: hands out c.todo until every run is reported or lost (or an interrupt). If rank 0
+  // Rank 0: hands out c.to_run until every run is reported or lost (or an interrupt). If rank 0
   // is destroyed without getting here (an error while planning), the others are told to stop.
   virtual void coordinate(const SweepCoordination& c) = 0;
   // Other ranks: trains what rank 0 hands out until told to stop; returns the exit code

@@ -59,6 +59,15 @@ std::string env_name(const char* entry) {
 }
 }  // namespace
 
+Lifeline::Lifeline() {
+  if (::pipe2(fd_, O_CLOEXEC) != 0) throw Error(std::string("sweep: cannot create a pipe: ") + std::strerror(errno));
+}
+
+Lifeline::~Lifeline() {
+  for (int f : fd_)
+    if (f >= 0) ::close(f);
+}
+
 pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd,
                 const std::vector<std::string>& extra_env) {
   // An interrupted run continues from its saved state (`train --resume`): everything else it

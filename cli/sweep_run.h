@@ -25,6 +25,21 @@ std::string self_exe();
 // keeps the thread count its training state was made with, so it ends with the same bytes). The child
 // reads the lifeline's read end `lifeline_fd` and gets `extra_env` ("NAME=value", replacing
 // variables of the same name) on top of this process's environment. Returns its pid.
+// The pipe whose read end every run watches (DEEPCHROME_SWEEP_LIFELINE): only the process that
+// starts runs holds the write end, so it closes when that process returns, throws, or is
+// killed, and the runs end themselves. Both ends are close-on-exec; start_run passes the read end.
+class Lifeline {
+ public:
+  Lifeline();  // throws dc::Error when the pipe cannot be made
+  ~Lifeline();
+  Lifeline(const Lifeline&) = delete;
+  Lifeline& operator=(const Lifeline&) = delete;
+  int read_end() const { return fd_[0]; }
+
+ private:
+  int fd_[2] = {-1, -1};
+};
+
 pid_t start_run(const std::string& exe, const io::SweepJob& job, const std::string& job_file, int lifeline_fd,
                 const std::vector<std::string>& extra_env = {});
 

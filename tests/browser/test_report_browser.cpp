@@ -17,6 +17,7 @@
 
 #include "browser/chromium.h"
 #include "browser/png.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 namespace cr = dc::test::chromium;
@@ -24,19 +25,12 @@ namespace cr = dc::test::chromium;
 namespace {
 
 const fs::path kWork = fs::path(DC_BINARY_DIR) / "test_browser_work";
-const std::string kBin = std::string(DC_BINARY_DIR) + "/deepchrome";
+using dc::test::command::kBin;
 
 int sh(const std::string& cmd, std::string* out = nullptr) {
-  const std::string full = "cd '" + kWork.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const dc::test::command::Result r = dc::test::command::sh_in(kWork, cmd);
+  if (out) *out = r.out;
+  return r.code;
 }
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }

@@ -15,12 +15,12 @@
 
 #include "engine/op_table.h"
 #include "models/registry.h"
-#include "cli_util.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using namespace dc::test::cli;
+using namespace dc::test::command;
 
 namespace {
 

@@ -11,38 +11,18 @@
 #include <sstream>
 #include <string>
 
+#include "command_util.h"
+
 namespace fs = std::filesystem;
+
+using namespace dc::test::command;
 
 namespace {
 
 const fs::path kWorkDir = fs::path(DC_BINARY_DIR) / "test_download_work";
 const std::string kScript = std::string(DC_SOURCE_DIR) + "/scripts/download_data.sh";
 
-struct Res {
-  int code;
-  std::string text;
-};
-
-Res shell(const std::string& cmd) {
-  const std::string full = "cd '" + kWorkDir.string() + "' && " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
-
-std::string contents(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-bool mentions(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+Result shell(const std::string& cmd) { return sh_in(kWorkDir, cmd); }
 
 // archive/<top>/<cell>/classification/{train,valid,test}.csv from the toy split.
 void stage_cell(const fs::path& root, const std::string& cell) {
@@ -54,9 +34,9 @@ void stage_cell(const fs::path& root, const std::string& cell) {
 }
 
 std::string md5_of(const std::string& file) {
-  const Res r = shell("md5sum < " + file + " | cut -d' ' -f1");
+  const Result r = shell("md5sum < " + file + " | cut -d' ' -f1");
   REQUIRE(r.code == 0);
-  return r.text.substr(0, 32);
+  return r.out.substr(0, 32);
 }
 
 }  // namespace
@@ -70,39 +50,39 @@ TEST_CASE("download_data.sh verifies and unpacks an archive, and leaves DEST alo
   const std::string md5 = md5_of("good.tar.gz");
 
   SUBCASE("a good archive is unpacked to DEST/<cell>/classification") {
-    const Res r = shell(kScript + " --archive good.tar.gz --md5 " + md5 + " --cells E003,E004 dest");
-    REQUIRE_MESSAGE(r.code == 0, r.text);
+    const Result r = shell(kScript + " --archive good.tar.gz --md5 " + md5 + " --cells E003,E004 dest");
+    REQUIRE_MESSAGE(r.code == 0, r.out);
     for (const char* cell : {"E003", "E004"})
       for (const char* split : {"train", "valid", "test"})
-        CHECK(contents(kWorkDir / "dest" / cell / "classification" / (std::string(split) + ".csv")) ==
-              contents(fs::path(DC_TEST_DATA_DIR) / "toy" / (std::string(split) + ".csv")));
+        CHECK(slurp(kWorkDir / "dest" / cell / "classification" / (std::string(split) + ".csv")) ==
+              slurp(fs::path(DC_TEST_DATA_DIR) / "toy" / (std::string(split) + ".csv")));
     CHECK(!fs::exists(kWorkDir / "dest/.download"));
     CHECK(fs::exists(kWorkDir / "good.tar.gz"));  // a user's own archive is not deleted
     // Run again: already complete.
-    const Res again = shell(kScript + " --archive good.tar.gz --cells E003,E004 dest");
+    const Result again = shell(kScript + " --archive good.tar.gz --cells E003,E004 dest");
     CHECK(again.code == 0);
-    CHECK(mentions(again.text, "nothing to do"));
+    CHECK(has(again.out, "nothing to do"));
   }
   SUBCASE("a checksum mismatch is refused") {
-    const Res r = shell(kScript + " --archive good.tar.gz --md5 00000000000000000000000000000000 --cells E003,E004 dest");
+    const Result r = shell(kScript + " --archive good.tar.gz --md5 00000000000000000000000000000000 --cells E003,E004 dest");
     CHECK(r.code == 1);
-    CHECK(mentions(r.text, "MD5"));
+    CHECK(has(r.out, "MD5"));
     CHECK(!fs::exists(kWorkDir / "dest/E003"));
   }
   SUBCASE("a truncated archive (an interrupted download) is refused") {
-    const std::string data = contents(kWorkDir / "good.tar.gz");
+    const std::string data = slurp(kWorkDir / "good.tar.gz");
     std::ofstream(kWorkDir / "cut.tar.gz", std::ios::binary) << data.substr(0, data.size() / 2);
-    const Res r = shell(kScript + " --archive cut.tar.gz --cells E003,E004 dest");
+    const Result r = shell(kScript + " --archive cut.tar.gz --cells E003,E004 dest");
     CHECK(r.code == 1);
-    CHECK(mentions(r.text, "incomplete or corrupt"));
+    CHECK(has(r.out, "incomplete or corrupt"));
     CHECK(!fs::exists(kWorkDir / "dest/E003"));
   }
   SUBCASE("an archive without one of the cell types is refused, naming it") {
     stage_cell(kWorkDir / "part", "E003");
     REQUIRE(shell("tar -czf part.tar.gz -C part data").code == 0);
-    const Res r = shell(kScript + " --archive part.tar.gz --cells E003,E004 dest");
+    const Result r = shell(kScript + " --archive part.tar.gz --cells E003,E004 dest");
     CHECK(r.code == 1);
-    CHECK(mentions(r.text, "no data for 1 of the 2 cell types (E004)"));
+    CHECK(has(r.out, "no data for 1 of the 2 cell types (E004)"));
     CHECK(!fs::exists(kWorkDir / "dest/E003"));
   }
   SUBCASE("a cell type with a partial gene is refused") {
@@ -110,16 +90,16 @@ TEST_CASE("download_data.sh verifies and unpacks an archive, and leaves DEST alo
     stage_cell(kWorkDir / "odd", "E004");
     std::ofstream(kWorkDir / "odd/data/E004/classification/valid.csv", std::ios::app) << "000999,1,0,0,0,0,0,1\n";
     REQUIRE(shell("tar -czf odd.tar.gz -C odd data").code == 0);
-    const Res r = shell(kScript + " --archive odd.tar.gz --cells E003,E004 dest");
+    const Result r = shell(kScript + " --archive odd.tar.gz --cells E003,E004 dest");
     CHECK(r.code == 1);
-    CHECK(mentions(r.text, "E004/classification/valid.csv"));
-    CHECK(mentions(r.text, "not whole genes"));
+    CHECK(has(r.out, "E004/classification/valid.csv"));
+    CHECK(has(r.out, "not whole genes"));
   }
   SUBCASE("offline: a clear message, nothing in DEST") {
-    const Res r = shell(kScript + " --url http://127.0.0.1:9/data.tar.gz --cells E003 dest");
+    const Result r = shell(kScript + " --url http://127.0.0.1:9/data.tar.gz --cells E003 dest");
     CHECK(r.code == 1);
-    CHECK(mentions(r.text, "download"));
-    CHECK(mentions(r.text, "offline"));
+    CHECK(has(r.out, "download"));
+    CHECK(has(r.out, "offline"));
     CHECK(!fs::exists(kWorkDir / "dest/E003"));
   }
   SUBCASE("bad usage exits 2") {

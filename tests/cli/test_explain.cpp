@@ -17,12 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli_util.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using namespace dc::test::cli;
+using namespace dc::test::command;
 
 namespace {
 

@@ -25,12 +25,12 @@
 #include "io/formats/safetensors.h"
 #include "models/metrics.h"
 #include "models/trainer.h"
-#include "cli_util.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-using namespace dc::test::cli;
+using namespace dc::test::command;
 
 namespace {
 

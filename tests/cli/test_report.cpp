@@ -14,12 +14,12 @@
 
 #include "io/figures/svg.h"
 #include "xml_check.h"
-#include "cli_util.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 namespace xml = dc::test::xml;
 
-using namespace dc::test::cli;
+using namespace dc::test::command;
 
 namespace {
 

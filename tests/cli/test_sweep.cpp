@@ -24,11 +24,11 @@
 
 #include "xml_check.h"
 
-#include "cli_util.h"
+#include "command_util.h"
 
 namespace fs = std::filesystem;
 
-using namespace dc::test::cli;
+using namespace dc::test::command;
 
 namespace {
 
@@ -94,36 +94,6 @@ std::vector<fs::path> runs_in_progress(const fs::path& out) {
 }
 
 bool any_run_in_progress(const fs::path& out) { return !runs_in_progress(out).empty(); }
-
-// The processes whose parent is `parent` (from /proc/<pid>/stat).
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string stat = slurp(e.path() / "stat");
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    char state = 0;
-    long ppid = 0;
-    if (rest >> state >> ppid && ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return out;
-}
-
-// Whether process `pid` is gone (or a zombie) within `limit`.
-bool ends_within(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  const fs::path stat_path = fs::path("/proc") / std::to_string(pid) / "stat";
-  for (;;) {  // checks at least once
-    const std::string stat = slurp(stat_path);
-    const size_t close = stat.rfind(')');
-    if (stat.empty() || close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z') return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 }  // namespace
 

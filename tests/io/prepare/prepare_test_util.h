@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "command_util.h"
 #include "kernels/base/philox.h"
 #include "io/formats/dataset.h"
 
@@ -25,22 +26,10 @@ namespace dc::test::prep {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using command::Result;
 
-inline Result sh(const std::string& cmd, const fs::path& dir) {
-  const std::string full = "cd '" + dir.string() + "' && (" + cmd + ") 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+// `cmd` (in a subshell, so a pipeline's stderr is captured too) in folder `dir`.
+inline Result sh(const std::string& cmd, const fs::path& dir) { return command::sh_in(dir, "(" + cmd + ")"); }
 
 // Runs a command that must succeed (samtools, bedtools); fails the test with its output otherwise.
 inline std::string must(const std::string& cmd, const fs::path& dir) {
