@@ -194,7 +194,8 @@ json bench_epoch(const io::SimulatedCell& cell, const std::string& model_name, i
           {"epochs_timed", epochs}, {"epoch_seconds", secs[secs.size() / 2]}, {"epoch_seconds_min", secs.front()},
           {"genes_per_second", cell.train.size() / secs[secs.size() / 2]},
           // How the kernels' threads waited during the run (kernels/cpu/thread_pool.h).
-          {"thread_waits_spun", w1.spun - w0.spun}, {"thread_waits_slept", w1.slept - w0.slept}};
+          {"thread_waits_spun", w1.spun - w0.spun}, {"thread_waits_slept", w1.slept - w0.slept},
+          {"thread_regions_narrowed", w1.narrowed - w0.narrowed}};
 }
 
 // Throws a clear error unless this build has the CUDA backend and a usable GPU.

@@ -1,6 +1,7 @@
 // The kernels' team of threads with adaptive spin-then-sleep waits (see thread_pool.h).
 #include "kernels/cpu/thread_pool.h"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -121,85 +123,6 @@ struct alignas(64) Signal {
   }
 };
 
-struct Pool {
-  int size = 1;  // members, the leader included
-  std::vector<std::thread> workers;
-  Signal dispatch;  // word: the region's generation
-  Signal finished;  // word: workers' finished regions, cumulative
-  Signal barrier;   // word: the barrier's generation
-  alignas(64) std::atomic<uint32_t> arrived{0};
-  alignas(64) void (*fn)(void*) = nullptr;
-  void* ctx = nullptr;
-  bool stop = false;
-
-  // `seen`: the generation when the worker was made (read by start(), not by the worker,
-  // which may first run after the leader has already opened a region).
-  void worker(int member, uint32_t seen) {
-    for (;;) {
-      seen = dispatch.wait_change(seen);
-      if (stop) return;
-      t_member = member;
-      t_members = size;
-      t_in_region = true;
-      try {
-        fn(ctx);
-      } catch (...) {
-        std::fputs("deepchrome: internal error: a kernel threw on a worker thread\n", stderr);
-        std::terminate();
-      }
-      t_in_region = false;
-      t_member = 0;
-      t_members = 1;
-      finished.word.fetch_add(1, std::memory_order_acq_rel);
-      finished.wake();
-    }
-  }
-
-  void start(int n) {
-    size = n;
-    stop = false;
-    const uint32_t generation = dispatch.word.load(std::memory_order_acquire);
-    for (int m = 1; m < n; ++m) workers.emplace_back([this, m, generation] { worker(m, generation); });
-  }
-
-  void join() {
-    stop = true;
-    dispatch.word.fetch_add(1, std::memory_order_acq_rel);
-    dispatch.wake();
-    for (auto& w : workers) w.join();
-    workers.clear();
-    size = 1;
-  }
-
-  void run(void (*f)(void*), void* c) {
-    fn = f;
-    ctx = c;
-    const uint32_t done = finished.word.load(std::memory_order_acquire) + static_cast<uint32_t>(size - 1);
-    dispatch.word.fetch_add(1, std::memory_order_acq_rel);
-    dispatch.wake();
-    t_member = 0;
-    t_members = size;
-    t_in_region = true;
-    f(c);
-    t_in_region = false;
-    t_member = 0;
-    t_members = 1;
-    uint32_t v = finished.word.load(std::memory_order_acquire);
-    while (v != done) v = finished.wait_change(v);
-  }
-
-  void arrive() {
-    const uint32_t gen = barrier.word.load(std::memory_order_acquire);
-    if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<uint32_t>(size)) {
-      arrived.store(0, std::memory_order_relaxed);
-      barrier.word.fetch_add(1, std::memory_order_acq_rel);
-      barrier.wake();
-    } else {
-      barrier.wait_change(gen);
-    }
-  }
-};
-
 int env_threads() {
   const char* v = std::getenv("OMP_NUM_THREADS");
   if (!v) return 0;
@@ -224,6 +147,172 @@ int cgroup_quota_cores() {
   if (q >> quota && p >> period && quota > 0 && period > 0) return static_cast<int>((quota + period - 1) / period);
   return 0;
 }
+
+// The adaptive policy's view of the machine: how many threads of other processes want a
+// core. The kernel's count of runnable threads (the fourth field of /proc/loadavg, "R/N")
+// minus this team's awake members, averaged over the last ~16 samples; the leader takes a
+// sample every kSampleNs at the start of a region (a 2 us read). Only where that count is
+// about the cores we may use: no cgroup CPU quota, and an affinity mask of every online CPU
+// (else the probe says "unknown" and the team keeps its size).
+constexpr int64_t kSampleNs = 2'000'000;
+constexpr double kBusyMemory = 8;
+
+int loadavg_runnable() {
+  static const int fd = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) != online || cgroup_quota_cores() > 0) return -1;
+    return open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  }();
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = buf;
+  for (int field = 0; field < 3; ++field) {
+    while (*p && *p != ' ') ++p;
+    while (*p == ' ') ++p;
+  }
+  if (*p < '0' || *p > '9') return -1;
+  return std::atoi(p);
+}
+
+std::atomic<RunnableProbe> g_probe{&loadavg_runnable};
+std::atomic<int64_t> g_sample_ns{kSampleNs};
+std::atomic<uint64_t> g_narrowed{0};
+
+struct Pool {
+  int size = 1;  // members, the leader included
+  std::vector<std::thread> workers;
+  std::unique_ptr<Signal[]> go;  // go[m].word: regions handed to worker m, cumulative
+  Signal finished;               // word: workers' finished regions, cumulative
+  Signal barrier;                // word: the barrier's generation
+  alignas(64) std::atomic<uint32_t> arrived{0};
+  alignas(64) void (*fn)(void*) = nullptr;
+  void* ctx = nullptr;
+  int members = 1;  // of the region in flight: the leader and workers 1 .. members - 1
+  bool stop = false;
+  // The adaptive team width (leader only): members of the next region, and the load seen.
+  int width = 1;
+  int64_t next_sample_ns = 0;
+  double others_busy = 0;
+  int cores = 1;  // available_cores() when the team was made
+
+  // `seen`: go[member]'s count when the worker was made (read by start(), not by the
+  // worker, which may first run after the leader has already handed it a region).
+  void worker(int member, uint32_t seen) {
+    Signal& mine = go[member];
+    for (;;) {
+      seen = mine.wait_change(seen);
+      if (stop) return;
+      t_member = member;
+      t_members = members;
+      t_in_region = true;
+      try {
+        fn(ctx);
+      } catch (...) {
+        std::fputs("deepchrome: internal error: a kernel threw on a worker thread\n", stderr);
+        std::terminate();
+      }
+      t_in_region = false;
+      t_member = 0;
+      t_members = 1;
+      finished.word.fetch_add(1, std::memory_order_acq_rel);
+      finished.wake();
+    }
+  }
+
+  void start(int n) {
+    size = n;
+    width = n;
+    cores = available_cores();
+    others_busy = 0;
+    next_sample_ns = 0;
+    stop = false;
+    go.reset(new Signal[static_cast<size_t>(n)]);
+    for (int m = 1; m < n; ++m) {
+      const uint32_t seen = go[m].word.load(std::memory_order_acquire);
+      workers.emplace_back([this, m, seen] { worker(m, seen); });
+    }
+  }
+
+  void join() {
+    stop = true;
+    for (int m = 1; m < size; ++m) {
+      go[m].word.fetch_add(1, std::memory_order_acq_rel);
+      go[m].wake();
+    }
+    for (auto& w : workers) w.join();
+    workers.clear();
+    size = 1;
+    width = 1;
+  }
+
+  // Adaptive: the members the next region gets. When threads of other processes want
+  // cores this team would otherwise use, the team narrows by as many (down to the leader
+  // alone) and the parked workers sleep; it widens again when they are gone. Splitting a
+  // region over fewer members changes no result (thread_pool.h).
+  int adapt_width() {
+    if (static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed)) != WaitPolicy::Adaptive) return size;
+    const int64_t now = now_ns();
+    if (now < next_sample_ns) return width;
+    next_sample_ns = now + g_sample_ns.load(std::memory_order_relaxed);
+    const int runnable = g_probe.load(std::memory_order_relaxed)();
+    if (runnable < 0) return width = size;
+    // This team's runnable threads: the leader and the workers not asleep.
+    int ours = 1;
+    for (int m = 1; m < size; ++m) ours += go[m].sleepers.load(std::memory_order_relaxed) == 0 ? 1 : 0;
+    others_busy += (std::max(0, runnable - ours) - others_busy) / kBusyMemory;
+    // Cores beyond this team's size absorb other threads first.
+    const double spare = std::max(0, cores - size);
+    const double crowd = others_busy - spare;  // other threads on the cores this team wants
+    int w = width;
+    while (w > 1 && size - w < crowd - 0.5) --w;         // narrow: over half a thread more
+    while (w < size && size - w > crowd + 0.75) ++w;    // widen: a core clearly free again
+    return width = w;
+  }
+
+  void run(void (*f)(void*), void* c) {
+    const int n = adapt_width();
+    if (n < size) g_narrowed.fetch_add(1, std::memory_order_relaxed);
+    if (n == 1) {
+      t_in_region = true;
+      f(c);
+      t_in_region = false;
+      return;
+    }
+    fn = f;
+    ctx = c;
+    members = n;
+    const uint32_t done = finished.word.load(std::memory_order_acquire) + static_cast<uint32_t>(n - 1);
+    for (int m = 1; m < n; ++m) {
+      go[m].word.fetch_add(1, std::memory_order_acq_rel);
+      go[m].wake();
+    }
+    t_member = 0;
+    t_members = n;
+    t_in_region = true;
+    f(c);
+    t_in_region = false;
+    t_member = 0;
+    t_members = 1;
+    uint32_t v = finished.word.load(std::memory_order_acquire);
+    while (v != done) v = finished.wait_change(v);
+  }
+
+  void arrive() {
+    const uint32_t gen = barrier.word.load(std::memory_order_acquire);
+    if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<uint32_t>(members)) {
+      arrived.store(0, std::memory_order_relaxed);
+      barrier.word.fetch_add(1, std::memory_order_acq_rel);
+      barrier.wake();
+    } else {
+      barrier.wait_change(gen);
+    }
+  }
+};
 
 std::mutex g_mutex;                  // guards creating and resizing the pool
 std::atomic<Pool*> g_pool{nullptr};  // never destroyed: its threads end with the process
@@ -313,6 +402,13 @@ void team_barrier() {
 
 void set_wait_policy(WaitPolicy p) { g_policy.store(static_cast<int>(p)); }
 WaitPolicy wait_policy() { return static_cast<WaitPolicy>(g_policy.load()); }
-WaitStats wait_stats() { return {g_spun.load(), g_slept.load()}; }
+WaitStats wait_stats() { return {g_spun.load(), g_slept.load(), g_narrowed.load()}; }
+
+void set_runnable_probe(RunnableProbe probe, int64_t every_ns) {
+  g_probe.store(probe ? probe : &loadavg_runnable);
+  g_sample_ns.store(std::max<int64_t>(0, every_ns));
+}
+
+int system_runnable_threads() { return loadavg_runnable(); }
 
 }  // namespace dc::kernels::cpu

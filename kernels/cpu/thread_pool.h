@@ -12,18 +12,27 @@
 // Every wait here (workers waiting for the next region, the leader waiting for the team to
 // finish, the barrier inside a region) spins, then sleeps on a futex. How long it spins
 // adapts per thread: each wait is timed, and one that a 200 us spin would not have caught
-// (or during which the spinning thread was preempted) counts as long. Alone, regions follow
-// each other within microseconds and only the real pauses (an epoch's end) are long: the
-// thread spins up to 200 us. Shared, waits for a member the scheduler parked are long
-// every few regions: the thread then spins only 2 us and sleeps, giving its core away at
-// once, and a sleeper, unlike a spinner, is run as soon as it is woken. Measuring how long
-// the sleeps last brings the full spin back when the machine frees up.
+// (or during which the spinning thread was preempted) counts as long; when recent waits
+// were long the thread spins only 2 us and sleeps.
+//
+// But no way of waiting makes a team of 2 fast on 2 cores that other threads want too:
+// each region waits for its slowest member, and a member the scheduler parked holds up the
+// whole team for a time slice. So the adaptive policy also narrows the team: the leader
+// reads the kernel's count of runnable threads (/proc/loadavg, every 2 ms, a 2 us read),
+// subtracts its own awake members, and while other processes' threads want the cores the
+// team would use (averaged over ~16 ms), regions run on as many fewer members, down to the
+// leader alone; the parked workers sleep, so each run gets a core of its own and the
+// scheduler shares the cores fairly between runs. When the load is gone the team widens
+// again within ~25 ms. Measured on 2 cores, DeepChrome batch 1: two runs at once take
+// about 1.1-1.4 x one run alone each (not 2 x), three 1.5-1.7 x, one beside two busy loops
+// 1.6 x (kernels spinning: 16-19 x).
 //
 // The team is the calling thread (member 0) and team_size() - 1 workers. Work is split
-// with thread_range(n) exactly as before (member t of T gets rows [n t / T, n (t+1) / T)),
-// so results depend on the team size only where a kernel says so (none of the training
-// kernels do), never on timing. A region opened inside a region runs on the calling thread
-// alone.
+// with thread_range(n) exactly as before (member t of T gets rows [n t / T, n (t+1) / T)).
+// How many members a region gets depends on the machine's load, so no kernel's result may
+// depend on it: every kernel keeps its sums in one order whatever the split (the kernels'
+// and models' tests check the bits across team sizes, policies and narrowing). A region
+// opened inside a region runs on the calling thread alone.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +45,8 @@ namespace dc::kernels::cpu {
 void set_team_size(int n);
 int team_size();
 
-// Inside a region: this thread's member index and the team's size; outside: 0 and 1.
+// Inside a region: this thread's member index and the region's members (the team's size, or
+// fewer when the adaptive policy narrowed it); outside: 0 and 1.
 int team_member();
 int team_members();
 
@@ -54,9 +64,11 @@ void run_team(F&& f) {
 void team_barrier();
 
 // How waiting threads behave (for tests and benchmarks; the default is adaptive):
-//   Adaptive: spin 200 us or, when recent waits were long, 2 us; then sleep
-//   Spin:     always spin the full budget before sleeping (OMP_WAIT_POLICY=active-like)
-//   Block:    sleep at once (passive)
+//   Adaptive: spin 200 us or, when recent waits were long, 2 us; then sleep; and narrow the
+//             team while other processes want the cores
+//   Spin:     always spin the full budget before sleeping (OMP_WAIT_POLICY=active-like);
+//             the whole team always
+//   Block:    sleep at once (passive); the whole team always
 enum class WaitPolicy { Adaptive, Spin, Block };
 void set_wait_policy(WaitPolicy p);
 WaitPolicy wait_policy();
@@ -65,10 +77,20 @@ WaitPolicy wait_policy();
 // (a container limited to 2 CPUs on a 64-core host gives 2), at least 1.
 int available_cores();
 
-// Counters since start (for benchmarks): waits satisfied by spinning and waits that slept.
+// Counters since start (for benchmarks): waits satisfied by spinning, waits that slept, and
+// regions the adaptive policy ran on fewer members than the team (the machine was shared).
 struct WaitStats {
-  uint64_t spun = 0, slept = 0;
+  uint64_t spun = 0, slept = 0, narrowed = 0;
 };
 WaitStats wait_stats();
+
+// The adaptive policy's probe of the machine: the number of threads, all processes, that
+// are running or waiting for a core (this team's awake members included), or -1 when
+// unknown. The default reads /proc/loadavg where its count is about this process's cores
+// (no cgroup CPU quota, affinity to every online CPU), else says -1. Tests substitute
+// their own (nullptr restores the default) and how often it is read (default 2 ms).
+using RunnableProbe = int (*)();
+void set_runnable_probe(RunnableProbe probe, int64_t every_ns = 2'000'000);
+int system_runnable_threads();  // the default probe
 
 }  // namespace dc::kernels::cpu

@@ -19,15 +19,44 @@ namespace cpu = dc::kernels::cpu;
 
 namespace {
 
-// Restores the team size and wait policy a case changed.
+// The adaptive policy narrows the team when the machine is busy (other processes' threads
+// want the cores): cases that count members see a machine whose load is unknown, which keeps
+// the team whole, unless they install their own probe.
+int unknown_load() { return -1; }
+
+// Restores the team size, wait policy and load probe a case changed.
 struct PoolState {
   int size = cpu::team_size();
   cpu::WaitPolicy policy = cpu::wait_policy();
+  PoolState() { cpu::set_runnable_probe(&unknown_load, 0); }
   ~PoolState() {
     cpu::set_team_size(size);
     cpu::set_wait_policy(policy);
+    cpu::set_runnable_probe(nullptr);
   }
 };
+
+// A machine whose runnable-thread count the test sets.
+std::atomic<int> g_runnable{0};
+std::atomic<int> g_probes{0};
+int test_load() {
+  g_probes.fetch_add(1);
+  return g_runnable.load();
+}
+
+// Runs `regions` empty regions and returns the members of the last one.
+int members_of_last_region(int regions) {
+  std::atomic<int> members{0}, runs{0};
+  for (int i = 0; i < regions; ++i) {
+    runs = 0;
+    cpu::run_team([&] {
+      members = cpu::team_members();
+      runs.fetch_add(1);
+    });
+    REQUIRE(runs.load() == members.load());  // each member of the region ran it once
+  }
+  return members.load();
+}
 
 const cpu::WaitPolicy kPolicies[] = {cpu::WaitPolicy::Adaptive, cpu::WaitPolicy::Spin, cpu::WaitPolicy::Block};
 
@@ -161,6 +190,39 @@ TEST_CASE("thread pool: waits that sleep and waits that spin are both exercised"
   for (int i = 0; i < 2000; ++i) cpu::run_team([] {});
   const cpu::WaitStats c = cpu::wait_stats();
   CHECK(c.spun > b.spun);  // back-to-back regions are caught while spinning
+}
+
+TEST_CASE("thread pool: the adaptive team narrows while other threads want the cores and widens back") {
+  PoolState keep;
+  cpu::set_runnable_probe(&test_load, 0);  // read at every region
+  for (int n : {2, 3}) {
+    CAPTURE(n);
+    cpu::set_team_size(n);
+    cpu::set_wait_policy(cpu::WaitPolicy::Adaptive);
+    g_runnable = 0;  // nobody else: the whole team
+    CHECK(members_of_last_region(50) == n);
+    const uint64_t narrowed_before = cpu::wait_stats().narrowed;
+    g_runnable = 100 + n;  // a crowd: the leader alone
+    g_probes = 0;
+    CHECK(members_of_last_region(50) == 1);
+    CHECK(g_probes.load() == 50);
+    CHECK(cpu::wait_stats().narrowed >= narrowed_before + 40);
+    g_runnable = 0;  // gone: whole again (after the average forgets the crowd)
+    CHECK(members_of_last_region(300) == n);
+    // The fixed policies never narrow.
+    for (cpu::WaitPolicy fixed : {cpu::WaitPolicy::Spin, cpu::WaitPolicy::Block}) {
+      cpu::set_wait_policy(fixed);
+      g_runnable = 100 + n;
+      CHECK(members_of_last_region(50) == n);
+    }
+    g_runnable = 0;
+  }
+}
+
+TEST_CASE("thread pool: the default load probe reads a count or says unknown") {
+  const int r = cpu::system_runnable_threads();
+  CHECK(r >= -1);
+  if (r >= 0) CHECK(r >= 1);  // this thread is running
 }
 
 TEST_CASE("thread pool: a forked child gets a working team of its own") {

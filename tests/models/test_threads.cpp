@@ -4,6 +4,7 @@
 // AttentiveChrome (Adam, clipping) at batch 8.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -48,6 +49,12 @@ Outcome train_once(const io::SimulatedCell& cell, const std::string& name, int b
   return out;
 }
 
+// A machine busy for 10 regions in every 40 (4 runnable threads: at least 2 of other
+// processes): the adaptive team narrows to the leader alone within a few regions and widens
+// back some 15 regions after the load is gone, many times an epoch.
+std::atomic<int> g_probes{0};
+int busy_then_idle() { return g_probes.fetch_add(1) % 40 < 10 ? 4 : 0; }
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
@@ -77,5 +84,30 @@ TEST_CASE("training: bit-identical across 1, 2 and 3 threads and every wait poli
         REQUIRE(other.parameters.size() == one.parameters.size());
         for (size_t i = 0; i < one.parameters.size(); ++i) CHECK(same_bits(other.parameters[i], one.parameters[i]));
       }
+  }
+}
+
+TEST_CASE("training: bit-identical while the adaptive team narrows and widens mid-epoch") {
+  io::SimulateOptions so;
+  so.genes = 150;
+  so.seed = 9;
+  const io::SimulatedCell cell = io::simulate_cell_data("T09", so);
+  for (const char* model : {"deepchrome", "attentivechrome"}) {
+    CAPTURE(model);
+    const int batch = std::string(model) == "deepchrome" ? 1 : 8;
+    const Outcome one = train_once(cell, model, batch, 1, cpu::WaitPolicy::Adaptive);
+    cpu::set_runnable_probe(&busy_then_idle, 0);
+    g_probes = 0;
+    const uint64_t narrowed = cpu::wait_stats().narrowed;
+    const Outcome shifting = train_once(cell, model, batch, 2, cpu::WaitPolicy::Adaptive);
+    const uint64_t narrowed_regions = cpu::wait_stats().narrowed - narrowed;
+    const int regions = g_probes.load();
+    cpu::set_runnable_probe(nullptr);
+    CHECK(narrowed_regions > 0);                                   // it did narrow
+    CHECK(narrowed_regions < static_cast<uint64_t>(regions));      // and did not stay narrow
+    CHECK(shifting.train_loss == one.train_loss);
+    CHECK(same_bits(shifting.test_prob_high, one.test_prob_high));
+    REQUIRE(shifting.parameters.size() == one.parameters.size());
+    for (size_t i = 0; i < one.parameters.size(); ++i) CHECK(same_bits(shifting.parameters[i], one.parameters[i]));
   }
 }
