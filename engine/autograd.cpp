@@ -116,6 +116,7 @@ void Tensor::backward(const Tensor& grad_output) const {
     auto& [t, next] = stack.back();
     if (t->grad_fn && next < t->grad_fn->inputs.size()) {
       TensorImpl* in = t->grad_fn->inputs[next++].get();
+      if (in->sgd_in_backward.armed) ++in->sgd_in_backward.uses;  // every edge, seen or not
       if (seen.insert(in).second) stack.push_back({in, 0});
     } else {
       order.push_back(t);

@@ -48,6 +48,17 @@ struct LinearNode : Node {
   const char* name() const override { return "linear"; }
   void backward(TensorImpl& out) override {
     const float* dy = grad_of(out);
+    TensorImpl* wi = w.impl();
+    TensorImpl::SgdInBackward& sgd = wi->sgd_in_backward;
+    if (sgd.armed && sgd.uses == 1 && s.N == 1 && x.impl() != wi && (!b.defined() || b.impl() != wi) &&
+        factored_grad_sink(wi, 1, s.OUT, s.IN, dy, x.data())) {
+      // The only use of w, a batch of one, plain SGD: update w in the dx sweep (engine/tensor.h).
+      const GradOut<float> dx = grad_sink(x.impl()), db = grad_sink_or_null(b);
+      k::cpu::linear_rank1_backward_sgd(dx, db, dy, x.data(), wi->storage->data(), s.IN, s.OUT, sgd.lr, sgd.weight_decay);
+      sgd.armed = false;
+      sgd.applied = true;
+      return;
+    }
     // For a small batch on the CPU the weight gradient dy^T x may stay factored (FactoredGrad).
     const bool dw_factored = factored_grad_sink(w.impl(), s.N, s.OUT, s.IN, dy, x.data());
     // Sinks in input order: a tensor passed twice gets Overwrite first, then Accumulate.

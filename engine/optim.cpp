@@ -58,6 +58,20 @@ std::vector<Parameter> Sgd::state() const {
   return out;
 }
 
+Sgd::~Sgd() {
+  for (auto& p : params_) p.tensor.impl()->sgd_in_backward = {};
+}
+
+void Sgd::zero_grad() {
+  Optimizer::zero_grad();
+  if (!opt_.update_in_backward || !momentum_.empty()) return;
+  const float lr = static_cast<float>(current_lr()), wd = static_cast<float>(opt_.weight_decay);
+  for (auto& p : params_) {
+    TensorImpl* impl = p.tensor.impl();
+    if (impl->storage->device() == Device::CPU) impl->sgd_in_backward = {lr, wd, true, false, 0};
+  }
+}
+
 double Sgd::current_lr() const { return opt_.lr / (1.0 + static_cast<double>(t_) * opt_.lr_decay); }
 
 void Sgd::step() {
@@ -65,6 +79,9 @@ void Sgd::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].tensor;
     TensorImpl* impl = p.impl();
+    const bool applied = impl->sgd_in_backward.applied;
+    impl->sgd_in_backward = {};  // disarmed until the next zero_grad()
+    if (applied) continue;       // updated in the backward pass
     if (impl->grad_valid && impl->grad_factored && momentum_.empty()) {  // CPU only (FactoredGrad)
       const FactoredGrad& f = *impl->factored;
       kernels::cpu::sgd_factored_update(p.data(), f.rows, f.cols, f.u.data(), f.v.data(), f.n, lr,

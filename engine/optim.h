@@ -28,7 +28,7 @@ class Optimizer {
   explicit Optimizer(std::vector<Parameter> params);
   virtual ~Optimizer() = default;
   virtual void step() = 0;
-  void zero_grad();
+  virtual void zero_grad();
   int64_t steps() const { return t_; }
   const std::vector<Parameter>& params() const { return params_; }
   // What a resumed run needs besides the parameters to continue exactly: the per-parameter
@@ -47,12 +47,19 @@ struct SgdOptions {
   double lr_decay = 0;  // lr_t = lr / (1 + t * lr_decay), t = steps taken before this one (torch7 optim.sgd)
   double momentum = 0;
   double weight_decay = 0;
+  // Without momentum: apply the update of a linear layer's weight used once at batch 1 in
+  // the backward pass (engine/tensor.h SgdInBackward; the same bits, one sweep of the
+  // weights fewer). Only for a loop that reads no gradient between backward() and step()
+  // (no clipping): the trainer sets it when train.clip_grad_norm is 0.
+  bool update_in_backward = false;
 };
 
 class Sgd : public Optimizer {
  public:
   Sgd(std::vector<Parameter> params, SgdOptions opt);
+  ~Sgd() override;
   void step() override;
+  void zero_grad() override;  // also arms the update in the backward pass (update_in_backward)
   std::vector<Parameter> state() const override;
   double current_lr() const;
 

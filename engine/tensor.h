@@ -69,6 +69,17 @@ struct TensorImpl {
   bool factored_ok = false;
   bool grad_factored = false;
   std::unique_ptr<FactoredGrad> factored;
+  // Plain SGD applied in the backward pass (SgdOptions::update_in_backward): the optimizer's
+  // zero_grad() arms it with this step's rate; backward() counts the graph's uses of the
+  // tensor; a linear layer's batch-1 backward on the CPU, when it is the only use, then
+  // updates the weight in the sweep that computes the input gradient (one sweep of the
+  // weights instead of two) and marks it applied, so that step() leaves it alone. The
+  // gradient is still kept (factored) for anyone who asks.
+  struct SgdInBackward {
+    float lr = 0, weight_decay = 0;
+    bool armed = false, applied = false;
+    int uses = 0;  // edges into this tensor in the graph being differentiated
+  } sgd_in_backward;
 };
 
 class Tensor {

@@ -26,7 +26,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const std::vector<Parameter>& params, const TrainOptions& o) {
-  if (o.optimizer == "sgd") return std::make_unique<Sgd>(params, SgdOptions{o.lr, o.lr_decay, o.momentum, o.weight_decay});
+  if (o.optimizer == "sgd") {
+    // Nothing reads the gradients between backward() and step() unless they are clipped.
+    return std::make_unique<Sgd>(params, SgdOptions{o.lr, o.lr_decay, o.momentum, o.weight_decay, o.clip_grad_norm <= 0});
+  }
   if (o.optimizer == "adam")
     return std::make_unique<Adam>(params, AdamOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay});
   throw InputError("train.optimizer: unknown optimizer '" + o.optimizer + "' (known: sgd, adam)");

@@ -56,6 +56,12 @@ namespace cpu {
 void linear_forward(float* y, const float* x, const float* w, const float* b, LinearShape s);
 void linear_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* x,
                      const float* w, LinearShape s);
+// A batch of one (N = 1) with plain SGD applied in the backward pass: dx and db as
+// linear_backward, then w -= lr (weight_decay w + dy^T x) in the same sweep over w (each row
+// updated after it was read for dx). The same bits as linear_backward followed by
+// sgd_factored_update (kernels/contract/optim.h). CPU only (engine/tensor.h SgdInBackward).
+void linear_rank1_backward_sgd(GradOut<float> dx, GradOut<float> db, const float* dy, const float* x, float* w, int IN,
+                               int OUT, float lr, float weight_decay);
 }  // namespace cpu
 
 namespace cuda {

@@ -76,6 +76,8 @@ void rmsprop_update(float* p, const float* g, float* m, int64_t n, float lr, flo
 void sum_squares_accumulate(double* total, const float* g, int64_t n);
 void clip_scale(float* g, int64_t n, const double* total, double max_norm);
 void sgd_factored_update(float* p, int rows, int cols, const float* u, const float* v, int n, float lr, float weight_decay);
+// One row of it for n = 1: row -= lr (weight_decay row + a v) (also linear_rank1_backward_sgd's).
+void sgd_rank1_row(float* row, const float* v, float a, int cols, float lr, float weight_decay);
 }  // namespace cpu
 
 namespace cuda {

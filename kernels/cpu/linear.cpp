@@ -1,7 +1,9 @@
 #include "kernels/contract/linear.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "kernels/contract/optim.h"
 #include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/base/scratch.h"
@@ -10,16 +12,49 @@ namespace dc::kernels::cpu {
 namespace {
 
 // A batch of one is matrix-vector work, bound by streaming w: no GEMM packing, each
-// weight row read once, rows split across threads.
+// weight row read once, rows split across threads. A row's dot product is summed in 16
+// lanes (lane j takes the columns j mod 16) and the lanes added in a fixed tree, so its
+// bits do not depend on the vector width the CPU offers; four rows share each load of x and
+// keep four independent chains of FMAs in flight (one row's chain alone is latency-bound).
+typedef float Lanes16 __attribute__((vector_size(64)));  // one zmm, two ymm or four xmm
+
+// (By reference: a vector returned by value would change the ABI across the clones.)
+inline __attribute__((always_inline)) void load16(Lanes16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+
+template <int R>
+inline __attribute__((always_inline)) void dot_rows(float* y, const float* x, const float* w, const float* b, int IN,
+                                                    int64_t o) {
+  constexpr int L = 16;
+  Lanes16 acc[R];
+  const float* row[R];
+  for (int r = 0; r < R; ++r) {
+    acc[r] = Lanes16{};
+    row[r] = w + (o + r) * IN;
+  }
+  int i = 0;
+  for (; i + L <= IN; i += L) {
+    Lanes16 xv, wv;
+    load16(xv, x + i);
+    for (int r = 0; r < R; ++r) {
+      load16(wv, row[r] + i);
+      acc[r] += wv * xv;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float lane[L];
+    std::memcpy(lane, &acc[r], sizeof lane);
+    for (int j = 0; i + j < IN; ++j) lane[j] += row[r][i + j] * x[i + j];
+    for (int half = L / 2; half >= 1; half /= 2)
+      for (int j = 0; j < half; ++j) lane[j] += lane[j + half];
+    y[o + r] = lane[0] + (b ? b[o + r] : 0.0f);
+  }
+}
+
 DC_CPU_CLONES void gemv_range(float* y, const float* x, const float* w, const float* b, int IN, int64_t o0,
                                                       int64_t o1) {
-  for (int64_t o = o0; o < o1; ++o) {
-    const float* row = w + o * IN;
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int i = 0; i < IN; ++i) acc += row[i] * x[i];
-    y[o] = acc + (b ? b[o] : 0.0f);
-  }
+  int64_t o = o0;
+  for (; o + 4 <= o1; o += 4) dot_rows<4>(y, x, w, b, IN, o);
+  for (; o < o1; ++o) dot_rows<1>(y, x, w, b, IN, o);
 }
 
 void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN, int OUT) {
@@ -38,8 +73,17 @@ void gemv_rows(float* y, const float* x, const float* w, const float* b, int IN,
 // cache from step to step). dx is summed per fixed block of rows and the block sums are
 // added in block order: the result does not depend on the thread count.
 // Rows [o0, o1) of w: the block sums of dx for the blocks starting there, and dw's rows.
+// With `sgd` (plain SGD applied in the backward pass), each row is then updated in place,
+// w -= lr (weight_decay w + dy x^T), while it is still in the cache: one sweep of w instead
+// of two (the same arithmetic as sgd_factored_update after the dx pass, so the same bits).
+struct SgdInPlace {
+  float* w;
+  float lr, weight_decay;
+};
+
 DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const float* dy, const float* x,
-                                                      const float* w, int IN, int OUT, int64_t blk0, int64_t blk1) {
+                                                      const float* w, int IN, int OUT, int64_t blk0, int64_t blk1,
+                                                      const SgdInPlace* sgd) {
   constexpr int RB = 32;  // rows per block
   for (int64_t blk = blk0; blk < blk1; ++blk) {
     const int64_t o0 = blk * RB, o1 = std::min<int64_t>(OUT, o0 + RB);
@@ -48,10 +92,13 @@ DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const fl
       for (int i = 0; i < IN; ++i) acc[i] = 0.0f;
       for (int64_t o = o0; o < o1; ++o) {
         const float g = dy[o];
-        if (g == 0.0f) continue;  // ReLU zeroes about half of dy
-        const float* row = w + o * IN;
+        if (g != 0.0f) {  // ReLU zeroes about half of dy
+          const float* row = w + o * IN;
 #pragma omp simd
-        for (int i = 0; i < IN; ++i) acc[i] += g * row[i];
+          for (int i = 0; i < IN; ++i) acc[i] += g * row[i];
+        }
+        if (sgd && (g != 0.0f || sgd->weight_decay != 0.0f))
+          sgd_rank1_row(sgd->w + o * IN, x, g, IN, sgd->lr, sgd->weight_decay);
       }
     }
     if (dw)
@@ -78,18 +125,16 @@ DC_CPU_CLONES void reduce_blocks(float* dx, GradMode dx_mode, const float* part,
   }
 }
 
-// dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one. Threads split the
-// rows of w, as in the forward pass, so each core streams the same rows (which stay in its
-// cache from step to step). dx is summed per fixed block of 32 rows and the block sums are
-// added in block order: the result does not depend on the thread count.
+// dx (IN) (+)= w^T dy and dw (OUT, IN) (+)= dy x^T for a batch of one (see rank1_rows).
 void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, const float* dy,
-                    const float* x, const float* w, int IN, int OUT) {
+                    const float* x, const float* w, int IN, int OUT, const SgdInPlace* sgd = nullptr) {
   const int nb = (OUT + 31) / 32;
-  float* part = dx ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
+  // The update in place needs the blocks' pass even without dx (its sums then go unused).
+  float* part = dx || sgd ? scratch(2, static_cast<size_t>(nb) * IN) : nullptr;
   if (use_threads(1LL * IN * OUT, 100000)) {
     run_team([&] {
       const Range r = thread_range(nb);
-      rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, r.begin, r.end);
+      rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, r.begin, r.end, sgd);
       if (dx) {
         team_barrier();
         const Range c = thread_range(IN);
@@ -97,7 +142,7 @@ void rank1_backward(float* dx, GradMode dx_mode, float* dw, GradMode dw_mode, co
       }
     });
   } else {
-    rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, 0, nb);
+    rank1_rows(part, dw, dw_mode, dy, x, w, IN, OUT, 0, nb, sgd);
     if (dx) reduce_blocks(dx, dx_mode, part, nb, IN, 0, IN);
   }
 }
@@ -110,6 +155,18 @@ void linear_forward(float* y, const float* x, const float* w, const float* b, Li
   if (b)
     for (int n = 0; n < s.N; ++n)
       for (int o = 0; o < s.OUT; ++o) y[static_cast<size_t>(n) * s.OUT + o] += b[o];
+}
+
+void linear_rank1_backward_sgd(GradOut<float> dx, GradOut<float> db, const float* dy, const float* x, float* w, int IN,
+                               int OUT, float lr, float weight_decay) {
+  const SgdInPlace sgd{w, lr, weight_decay};
+  rank1_backward(dx.data, dx.mode, nullptr, GradMode::Overwrite, dy, x, w, IN, OUT, &sgd);
+  if (db)
+    for (int o = 0; o < OUT; ++o) {
+      float acc = 0.0f;  // as linear_backward sums it (0 + -0 is +0)
+      acc += dy[o];
+      db.put(o, acc);
+    }
 }
 
 void linear_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* x,

@@ -3,6 +3,14 @@
 #include "kernels/cpu/common.h"
 
 namespace dc::kernels::cpu {
+
+// One compiled loop for every caller (the SGD step and linear's update in the backward pass),
+// so that the compiler's choice of fused multiply-adds, and with it the bits, is the same.
+DC_CPU_CLONES void sgd_rank1_row(float* row, const float* v, float a, int cols, float lr, float weight_decay) {
+#pragma omp simd
+  for (int c = 0; c < cols; ++c) row[c] -= lr * (weight_decay * row[c] + a * v[c]);
+}
+
 namespace {
 
 DC_CPU_CLONES void factored_rows(float* p, int rows, int cols, const float* u, const float* v, int n,
@@ -11,8 +19,10 @@ DC_CPU_CLONES void factored_rows(float* p, int rows, int cols, const float* u, c
     float* row = p + r * cols;
     if (n == 1) {
       const float a0 = u[r];
-#pragma omp simd
-      for (int c = 0; c < cols; ++c) row[c] -= lr * (weight_decay * row[c] + a0 * v[c]);
+      // A zero factor (ReLU zeroes about half of a layer's output gradient) without weight
+      // decay leaves the row as it is: skip it rather than sweep it for nothing.
+      if (a0 == 0.0f && weight_decay == 0.0f) continue;
+      sgd_rank1_row(row, v, a0, cols, lr, weight_decay);
     } else {
       for (int c = 0; c < cols; ++c) {
         float g = weight_decay * row[c];

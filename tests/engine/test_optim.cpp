@@ -1,6 +1,7 @@
 // Optimizers (engine/optim.h) on tiny problems worked by hand, Adam against the double
 // formula, and clip_grad_norm (torch's clip_grad_norm_ factor).
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -208,4 +209,71 @@ TEST_CASE("Optimizer::zero_grad clears every parameter's gradient") {
   CHECK_FALSE(b.grad().defined());
   CHECK(opt.params().size() == 2);
   CHECK(opt.params()[1].name == "b");
+}
+
+namespace {
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  const std::vector<float> x = a.to_vector(), y = b.to_vector();
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+// Five SGD steps at batch 1 of relu(x W1^T + b1) W2^T + b2 (W1 (out1, in), shared when
+// `twice`: the layer applied twice, a square W1), lr decaying, with the update applied in
+// the backward pass or in step(). Returns the parameters, the first step's W1 gradient, and
+// whether W1 was updated in the backward pass on every step.
+struct SgdRun {
+  std::vector<Tensor> params;
+  Tensor first_w1_grad;
+  bool w1_in_backward = true;
+};
+
+SgdRun sgd_steps(bool in_backward, int in, int out1, double weight_decay, bool twice, bool read_grad = true) {
+  Tensor w1 = random_param({out1, in}, 1), b1 = random_param({out1}, 2), w2 = random_param({3, out1}, 3),
+         b2 = random_param({3}, 4);
+  Sgd opt({{"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", b2}}, SgdOptions{0.05, 0.1, 0, weight_decay, in_backward});
+  SgdRun run;
+  for (int step = 0; step < 5; ++step) {
+    const Tensor x = random_tensor({1, in}, 100 + static_cast<uint64_t>(step));
+    const Tensor c = random_tensor({1, 3}, 200 + static_cast<uint64_t>(step));
+    opt.zero_grad();
+    Tensor h = relu(linear(x, w1, b1));
+    if (twice) h = relu(linear(h, w1, b1));
+    sum(mul(linear(h, w2, b2), c)).backward();
+    run.w1_in_backward = run.w1_in_backward && w1.impl()->sgd_in_backward.applied;
+    // Kept (factored) even when applied. (Reading it makes it dense: step() then takes the
+    // dense path, whose bits differ from the factored one's.)
+    if (step == 0 && read_grad) run.first_w1_grad = w1.grad().clone();
+    opt.step();
+    CHECK_FALSE(w1.impl()->sgd_in_backward.armed);  // step() disarms
+  }
+  for (const Tensor& p : {w1, b1, w2, b2}) run.params.push_back(p.clone());
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("Sgd update_in_backward: a batch-1 linear weight is updated in the backward sweep, with the same bits") {
+  struct Case {
+    int in, out1;
+    double weight_decay;
+  };
+  // 400 x 300 is split across the kernels' threads; 70 x 40 is not.
+  for (const Case k : {Case{70, 40, 0.0}, Case{70, 40, 0.01}, Case{400, 300, 0.0}, Case{400, 300, 0.01}}) {
+    CAPTURE(k.in);
+    CAPTURE(k.weight_decay);
+    const SgdRun plain = sgd_steps(false, k.in, k.out1, k.weight_decay, false, false);
+    const SgdRun fused = sgd_steps(true, k.in, k.out1, k.weight_decay, false);
+    CHECK_FALSE(plain.w1_in_backward);
+    CHECK(fused.w1_in_backward);
+    CHECK(same_bits(fused.first_w1_grad, sgd_steps(false, k.in, k.out1, k.weight_decay, false).first_w1_grad));
+    for (size_t i = 0; i < plain.params.size(); ++i) CHECK(same_bits(fused.params[i], plain.params[i]));
+  }
+}
+
+TEST_CASE("Sgd update_in_backward: a weight the graph uses twice is left to step()") {
+  const SgdRun plain = sgd_steps(false, 40, 40, 0.0, true, false);
+  const SgdRun fused = sgd_steps(true, 40, 40, 0.0, true, false);
+  CHECK_FALSE(fused.w1_in_backward);  // its first backward would otherwise change it for the second
+  for (size_t i = 0; i < plain.params.size(); ++i) CHECK(same_bits(fused.params[i], plain.params[i]));
 }
