@@ -6,6 +6,7 @@
 #include "kernels/contract/optim.h"
 #include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/lanes.h"
 #include "kernels/base/scratch.h"
 
 namespace dc::kernels::cpu {
@@ -16,11 +17,6 @@ namespace {
 // lanes (lane j takes the columns j mod 16) and the lanes added in a fixed tree, so its
 // bits do not depend on the vector width the CPU offers; four rows share each load of x and
 // keep four independent chains of FMAs in flight (one row's chain alone is latency-bound).
-typedef float Lanes16 __attribute__((vector_size(64)));  // one zmm, two ymm or four xmm
-
-// (By reference: a vector returned by value would change the ABI across the clones.)
-inline __attribute__((always_inline)) void load16(Lanes16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-
 template <int R>
 inline __attribute__((always_inline)) void dot_rows(float* y, const float* x, const float* w, const float* b, int IN,
                                                     int64_t o) {
@@ -41,12 +37,10 @@ inline __attribute__((always_inline)) void dot_rows(float* y, const float* x, co
     }
   }
   for (int r = 0; r < R; ++r) {
-    float lane[L];
-    std::memcpy(lane, &acc[r], sizeof lane);
-    for (int j = 0; i + j < IN; ++j) lane[j] += row[r][i + j] * x[i + j];
-    for (int half = L / 2; half >= 1; half /= 2)
-      for (int j = 0; j < half; ++j) lane[j] += lane[j + half];
-    y[o + r] = lane[0] + (b ? b[o + r] : 0.0f);
+    float tail[L];
+    const int n = IN - i;
+    for (int j = 0; j < n; ++j) tail[j] = row[r][i + j] * x[i + j];
+    y[o + r] = sum16(acc[r], tail, n) + (b ? b[o + r] : 0.0f);
   }
 }
 

@@ -44,6 +44,7 @@ int64_t now_ns() {
 }
 
 std::atomic<int> g_policy{static_cast<int>(WaitPolicy::Adaptive)};
+std::atomic<bool> g_alone{false};  // the load probe's last word: no other process wants this team's cores
 std::atomic<uint64_t> g_spun{0}, g_slept{0};
 
 // Adaptive: this thread's recent share of long waits (a moving average over about
@@ -74,10 +75,13 @@ struct alignas(64) Signal {
     if (v != old) return v;
     const auto policy = static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed));
     const bool adaptive = policy == WaitPolicy::Adaptive;
+    // Adaptive: the full spin while the load probe sees this team alone on its cores (then
+    // a long wait is the leader's own serial work, and a sleeper would only add its wake-up
+    // to the next region); else by the share of recent long waits.
     const int64_t budget = policy == WaitPolicy::Block ? 0
                            : policy == WaitPolicy::Spin ? kMaxSpinNs
-                           : t_long_waits < kLongWaitsToBlock ? kMaxSpinNs
-                                                              : kMinSpinNs;
+                           : g_alone.load(std::memory_order_relaxed) || t_long_waits < kLongWaitsToBlock ? kMaxSpinNs
+                                                                                                   : kMinSpinNs;
     const int64_t start = now_ns();
     bool preempted = false;
     if (budget > 0) {
@@ -260,7 +264,10 @@ struct Pool {
     if (now < next_sample_ns) return width;
     next_sample_ns = now + g_sample_ns.load(std::memory_order_relaxed);
     const int runnable = g_probe.load(std::memory_order_relaxed)();
-    if (runnable < 0) return width = size;
+    if (runnable < 0) {
+      g_alone.store(false, std::memory_order_relaxed);
+      return width = size;
+    }
     // This team's runnable threads: the leader and the workers not asleep.
     int ours = 1;
     for (int m = 1; m < size; ++m) ours += go[m].sleepers.load(std::memory_order_relaxed) == 0 ? 1 : 0;
@@ -271,6 +278,7 @@ struct Pool {
     int w = width;
     while (w > 1 && size - w < crowd - 0.5) --w;         // narrow: over half a thread more
     while (w < size && size - w > crowd + 0.75) ++w;    // widen: a core clearly free again
+    g_alone.store(w == size && crowd < 0.25, std::memory_order_relaxed);
     return width = w;
   }
 
