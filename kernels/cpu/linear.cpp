@@ -110,9 +110,23 @@ DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const fl
   }
 }
 
+// dx[i] (+)= the block sums of column i, added in block order; 16 columns at a time.
 DC_CPU_CLONES void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
                                                          int64_t i1) {
-  for (int64_t i = i0; i < i1; ++i) {
+  int64_t i = i0;
+  for (; i + kLanes <= i1; i += kLanes) {
+    Lanes16 sum{}, v;
+    for (int blk = 0; blk < nb; ++blk) {
+      load16(v, part + static_cast<int64_t>(blk) * IN + i);
+      sum += v;
+    }
+    if (dx_mode == GradMode::Accumulate) {
+      load16(v, dx + i);
+      sum = v + sum;
+    }
+    store16(dx + i, sum);
+  }
+  for (; i < i1; ++i) {
     float sum = 0.0f;
     for (int blk = 0; blk < nb; ++blk) sum += part[static_cast<int64_t>(blk) * IN + i];
     dx[i] = dx_mode == GradMode::Overwrite ? sum : dx[i] + sum;
