@@ -2,7 +2,7 @@
 
 #include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/lanes.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/base/scratch.h"
 
 #include <algorithm>
@@ -13,11 +13,12 @@ namespace {
 
 // ---- y (M, width) = w (M, K) . B (K, width), direct -------------------------------------
 // The conv's forward GEMM at small batches (w the filters, B im2col) and its weight gradient
-// (w im2col, B the output gradient transposed). Blocks of 4 output rows x 32 columns live in
-// registers through one pass over K: per k, two loads of B, four broadcasts of w, eight
-// FMAs (no packing, no partial sums in memory). Every output is summed over k in order: the
-// same bits whatever the blocking, the thread split or the vector width. A last block
-// narrower than 16 columns reads a zero-padded copy of its columns (`tail`, K x 16).
+// (w the output gradient's rows, B the transposed im2col). Blocks of 4 output rows x 32
+// columns live in registers through a pass over K: per k, two loads of B, four broadcasts
+// of w, eight FMAs (no packing). Every output is summed over k in order, in chunks (below):
+// the same bits whatever the blocking, the thread split or the vector width. A last block
+// narrower than 16 columns reads `tail`: a zero-padded copy of those columns (K x 16), or
+// B itself where its rows may be read past `width`.
 struct NnArgs {
   float* y;
   int ldy;
@@ -29,27 +30,27 @@ struct NnArgs {
 };
 
 template <int RM, int RV>
-inline __attribute__((always_inline)) void nn_block(const NnArgs& a, const float* B, int ldb, int m, int j, int cols,
-                                                    int k0, int k1) {
-  Lanes16 acc[RM][RV];
+DC_AI void nn_block(const NnArgs& a, const float* B, int ldb, int m, int j, int cols,
+             int k0, int k1) {
+  vf16 acc[RM][RV];
   for (int i = 0; i < RM; ++i)
-    for (int v = 0; v < RV; ++v) acc[i][v] = Lanes16{};
+    for (int v = 0; v < RV; ++v) acc[i][v] = vf16{};
   const float* wrow[RM];
   for (int i = 0; i < RM; ++i) wrow[i] = a.w + static_cast<int64_t>(m + i) * a.ldw;
   for (int k = k0; k < k1; ++k) {
-    Lanes16 c[RV], wv;
-    for (int v = 0; v < RV; ++v) load16(c[v], B + static_cast<int64_t>(k) * ldb + v * kLanes);
+    vf16 c[RV], wv;
+    for (int v = 0; v < RV; ++v) c[v] = ld<vf16>(B + static_cast<int64_t>(k) * ldb + v * kVec);
     for (int i = 0; i < RM; ++i) {
-      splat16(wv, wrow[i][k]);
+      wv = splat<vf16>(wrow[i][k]);
       for (int v = 0; v < RV; ++v) acc[i][v] += wv * c[v];
     }
   }
   for (int i = 0; i < RM; ++i)
     for (int v = 0; v < RV; ++v) {
-      float out[kLanes];
-      store16(out, acc[i][v]);
-      float* y = a.y + static_cast<int64_t>(m + i) * a.ldy + j + v * kLanes;
-      const int n = std::min(kLanes, cols - v * kLanes);
+      float out[kVec];
+      st(out, acc[i][v]);
+      float* y = a.y + static_cast<int64_t>(m + i) * a.ldy + j + v * kVec;
+      const int n = std::min(kVec, cols - v * kVec);
       if (k0 == 0)
         std::memcpy(y, out, sizeof(float) * static_cast<size_t>(n));
       else
@@ -58,11 +59,11 @@ inline __attribute__((always_inline)) void nn_block(const NnArgs& a, const float
 }
 
 template <int RM>
-inline __attribute__((always_inline)) void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
+DC_AI void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
   int j = 0;
-  for (; j + 2 * kLanes <= a.width; j += 2 * kLanes) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kLanes, k0, k1);
-  for (; j + kLanes <= a.width; j += kLanes) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kLanes, k0, k1);
-  if (j < a.width) nn_block<RM, 1>(a, a.tail, a.tail == a.B + j ? a.ldb : kLanes, m, j, a.width - j, k0, k1);
+  for (; j + 2 * kVec <= a.width; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
+  for (; j + kVec <= a.width; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
+  if (j < a.width) nn_block<RM, 1>(a, a.tail, a.tail == a.B + j ? a.ldb : kVec, m, j, a.width - j, k0, k1);
 }
 
 // K is taken in chunks of kChunk (the chunk of B stays in the cache for every row block),
@@ -85,13 +86,13 @@ DC_CPU_CLONES void nn_rows(const NnArgs& a, int m0, int m1) {
 // last columns come from a zero-padded copy.
 void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const float* B, int ldb, int width,
                  bool b_slack = false) {
-  const int full = width / kLanes * kLanes;
+  const int full = width / kVec * kVec;
   float* tail = nullptr;
   if (full < width && !b_slack) {
-    tail = scratch(3, static_cast<size_t>(K) * kLanes);
+    tail = scratch(3, static_cast<size_t>(K) * kVec);
     for (int k = 0; k < K; ++k)
-      for (int j = 0; j < kLanes; ++j)
-        tail[static_cast<int64_t>(k) * kLanes + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
+      for (int j = 0; j < kVec; ++j)
+        tail[static_cast<int64_t>(k) * kVec + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
   }
   const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full};
   const int blocks = (M + 3) / 4;
@@ -177,7 +178,7 @@ void im2col_t(float* colt, const float* x, Conv1dShape s) {
       }
     }
   });
-  for (int q = 0; q < kLanes; ++q) colt[static_cast<size_t>(NL) * CK + q] = 0.0f;
+  for (int q = 0; q < kVec; ++q) colt[static_cast<size_t>(NL) * CK + q] = 0.0f;
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include "kernels/contract/optim.h"
 #include "kernels/cpu/common.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/lanes.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/base/scratch.h"
 
 namespace dc::kernels::cpu {
@@ -18,29 +18,24 @@ namespace {
 // bits do not depend on the vector width the CPU offers; four rows share each load of x and
 // keep four independent chains of FMAs in flight (one row's chain alone is latency-bound).
 template <int R>
-inline __attribute__((always_inline)) void dot_rows(float* y, const float* x, const float* w, const float* b, int IN,
-                                                    int64_t o) {
-  constexpr int L = 16;
-  Lanes16 acc[R];
+DC_AI void dot_rows(float* y, const float* x, const float* w, const float* b, int IN, int64_t o) {
+  constexpr int L = kVec;
+  vf16 acc[R];
   const float* row[R];
   for (int r = 0; r < R; ++r) {
-    acc[r] = Lanes16{};
+    acc[r] = vf16{};
     row[r] = w + (o + r) * IN;
   }
   int i = 0;
   for (; i + L <= IN; i += L) {
-    Lanes16 xv, wv;
-    load16(xv, x + i);
-    for (int r = 0; r < R; ++r) {
-      load16(wv, row[r] + i);
-      acc[r] += wv * xv;
-    }
+    const vf16 xv = ld<vf16>(x + i);
+    for (int r = 0; r < R; ++r) acc[r] += ld<vf16>(row[r] + i) * xv;
   }
   for (int r = 0; r < R; ++r) {
     float tail[L];
     const int n = IN - i;
     for (int j = 0; j < n; ++j) tail[j] = row[r][i + j] * x[i + j];
-    y[o + r] = sum16(acc[r], tail, n) + (b ? b[o + r] : 0.0f);
+    y[o + r] = hsum_with_tail(acc[r], tail, n) + (b ? b[o + r] : 0.0f);
   }
 }
 
@@ -114,17 +109,11 @@ DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const fl
 DC_CPU_CLONES void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
                                                          int64_t i1) {
   int64_t i = i0;
-  for (; i + kLanes <= i1; i += kLanes) {
-    Lanes16 sum{}, v;
-    for (int blk = 0; blk < nb; ++blk) {
-      load16(v, part + static_cast<int64_t>(blk) * IN + i);
-      sum += v;
-    }
-    if (dx_mode == GradMode::Accumulate) {
-      load16(v, dx + i);
-      sum = v + sum;
-    }
-    store16(dx + i, sum);
+  for (; i + kVec <= i1; i += kVec) {
+    vf16 sum{};
+    for (int blk = 0; blk < nb; ++blk) sum += ld<vf16>(part + static_cast<int64_t>(blk) * IN + i);
+    if (dx_mode == GradMode::Accumulate) sum = ld<vf16>(dx + i) + sum;
+    st(dx + i, sum);
   }
   for (; i < i1; ++i) {
     float sum = 0.0f;

@@ -69,6 +69,12 @@ DC_AI void st(float* p, V v) {
   else *reinterpret_cast<typename VT<V>::U*>(p) = v;
 }
 
+// x in every lane.
+template <class V>
+DC_AI V splat(float x) {
+  return V{} + x;
+}
+
 template <class V>
 DC_AI V clamp_v(V x, float lo, float hi) {
   if constexpr (VT<V>::W == 1) {
@@ -116,6 +122,11 @@ DC_AI V tanh_approx(V x) {
   return 1.0f - 2.0f / (1.0f + exp_approx<V>(x + x));
 }
 
+// Kernels written over vf16 alone (16 lanes as one value: one zmm, two ymm or four xmm)
+// inside DC_CPU_CLONES functions do the same arithmetic in the same order whatever the
+// instruction set, so their bits do not depend on the clone the loader picked.
+inline constexpr int kVec = 16;
+
 // Sum of the lanes, always in the same tree order.
 DC_AI float hsum(vf4 v) {
   v += __builtin_shufflevector(v, v, 2, 3, 0, 1);
@@ -126,6 +137,14 @@ DC_AI float hsum(vf8 v) { return hsum(__builtin_shufflevector(v, v, 0, 1, 2, 3) 
 DC_AI float hsum(vf16 v) {
   return hsum(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
               __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
+// The sum of v's lanes after adding tail[0, n) (n < 16) to lanes 0 .. n - 1: a dot product's
+// 16 lane sums and its last n products, in one fixed order.
+DC_AI float hsum_with_tail(vf16 v, const float* tail, int n) {
+  float t[kVec] = {};
+  for (int j = 0; j < n; ++j) t[j] = tail[j];
+  return hsum(v + ld<vf16>(t));
 }
 
 // ---- the instruction set --------------------------------------------------------------------
