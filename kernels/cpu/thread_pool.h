@@ -23,9 +23,10 @@
 // team would use (averaged over ~16 ms), regions run on as many fewer members, down to the
 // leader alone; the parked workers sleep, so each run gets a core of its own and the
 // scheduler shares the cores fairly between runs. When the load is gone the team widens
-// again within ~25 ms. Measured on 2 cores, DeepChrome batch 1: two runs at once take
-// about 1.1-1.4 x one run alone each (not 2 x), three 1.5-1.7 x, one beside two busy loops
-// 1.6 x (kernels spinning: 16-19 x).
+// again within ~25 ms. Measured on 2 cores, DeepChrome batch 1 (bench --only
+// oversubscription): two runs at once take 0.9-1.2 x one run alone each (a fair share is
+// 2 x), three 1.5-1.7 x (3 x), one beside two busy loops 1.5 x (2 x); with the team
+// spinning whole: 7-9 x and 2.7 x.
 //
 // The team is the calling thread (member 0) and team_size() - 1 workers. Work is split
 // with thread_range(n) exactly as before (member t of T gets rows [n t / T, n (t+1) / T)).
