@@ -27,6 +27,8 @@ struct NnArgs {
   const float* B;
   int ldb, width;
   const float* tail;
+  bool slack;  // B's rows may be read up to 16 floats past `width`
+  bool wide;   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
 };
 
 template <int RM, int RV>
@@ -61,6 +63,11 @@ DC_AI void nn_block(const NnArgs& a, const float* B, int ldb, int m, int j, int 
 template <int RM>
 DC_AI void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
   int j = 0;
+  if (a.wide) {  // one broadcast of w feeds four FMAs instead of two
+    for (; j + 4 * kVec <= a.width; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, 4 * kVec, k0, k1);
+    if (a.slack && a.width - j >= 3 * kVec)  // the last 48-63 columns, reading into the slack
+      for (; j < a.width; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, a.width - j, k0, k1);
+  }
   for (; j + 2 * kVec <= a.width; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
   for (; j + kVec <= a.width; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
   if (j < a.width) nn_block<RM, 1>(a, a.tail, a.tail == a.B + j ? a.ldb : kVec, m, j, a.width - j, k0, k1);
@@ -94,14 +101,17 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
       for (int j = 0; j < kVec; ++j)
         tail[static_cast<int64_t>(k) * kVec + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
   }
-  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full};
-  const int blocks = (M + 3) / 4;
+  // The 64-column blocks where the CPU has AVX-512 (their 16 accumulators would spill on
+  // AVX2's 16 registers); the results do not depend on the block shape.
+  static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full, b_slack, wide};
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
   if (use_threads(1LL * M * K * width, 2'000'000)) {
     run_team([&] {
-      const Range r = thread_range(blocks);
-      nn_rows(a, static_cast<int>(r.begin) * 4, std::min<int>(M, static_cast<int>(r.end) * 4));
+      const Range r = thread_range(M);  // rows, not blocks of 4: even halves (50 = 25 + 25)
+      nn_rows(a, static_cast<int>(r.begin), static_cast<int>(r.end));
     });
   } else {
     nn_rows(a, 0, M);
@@ -171,7 +181,7 @@ void im2col_t(float* colt, const float* x, Conv1dShape s) {
         const float* src = x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
         const int p0 = l * s.stride - s.pad;  // the window [p0, p0 + K) of x's row
         if (p0 >= 0 && p0 + s.K <= s.L) {
-          std::memcpy(row + c * s.K, src + p0, sizeof(float) * static_cast<size_t>(s.K));
+          for (int k = 0; k < s.K; ++k) row[c * s.K + k] = src[p0 + k];  // (K is short: no memcpy call)
         } else {
           for (int k = 0; k < s.K; ++k) row[c * s.K + k] = p0 + k >= 0 && p0 + k < s.L ? src[p0 + k] : 0.0f;
         }

@@ -105,16 +105,21 @@ DC_CPU_CLONES void rank1_rows(float* part, float* dw, GradMode dw_mode, const fl
   }
 }
 
+// Columns [i, i + 16) of reduce_blocks. (A template inlined into the clones: clang refuses
+// vf16 values in a function of its own compiled for the baseline instruction set.)
+template <class V>
+DC_AI void reduce_columns(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i) {
+  V sum{};
+  for (int blk = 0; blk < nb; ++blk) sum += ld<V>(part + static_cast<int64_t>(blk) * IN + i);
+  if (dx_mode == GradMode::Accumulate) sum = ld<V>(dx + i) + sum;
+  st(dx + i, sum);
+}
+
 // dx[i] (+)= the block sums of column i, added in block order; 16 columns at a time.
 DC_CPU_CLONES void reduce_blocks(float* dx, GradMode dx_mode, const float* part, int nb, int IN, int64_t i0,
                                                          int64_t i1) {
   int64_t i = i0;
-  for (; i + kVec <= i1; i += kVec) {
-    vf16 sum{};
-    for (int blk = 0; blk < nb; ++blk) sum += ld<vf16>(part + static_cast<int64_t>(blk) * IN + i);
-    if (dx_mode == GradMode::Accumulate) sum = ld<vf16>(dx + i) + sum;
-    st(dx + i, sum);
-  }
+  for (; i + kVec <= i1; i += kVec) reduce_columns<vf16>(dx, dx_mode, part, nb, IN, i);
   for (; i < i1; ++i) {
     float sum = 0.0f;
     for (int blk = 0; blk < nb; ++blk) sum += part[static_cast<int64_t>(blk) * IN + i];
