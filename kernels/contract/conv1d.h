@@ -81,6 +81,9 @@ namespace cpu {
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s);
 void conv1d_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* col,
                      const float* w, Conv1dShape s);
+// The direct GEMM's 64-column register blocks, taken where the CPU has AVX-512; tests turn
+// them off to check that the narrower blocks (the AVX2 machines' path) give the same bits.
+void conv1d_allow_wide_blocks(bool allow);
 }  // namespace cpu
 
 namespace cuda {

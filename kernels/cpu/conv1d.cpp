@@ -6,6 +6,7 @@
 #include "kernels/base/scratch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace dc::kernels::cpu {
@@ -19,6 +20,8 @@ namespace {
 // the same bits whatever the blocking, the thread split or the vector width. A last block
 // narrower than 16 columns reads `tail`: a zero-padded copy of those columns (K x 16), or
 // B itself where its rows may be read past `width`.
+std::atomic<bool> g_wide_allowed{true};  // conv1d_allow_wide_blocks
+
 struct NnArgs {
   float* y;
   int ldy;
@@ -103,8 +106,9 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
   }
   // The 64-column blocks where the CPU has AVX-512 (their 16 accumulators would spill on
   // AVX2's 16 registers); the results do not depend on the block shape.
-  static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const bool wide = avx512 && g_wide_allowed.load(std::memory_order_relaxed);
   const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full, b_slack, wide};
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
@@ -222,6 +226,8 @@ void conv1d_forward(float* y, float* col, const float* x, const float* w, const 
     }
   });
 }
+
+void conv1d_allow_wide_blocks(bool allow) { g_wide_allowed.store(allow); }
 
 void conv1d_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* col,
                      const float* w, Conv1dShape s) {

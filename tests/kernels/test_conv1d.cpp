@@ -96,3 +96,42 @@ TEST_CASE("conv1d reference: an input position no window reaches gets zero gradi
   CHECK(dx[8] != 0.0);
 }
 
+
+TEST_CASE("conv1d CPU: the direct GEMM's wide and narrow register blocks give the same bits") {
+  // DeepChrome's layer at batch 1 and 64 (the direct forward at 1; the weight gradient's
+  // 50 columns read into col's slack) and two odd shapes; the narrow blocks are the AVX2
+  // machines' path, the wide ones AVX-512's (where this CPU has none, both runs are narrow).
+  for (const Conv1dShape s : {Conv1dShape{1, 5, 100, 50, 10, 1, 0}, Conv1dShape{64, 5, 100, 50, 10, 1, 0},
+                              Conv1dShape{3, 7, 40, 70, 3, 1, 1}, Conv1dShape{2, 3, 30, 17, 5, 2, 2}}) {
+    CAPTURE(s.N);
+    CAPTURE(s.COUT);
+    const int CK = s.CIN * s.K, LOUT = s.LOUT();
+    const std::vector<float> x = random_vector<float>(static_cast<size_t>(s.N) * s.CIN * s.L, 1, -1.0, 1.0),
+                             w = random_vector<float>(static_cast<size_t>(s.COUT) * CK, 2, -1.0, 1.0),
+                             b = random_vector<float>(static_cast<size_t>(s.COUT), 3, -1.0, 1.0),
+                             dy = random_vector<float>(static_cast<size_t>(s.N) * s.COUT * LOUT, 4, -1.0, 1.0);
+    struct Out {
+      std::vector<float> y, dw, db;
+    };
+    auto run = [&](bool wide) {
+      k::cpu::conv1d_allow_wide_blocks(wide);
+      Out o{std::vector<float>(dy.size()), std::vector<float>(w.size()), std::vector<float>(b.size())};
+      std::vector<float> col(static_cast<size_t>(k::conv1d_col_size(s)));
+      k::cpu::conv1d_forward(o.y.data(), col.data(), x.data(), w.data(), b.data(), s);
+      k::cpu::conv1d_backward(GradOut<float>{}, GradOut<float>{o.dw.data(), GradMode::Overwrite},
+                              GradOut<float>{o.db.data(), GradMode::Overwrite}, dy.data(), col.data(), w.data(), s);
+      k::cpu::conv1d_allow_wide_blocks(true);
+      return o;
+    };
+    const Out wide = run(true), narrow = run(false);
+    CHECK(bit_identical(wide.y, narrow.y));
+    CHECK(bit_identical(wide.dw, narrow.dw));
+    CHECK(bit_identical(wide.db, narrow.db));
+    // And both near the double reference (the weight gradient's long sums included).
+    std::vector<double> dw_ref(w.size()), db_ref(b.size());
+    const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end());
+    k::conv1d_backward_reference(GradOut<double>{}, GradOut<double>{dw_ref.data(), GradMode::Overwrite},
+                                 GradOut<double>{db_ref.data(), GradMode::Overwrite}, dyd.data(), xd.data(), wd.data(), s);
+    for (size_t i = 0; i < dw_ref.size(); ++i) REQUIRE(std::fabs(wide.dw[i] - dw_ref[i]) < 1e-4 * (1 + std::fabs(dw_ref[i])) * std::sqrt(s.N * LOUT));
+  }
+}
