@@ -50,7 +50,7 @@ struct LinearNode : Node {
     const float* dy = grad_of(out);
     TensorImpl* wi = w.impl();
     TensorImpl::SgdInBackward& sgd = wi->sgd_in_backward;
-    if (sgd.armed && sgd.uses == 1 && s.N == 1 && x.impl() != wi && (!b.defined() || b.impl() != wi) &&
+    if (sgd.armed && sgd.uses == 1 && s.N == 1 &&  // uses == 1: w is not also x or b
         factored_grad_sink(wi, 1, s.OUT, s.IN, dy, x.data())) {
       // The only use of w, a batch of one, plain SGD: update w in the dx sweep (engine/tensor.h).
       const GradOut<float> dx = grad_sink(x.impl()), db = grad_sink_or_null(b);

@@ -29,7 +29,8 @@ struct NnArgs {
   int ldw, K;
   const float* B;
   int ldb, width;
-  const float* tail;
+  const float* tail;  // the last columns' B: a zero-padded copy (rows of 16), or B + width / 16 * 16
+  int ld_tail;
   bool slack;  // B's rows may be read up to 16 floats past `width`
   bool wide;   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
 };
@@ -73,7 +74,7 @@ DC_AI void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
   }
   for (; j + 2 * kVec <= a.width; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
   for (; j + kVec <= a.width; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
-  if (j < a.width) nn_block<RM, 1>(a, a.tail, a.tail == a.B + j ? a.ldb : kVec, m, j, a.width - j, k0, k1);
+  if (j < a.width) nn_block<RM, 1>(a, a.tail, a.ld_tail, m, j, a.width - j, k0, k1);
 }
 
 // K is taken in chunks of kChunk (the chunk of B stays in the cache for every row block),
@@ -109,7 +110,7 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   const bool wide = avx512 && g_wide_allowed.load(std::memory_order_relaxed);
-  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full, b_slack, wide};
+  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full, tail ? kVec : ldb, b_slack, wide};
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
   if (use_threads(1LL * M * K * width, 2'000'000)) {

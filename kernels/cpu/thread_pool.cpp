@@ -259,7 +259,8 @@ struct Pool {
   // alone) and the parked workers sleep; it widens again when they are gone. Splitting a
   // region over fewer members changes no result (thread_pool.h).
   int adapt_width() {
-    if (static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed)) != WaitPolicy::Adaptive) return size;
+    if (size == 1 || static_cast<WaitPolicy>(g_policy.load(std::memory_order_relaxed)) != WaitPolicy::Adaptive)
+      return size;
     const int64_t now = now_ns();
     if (now < next_sample_ns) return width;
     next_sample_ns = now + g_sample_ns.load(std::memory_order_relaxed);
@@ -393,14 +394,7 @@ void run_team(void (*fn)(void*), void* ctx) {
     t_members = members;
     return;
   }
-  Pool& p = pool();
-  if (p.size == 1) {
-    t_in_region = true;
-    fn(ctx);
-    t_in_region = false;
-    return;
-  }
-  p.run(fn, ctx);
+  pool().run(fn, ctx);  // a team of one (or narrowed to one) runs it on the caller
 }
 
 void team_barrier() {

@@ -26,7 +26,9 @@ namespace dc::test::prep {
 
 namespace fs = std::filesystem;
 
+using command::has;
 using command::Result;
+using command::slurp;
 
 // `cmd` (in a subshell, so a pipeline's stderr is captured too) in folder `dir`.
 inline Result sh(const std::string& cmd, const fs::path& dir) { return command::sh_in(dir, "(" + cmd + ")"); }
@@ -47,17 +49,8 @@ inline fs::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-inline void write_text(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-inline std::string slurp(const fs::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+// Writes `text` to `path`, creating its folders (command_util.h's write).
+inline void write_text(const fs::path& path, const std::string& text) { command::write(path, text); }
 
 inline void write_gzip(const fs::path& path, const std::string& text) {
   gzFile gz = gzopen(path.c_str(), "wb");
@@ -66,7 +59,6 @@ inline void write_gzip(const fs::path& path, const std::string& text) {
   gzclose(gz);
 }
 
-inline bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // ---- the synthetic genome, genes and reads ----------------------------------------------
 
