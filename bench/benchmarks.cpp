@@ -30,6 +30,7 @@
 #include "io/formats/simulate.h"
 #include "kernels/base/error.h"
 #include "kernels/base/philox.h"
+#include "kernels/contract/conv1d.h"
 #include "kernels/contract/gemm.h"
 #include "kernels/cuda/runtime.h"
 #include "models/model.h"
@@ -134,6 +135,54 @@ BenchRecord bench_gemm(int M, int N, int K, double sample_s, double peak) {
   r.reference_ms = 1e3 * time_call([&] {
     kernels::gemm_reference<float>(Trans::No, Trans::No, M, N, K, 1, a.data(), K, b.data(), N, 0, ref.data(), N);
   }, sample_s, 3);
+  return r;
+}
+
+// The conv1d weight gradient (dw and db from dy and the kept im2col: a COUT x CK x N*LOUT
+// product, DeepChrome's layer at batch 64 = 50 x 50 x 5824) against the packed SGEMM doing
+// the same product (from dy laid out as the GEMM wants it) in the same run.
+BenchRecord bench_conv_weight_gradient(int N, double sample_s, double peak) {
+  using kernels::Trans;
+  const kernels::Conv1dShape s{N, 5, 100, 50, 10, 1, 0};
+  const int CK = s.CIN * s.K, LOUT = s.LOUT(), NL = N * LOUT, ldc = kernels::conv1d_col_stride(s);
+  const auto x = uniform_floats(static_cast<size_t>(N) * s.CIN * s.L, 21), w = uniform_floats(static_cast<size_t>(s.COUT) * CK, 22),
+             dy = uniform_floats(static_cast<size_t>(N) * s.COUT * LOUT, 23);
+  std::vector<float> y(dy.size()), col(static_cast<size_t>(kernels::conv1d_col_size(s))), dw(w.size()), db(s.COUT);
+  kernels::cpu::conv1d_forward(y.data(), col.data(), x.data(), w.data(), nullptr, s);
+  auto run = [&] {
+    kernels::cpu::conv1d_backward(GradOut<float>{}, GradOut<float>{dw.data(), GradMode::Overwrite},
+                                  GradOut<float>{db.data(), GradMode::Overwrite}, dy.data(), col.data(), w.data(), s);
+  };
+  run();
+  std::vector<double> dw_ref(w.size()), db_ref(db.size());
+  const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end());
+  kernels::conv1d_backward_reference(GradOut<double>{}, GradOut<double>{dw_ref.data(), GradMode::Overwrite},
+                                     GradOut<double>{db_ref.data(), GradMode::Overwrite}, dyd.data(), xd.data(), wd.data(), s);
+  BenchRecord r;
+  r.op = "conv1d_weight_gradient";
+  r.shape = std::to_string(s.COUT) + "x" + std::to_string(CK) + "x" + std::to_string(NL) + " (N=" + std::to_string(N) +
+            " x (5,100) w (50,5,10): dw and db)";
+  r.device = "cpu";
+  r.pass = "backward";
+  r.flops = 2.0 * s.COUT * CK * NL;
+  r.peak_gflops = peak;
+  r.validated_against = "the double reference (kernels/contract/conv1d.h)";
+  double err = 0;
+  for (size_t i = 0; i < dw.size(); ++i) err = std::max(err, std::abs(dw[i] - dw_ref[i]));
+  for (size_t i = 0; i < db.size(); ++i) err = std::max(err, std::abs(db[i] - db_ref[i]));
+  r.max_error = err;
+  r.valid = err < 1e-4 * std::sqrt(static_cast<double>(NL)) * 10;
+  if (!r.valid) return r;
+  r.ms = 1e3 * time_call(run, sample_s);
+  // The reference: the packed SGEMM, dyp (COUT, NL) . colt^T, dyp laid out beforehand (untimed).
+  std::vector<float> dyp(static_cast<size_t>(s.COUT) * NL), out(w.size());
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < s.COUT; ++o)
+      for (int l = 0; l < LOUT; ++l) dyp[static_cast<size_t>(o) * NL + n * LOUT + l] = dy[(static_cast<size_t>(n) * s.COUT + o) * LOUT + l];
+  r.reference = "sgemm (the same product, packed; dy pre-transposed)";
+  r.reference_ms = 1e3 * time_call([&] {
+    kernels::cpu::sgemm(Trans::No, Trans::Yes, s.COUT, CK, NL, 1.0f, dyp.data(), NL, col.data(), ldc, 0.0f, out.data(), CK);
+  }, sample_s);
   return r;
 }
 
@@ -322,7 +371,12 @@ int run_benchmarks(const std::vector<std::string>& args) {
     o.ops = ops;
     o.skip_bench_only = quick;
     doc["ops"] = records_json(op_benchmarks(o), &all_valid);
-    if (ops.empty()) doc["gemm"] = bench_gemm(quick ? 64 : 512, quick ? 64 : 512, quick ? 64 : 512, sample_s, peak).to_json();
+    if (ops.empty()) {
+      doc["gemm"] = bench_gemm(quick ? 64 : 512, quick ? 64 : 512, quick ? 64 : 512, sample_s, peak).to_json();
+      const BenchRecord wg = bench_conv_weight_gradient(quick ? 4 : 64, sample_s, peak);
+      all_valid = all_valid && wg.valid;
+      doc["conv1d_weight_gradient"] = wg.to_json();
+    }
   }
   if (only.empty() || only == "io" || only == "e2e") {
     // A full-size cell: 19802 genes -> 6601 train; --genes sets the training split size.

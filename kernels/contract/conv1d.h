@@ -19,8 +19,11 @@ struct Conv1dShape {
   int LOUT() const { return (L + 2 * pad - K) / stride + 1; }
 };
 
-// (16 floats of slack: the CPU's 16-lane loads may run past the last row of its layout.)
-inline long long conv1d_col_size(Conv1dShape s) { return 1LL * s.CIN * s.K * s.N * s.LOUT() + 16; }
+// The CPU keeps the transposed im2col, one row of conv1d_col_stride floats per output
+// position: the CIN*K window, a 1 (the bias gradient's column) and zeros to a multiple of 16
+// (whole, aligned 16-lane loads). The CUDA kernels use the same buffer their own way.
+inline int conv1d_col_stride(Conv1dShape s) { return (s.CIN * s.K + 1 + 15) / 16 * 16; }
+inline long long conv1d_col_size(Conv1dShape s) { return 1LL * conv1d_col_stride(s) * s.N * s.LOUT(); }
 
 template <class T>
 void conv1d_forward_reference(T* y, const T* x, const T* w, const T* b, Conv1dShape s) {

@@ -13,14 +13,14 @@ namespace dc::kernels::cpu {
 namespace {
 
 // ---- y (M, width) = w (M, K) . B (K, width), direct -------------------------------------
-// The conv's forward GEMM at small batches (w the filters, B im2col) and its weight gradient
-// (w the output gradient's rows, B the transposed im2col). Blocks of 4 output rows x 32
-// columns live in registers through a pass over K: per k, two loads of B, four broadcasts
-// of w, eight FMAs (no packing). Every output is summed over k in order, in chunks (below):
-// the same bits whatever the blocking, the thread split or the vector width. A last block
-// narrower than 16 columns reads `tail`: a zero-padded copy of those columns (K x 16), or
-// B itself where its rows may be read past `width`.
+// The conv's forward GEMM at small batches (w the filters, B im2col). Blocks of 4 output
+// rows x 32 columns (x 64 on AVX-512) live in registers through a pass over K: per k, two
+// (four) loads of B, four broadcasts of w, eight (sixteen) FMAs, no packing. Every output is
+// summed over k in order, in chunks (below): the same bits whatever the blocking, the thread
+// split or the vector width. A last block narrower than 16 columns reads `tail`: a
+// zero-padded copy of those columns (K x 16).
 std::atomic<bool> g_wide_allowed{true};  // conv1d_allow_wide_blocks
+bool wide_blocks();
 
 struct NnArgs {
   float* y;
@@ -29,9 +29,8 @@ struct NnArgs {
   int ldw, K;
   const float* B;
   int ldb, width;
-  const float* tail;  // the last columns' B: a zero-padded copy (rows of 16), or B + width / 16 * 16
+  const float* tail;  // the last columns' B: a zero-padded copy (rows of 16)
   int ld_tail;
-  bool slack;  // B's rows may be read up to 16 floats past `width`
   bool wide;   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
 };
 
@@ -69,8 +68,6 @@ DC_AI void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
   int j = 0;
   if (a.wide) {  // one broadcast of w feeds four FMAs instead of two
     for (; j + 4 * kVec <= a.width; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, 4 * kVec, k0, k1);
-    if (a.slack && a.width - j >= 3 * kVec)  // the last 48-63 columns, reading into the slack
-      for (; j < a.width; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, a.width - j, k0, k1);
   }
   for (; j + 2 * kVec <= a.width; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
   for (; j + kVec <= a.width; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
@@ -92,25 +89,17 @@ DC_CPU_CLONES void nn_rows(const NnArgs& a, int m0, int m1) {
 }
 
 // y (M, width) = w (M, K) . B (K, width), rows split across the team.
-// `b_slack`: B's rows may be read up to 16 floats past `width` (the next row's values, or
-// slack after the last row), which only feed output columns that are not written; else the
-// last columns come from a zero-padded copy.
-void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const float* B, int ldb, int width,
-                 bool b_slack = false) {
+void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const float* B, int ldb, int width) {
   const int full = width / kVec * kVec;
   float* tail = nullptr;
-  if (full < width && !b_slack) {
+  if (full < width) {
     tail = scratch(3, static_cast<size_t>(K) * kVec);
     for (int k = 0; k < K; ++k)
       for (int j = 0; j < kVec; ++j)
         tail[static_cast<int64_t>(k) * kVec + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
   }
-  // The 64-column blocks where the CPU has AVX-512 (their 16 accumulators would spill on
-  // AVX2's 16 registers); the results do not depend on the block shape.
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  const bool wide = avx512 && g_wide_allowed.load(std::memory_order_relaxed);
-  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail ? tail : B + full, tail ? kVec : ldb, b_slack, wide};
+  const bool wide = wide_blocks();
+  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail, kVec, wide};
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
   if (use_threads(1LL * M * K * width, 2'000'000)) {
@@ -123,21 +112,108 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
   }
 }
 
-// db[o] = sum of row o of a (rows, cols) in order; eight rows' chains side by side (one
-// chain of 5824 dependent adds at batch 64 took longer than the weight gradient).
-DC_CPU_CLONES void row_sums(float* out, const float* a, int rows, int cols) {
-  constexpr int R = 8;
-  int r = 0;
-  for (; r + R <= rows; r += R) {
-    float acc[R] = {};
-    for (int j = 0; j < cols; ++j)
-      for (int i = 0; i < R; ++i) acc[i] += a[static_cast<int64_t>(r + i) * cols + j];
-    for (int i = 0; i < R; ++i) out[r + i] = acc[i];
+// ---- the weight gradient, straight from dy --------------------------------------------
+// out (COUT, ldc) = sum over the positions (n, l), in order, of dy[n, o, l] * colt[n*LOUT + l]:
+// dy is read where it lies (rows of LOUT per sample, no transposed copy) and colt's rows are
+// whole 16-lane vectors. Column CK of colt holds ones, so out[o][CK] is db[o], summed in
+// the same order as the weights' gradient and at no extra cost (the padding lanes are
+// computed anyway). Blocks of 5 output rows x 64 columns (20 accumulators) on AVX-512, 4 x 32
+// elsewhere; the positions go in chunks of whole samples (about 128 rows of colt, which stay
+// in L1 for every row block), and a block's sums are stored and reloaded between chunks:
+// each output is one running sum over (n, l), whatever the blocking or the thread split.
+struct WgArgs {
+  float* out;
+  const float* dy;
+  const float* colt;
+  int M, LOUT, ldc;
+};
+
+template <int RM, int RV>
+DC_AI void wg_block(const WgArgs& a, int m, int j, int n0, int n1) {
+  vf16 acc[RM][RV];
+  for (int i = 0; i < RM; ++i)
+    for (int v = 0; v < RV; ++v)
+      acc[i][v] = n0 == 0 ? vf16{} : ld<vf16>(a.out + static_cast<int64_t>(m + i) * a.ldc + j + v * kVec);
+  for (int n = n0; n < n1; ++n) {
+    const float* wrow[RM];
+    for (int i = 0; i < RM; ++i) wrow[i] = a.dy + (static_cast<int64_t>(n) * a.M + m + i) * a.LOUT;
+    const float* b = a.colt + static_cast<int64_t>(n) * a.LOUT * a.ldc + j;
+    for (int l = 0; l < a.LOUT; ++l, b += a.ldc) {
+      vf16 c[RV];
+      for (int v = 0; v < RV; ++v) c[v] = ld<vf16>(b + v * kVec);
+      for (int i = 0; i < RM; ++i) {
+        const vf16 wv = splat<vf16>(wrow[i][l]);
+        for (int v = 0; v < RV; ++v) acc[i][v] += wv * c[v];
+      }
+    }
   }
-  for (; r < rows; ++r) {
-    float acc = 0.0f;
-    for (int j = 0; j < cols; ++j) acc += a[static_cast<int64_t>(r) * cols + j];
-    out[r] = acc;
+  for (int i = 0; i < RM; ++i)
+    for (int v = 0; v < RV; ++v) st(a.out + static_cast<int64_t>(m + i) * a.ldc + j + v * kVec, acc[i][v]);
+}
+
+template <int RM, int RVMAX>
+DC_AI void wg_cols(const WgArgs& a, int m, int n0, int n1) {
+  int j = 0;
+  if constexpr (RVMAX >= 4)
+    for (; j + 4 * kVec <= a.ldc; j += 4 * kVec) wg_block<RM, 4>(a, m, j, n0, n1);
+  for (; j + 2 * kVec <= a.ldc; j += 2 * kVec) wg_block<RM, 2>(a, m, j, n0, n1);
+  for (; j < a.ldc; j += kVec) wg_block<RM, 1>(a, m, j, n0, n1);
+}
+
+template <int RM, int RVMAX>
+DC_AI void wg_rows_t(const WgArgs& a, int m0, int m1, int N) {
+  const int per_chunk = std::max(1, 128 / a.LOUT);
+  for (int n0 = 0; n0 < N; n0 += per_chunk) {
+    const int n1 = std::min(N, n0 + per_chunk);
+    int m = m0;
+    for (; m + RM <= m1; m += RM) wg_cols<RM, RVMAX>(a, m, n0, n1);
+    for (; m < m1; ++m) wg_cols<1, RVMAX>(a, m, n0, n1);
+  }
+}
+
+DC_CPU_CLONES void wg_rows(const WgArgs& a, int m0, int m1, int N, bool wide) {
+  if (wide)
+    wg_rows_t<5, 4>(a, m0, m1, N);
+  else
+    wg_rows_t<4, 2>(a, m0, m1, N);
+}
+
+bool wide_blocks() {
+  // The 64-column blocks where the CPU has AVX-512 (their 16-20 accumulators would spill on
+  // AVX2's 16 registers); the results do not depend on the block shape.
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return avx512 && g_wide_allowed.load(std::memory_order_relaxed);
+}
+
+// out (COUT, ldc) as above; rows split across the team (50 = 25 + 25: five blocks of 5 each).
+void weight_gradient(float* out, const float* dy, const float* colt, Conv1dShape s, int ldc) {
+  const WgArgs a{out, dy, colt, s.COUT, s.LOUT(), ldc};
+  const bool wide = wide_blocks();
+  if (use_threads(1LL * s.COUT * s.N * s.LOUT() * ldc, 2'000'000)) {
+    run_team([&] {
+      const Range r = thread_range(s.COUT);
+      wg_rows(a, static_cast<int>(r.begin), static_cast<int>(r.end), s.N, wide);
+    });
+  } else {
+    wg_rows(a, 0, s.COUT, s.N, wide);
+  }
+}
+
+// db[o] = sum over (n, l) in order of dy[n, o, l]: the weight gradient's ones column alone,
+// same order, eight rows' chains side by side.
+void bias_gradient(float* out, const float* dy, Conv1dShape s) {
+  constexpr int R = 8;
+  const int LOUT = s.LOUT();
+  for (int o0 = 0; o0 < s.COUT; o0 += R) {
+    const int r = std::min(R, s.COUT - o0);
+    float acc[R] = {};
+    for (int n = 0; n < s.N; ++n) {
+      const float* rows = dy + (static_cast<int64_t>(n) * s.COUT + o0) * LOUT;
+      for (int l = 0; l < LOUT; ++l)
+        for (int i = 0; i < r; ++i) acc[i] += rows[static_cast<int64_t>(i) * LOUT + l];
+    }
+    for (int i = 0; i < r; ++i) out[o0 + i] = acc[i];
   }
 }
 
@@ -174,14 +250,17 @@ void im2col(float* col, const float* x, Conv1dShape s) {
   });
 }
 
-// colt (NL, CK), one row per output position: colt[n*LOUT + l, c*K + k] = x[n, c, l*stride + k - pad]
-// (0 outside), then 16 floats of zeros (conv1d_col_size's slack).
+// colt (NL, ldc = conv1d_col_stride), one row per output position: colt[n*LOUT + l, c*K + k] =
+// x[n, c, l*stride + k - pad] (0 outside), then a 1 at column CK (the bias gradient's) and
+// zeros to ldc.
 void im2col_t(float* colt, const float* x, Conv1dShape s) {
-  const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
+  const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT, ldc = conv1d_col_stride(s);
   parallel_for_if(1LL * CK * NL > 200000, NL, [&](int64_t lo_, int64_t hi_) {
     for (int j = static_cast<int>(lo_); j < static_cast<int>(hi_); ++j) {
       const int n = j / LOUT, l = j % LOUT;
-      float* row = colt + static_cast<size_t>(j) * CK;
+      float* row = colt + static_cast<size_t>(j) * ldc;
+      row[CK] = 1.0f;
+      for (int q = CK + 1; q < ldc; ++q) row[q] = 0.0f;
       for (int c = 0; c < s.CIN; ++c) {
         const float* src = x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
         const int p0 = l * s.stride - s.pad;  // the window [p0, p0 + K) of x's row
@@ -193,13 +272,12 @@ void im2col_t(float* colt, const float* x, Conv1dShape s) {
       }
     }
   });
-  for (int q = 0; q < kVec; ++q) colt[static_cast<size_t>(NL) * CK + q] = 0.0f;
 }
 
 }  // namespace
 
-// `col` (kept for backward) holds the transposed im2col (NL, CK): the weight gradient's
-// direct GEMM reads its rows (im2col_t). The forward GEMM reads im2col (CK, NL) at small
+// `col` (kept for backward) holds the transposed im2col (NL, conv1d_col_stride): the weight
+// gradient reads its rows (im2col_t). The forward GEMM reads im2col (CK, NL) at small
 // batches (the direct kernel; built in scratch) and the transposed one at large batches
 // (the packed SGEMM reads either).
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s) {
@@ -215,7 +293,7 @@ void conv1d_forward(float* y, float* col, const float* x, const float* w, const 
       col = scratch(2, static_cast<size_t>(conv1d_col_size(s)));
       im2col_t(col, x, s);
     }
-    sgemm(Trans::No, Trans::Yes, s.COUT, NL, CK, 1.0f, w, CK, col, CK, 0.0f, yp, NL);
+    sgemm(Trans::No, Trans::Yes, s.COUT, NL, CK, 1.0f, w, CK, col, conv1d_col_stride(s), 0.0f, yp, NL);
   }
   parallel_for_if(1LL * s.COUT * NL > 200000, s.N * s.COUT, [&](int64_t lo_, int64_t hi_) {
     for (int no = static_cast<int>(lo_); no < static_cast<int>(hi_); ++no) {
@@ -233,29 +311,31 @@ void conv1d_allow_wide_blocks(bool allow) { g_wide_allowed.store(allow); }
 void conv1d_backward(GradOut<float> dx, GradOut<float> dw, GradOut<float> db, const float* dy, const float* col,
                      const float* w, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
-  // dy (N, COUT, LOUT) -> dyp (COUT, N*LOUT), the layout of the forward GEMM's output.
-  float* dyp = scratch(0, static_cast<size_t>(s.COUT) * NL);
-  parallel_for_if(1LL * s.COUT * NL > 200000, s.N * s.COUT, [&](int64_t lo_, int64_t hi_) {
-    for (int no = static_cast<int>(lo_); no < static_cast<int>(hi_); ++no) {
-      const int n = no / s.COUT, o = no % s.COUT;
-      std::memcpy(dyp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT, dy + static_cast<size_t>(no) * LOUT,
-                  sizeof(float) * static_cast<size_t>(LOUT));
+  if (dw) {
+    // out (COUT, ldc): dw in columns [0, CK), db in column CK (colt's ones).
+    const int ldc = conv1d_col_stride(s);
+    float* out = scratch(5, static_cast<size_t>(s.COUT) * ldc);
+    weight_gradient(out, dy, col, s, ldc);
+    for (int o = 0; o < s.COUT; ++o) {
+      const float* row = out + static_cast<int64_t>(o) * ldc;
+      for (int c = 0; c < CK; ++c) dw.put(static_cast<int64_t>(o) * CK + c, row[c]);
+      if (db) db.put(o, row[CK]);
     }
-  });
-  if (db) {
+  } else if (db) {
     float* sums = scratch(6, static_cast<size_t>(s.COUT));
-    row_sums(sums, dyp, s.COUT, NL);
+    bias_gradient(sums, dy, s);
     for (int o = 0; o < s.COUT; ++o) db.put(o, sums[o]);
   }
-  if (dw) {
-    // dw (COUT, CK) = dyp (COUT, NL) . colt (NL, CK): the direct GEMM (colt's slack lets the
-    // last 16 columns' loads run past CK).
-    float* out = dw.accumulate() ? scratch(5, static_cast<size_t>(s.COUT) * CK) : dw.data;
-    gemm_direct(out, CK, dyp, NL, s.COUT, NL, col, CK, CK, true);
-    if (dw.accumulate())
-      for (int i = 0; i < s.COUT * CK; ++i) dw.data[i] += out[i];
-  }
   if (dx) {
+    // dy (N, COUT, LOUT) -> dyp (COUT, N*LOUT), the layout of the forward GEMM's output.
+    float* dyp = scratch(0, static_cast<size_t>(s.COUT) * NL);
+    parallel_for_if(1LL * s.COUT * NL > 200000, s.N * s.COUT, [&](int64_t lo_, int64_t hi_) {
+      for (int no = static_cast<int>(lo_); no < static_cast<int>(hi_); ++no) {
+        const int n = no / s.COUT, o = no % s.COUT;
+        std::memcpy(dyp + static_cast<size_t>(o) * NL + static_cast<size_t>(n) * LOUT, dy + static_cast<size_t>(no) * LOUT,
+                    sizeof(float) * static_cast<size_t>(LOUT));
+      }
+    });
     // dcol (CK, NL) = w^T (CK, COUT) . dyp (COUT, NL), then scatter back (col2im).
     float* dcol = scratch(1, static_cast<size_t>(CK) * NL);
     sgemm(Trans::Yes, Trans::No, CK, NL, s.COUT, 1.0f, w, CK, dyp, NL, 0.0f, dcol, NL);

@@ -5,7 +5,7 @@
 //
 // `col` (conv1d_col_size(s) floats, from the engine) carries x from forward to backward in
 // this backend's own layout: x itself, (N, CIN, L), whenever it fits (L <= K * LOUT, always
-// true for stride 1), else the CPU's im2col layout (CIN*K, N*LOUT). Only this forward writes
+// true for stride 1), else im2col (CIN*K, N*LOUT). Only this forward writes
 // it and only this backward reads it; forward accepts a null col (inference).
 //
 //   forward : direct kernel. A block owns one sample, a tile of LT output positions (one

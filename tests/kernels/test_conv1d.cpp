@@ -99,8 +99,10 @@ TEST_CASE("conv1d reference: an input position no window reaches gets zero gradi
 
 TEST_CASE("conv1d CPU: the direct GEMM's wide and narrow register blocks give the same bits") {
   // DeepChrome's layer at batch 1 and 64 (the direct forward at 1; the weight gradient's
-  // 50 columns read into col's slack) and two odd shapes; the narrow blocks are the AVX2
-  // machines' path, the wide ones AVX-512's (where this CPU has none, both runs are narrow).
+  // 50 columns padded to 64, the bias gradient in column 50) and two odd shapes; the narrow
+  // blocks are the AVX2 machines' path, the wide ones AVX-512's (where this CPU has none,
+  // both runs are narrow). The bias gradient alone (no dw: its own loop) has the same bits
+  // as the one the weight gradient's ones column gives.
   for (const Conv1dShape s : {Conv1dShape{1, 5, 100, 50, 10, 1, 0}, Conv1dShape{64, 5, 100, 50, 10, 1, 0},
                               Conv1dShape{3, 7, 40, 70, 3, 1, 1}, Conv1dShape{2, 3, 30, 17, 5, 2, 2}}) {
     CAPTURE(s.N);
@@ -127,11 +129,21 @@ TEST_CASE("conv1d CPU: the direct GEMM's wide and narrow register blocks give th
     CHECK(bit_identical(wide.y, narrow.y));
     CHECK(bit_identical(wide.dw, narrow.dw));
     CHECK(bit_identical(wide.db, narrow.db));
+    std::vector<float> db_alone(b.size(), 7.0f);
+    {
+      std::vector<float> col(static_cast<size_t>(k::conv1d_col_size(s)));
+      std::vector<float> y(dy.size());
+      k::cpu::conv1d_forward(y.data(), col.data(), x.data(), w.data(), b.data(), s);
+      k::cpu::conv1d_backward(GradOut<float>{}, GradOut<float>{}, GradOut<float>{db_alone.data(), GradMode::Overwrite},
+                              dy.data(), col.data(), w.data(), s);
+    }
+    CHECK(bit_identical(wide.db, db_alone));
     // And both near the double reference (the weight gradient's long sums included).
     std::vector<double> dw_ref(w.size()), db_ref(b.size());
     const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end());
     k::conv1d_backward_reference(GradOut<double>{}, GradOut<double>{dw_ref.data(), GradMode::Overwrite},
                                  GradOut<double>{db_ref.data(), GradMode::Overwrite}, dyd.data(), xd.data(), wd.data(), s);
     for (size_t i = 0; i < dw_ref.size(); ++i) REQUIRE(std::fabs(wide.dw[i] - dw_ref[i]) < 1e-4 * (1 + std::fabs(dw_ref[i])) * std::sqrt(s.N * LOUT));
+    for (size_t i = 0; i < db_ref.size(); ++i) REQUIRE(std::fabs(wide.db[i] - db_ref[i]) < 1e-4 * (1 + std::fabs(db_ref[i])) * std::sqrt(s.N * LOUT));
   }
 }
