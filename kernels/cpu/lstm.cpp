@@ -227,11 +227,26 @@ struct Fwd {
   const float* x;
   float* y;
   float* ws;          // null: inference, nothing kept
-  const float* wpk;   // [P][I + H][G4P]: rows W_ih^T then W_hh^T, columns padded to G4P
-  const float* bias;  // [P][G4P]: b_ih + b_hh
+  float* wpk;         // [P][I + H][G4P]: rows W_ih^T then W_hh^T, columns padded to G4P
+  float* bias;        // [P][G4P]: b_ih + b_hh
   int G4P;            // 4H rounded up to the vector width
   int chunks;
+  const LstmParams<float>* w;  // non-null: each item packs its pair's weights (one item per pair)
 };
+
+// Pair p's weights, packed for the forward tiles: wpk rows W_ih^T then W_hh^T, bias b_ih + b_hh.
+void pack_forward(float* wpk, float* bias, const LstmParams<float>& w, int p, int I, int H, int G4P) {
+  const int G4 = 4 * H;
+  float* wp = wpk + static_cast<int64_t>(p) * (I + H) * G4P;
+  for (int k = 0; k < I + H; ++k) {
+    float* dst = wp + static_cast<int64_t>(k) * G4P;
+    for (int col = 0; col < G4P; ++col)
+      dst[col] = col >= G4 ? 0.0f : k < I ? w.w_ih[p][col * I + k] : w.w_hh[p][col * H + (k - I)];
+  }
+  for (int col = 0; col < G4P; ++col)
+    bias[static_cast<int64_t>(p) * G4P + col] =
+        col >= G4 ? 0.0f : (w.b_ih[p] ? w.b_ih[p][col] : 0.0f) + (w.b_hh[p] ? w.b_hh[p][col] : 0.0f);
+}
 
 // One step of one row: a (4H pre-activations) -> gates, c (state, in place), h.
 template <class V>
@@ -260,6 +275,7 @@ DC_AI void forward_item(const Fwd& f, int64_t item) {
   const int64_t BT = s.BT(), P = s.P();
   const auto [p, g, d, b0, b1] = item_of(s, f.chunks, item);
   if (b0 >= b1) return;
+  if (f.w) pack_forward(f.wpk, f.bias, *f.w, p, I, H, G4P);
   static thread_local AlignedBuffer tmp_buf, c_buf;
   float* tmp = tmp_buf.get(static_cast<size_t>(8) * G4P);  // pre-activations of a row block
   float* cst = c_buf.get(static_cast<size_t>(b1 - b0) * H);  // c of each row
@@ -307,16 +323,49 @@ struct Bwd {
   LstmShape s;
   const float *dy, *x, *y, *ws;
   const LstmParamGrads<float>* dw;
-  const float* wb;    // [P][4H][WB]: W_hh (columns 0..H) and, when I > 1 and dx is wanted, W_ih (HP..HP+I)
-  const float* wih1;  // [P][G4P]: W_ih when I == 1, zero padded
+  float* wb;          // [P][4H][WB]: W_hh (columns 0..H) and, when I > 1 and dx is wanted, W_ih (HP..HP+I)
+  float* wih1;        // [P][G4P]: W_ih when I == 1, zero padded
   float* part;        // [items][psz]: per item dW_hh^T [Hr][G4P], dW_ih^T [Ir][G4P], db [G4P]
   float* dxp;         // [P][B*T][I]: each direction's dx (summed over directions at the end); null: no dx
   int G4P, HP, WB, Hr, Ir;  // padded to the vector width (G4P, HP, WB) or to 8 rows (Hr, Ir)
   int64_t psz;
   int chunks;
+  const LstmParams<float>* w;  // non-null (one item per pair): each item packs its pair's weights
+                               // and writes its pair's weight gradients itself
 };
 
 bool wants(const std::vector<GradOut<float>>& v, int64_t p) { return !v.empty() && v[p].data; }
+
+// Pair p's weights, packed for the backward tiles (wb) and the I == 1 dx (wih1).
+void pack_backward(float* wb, float* wih1, const LstmParams<float>& w, int p, int I, int H, int HP, int WB, int G4P) {
+  const int G4 = 4 * H;
+  for (int k = 0; k < G4; ++k) {
+    float* dst = wb + (static_cast<int64_t>(p) * G4 + k) * WB;
+    for (int j = 0; j < WB; ++j)
+      dst[j] = j < H ? w.w_hh[p][k * H + j] : (j >= HP && j - HP < I) ? w.w_ih[p][k * I + (j - HP)] : 0.0f;
+  }
+  if (wih1)
+    for (int k = 0; k < G4P; ++k) wih1[static_cast<int64_t>(p) * G4P + k] = k < G4 ? w.w_ih[p][k] : 0.0f;
+}
+
+// Pair p's weight gradients from its items' partial sums, added in item order and
+// transposed: out (4H, n) (+)= sum over the chunks c of part_c[offset + j*G4P + k], j < n.
+void collect_pair(const Bwd& f, int p) {
+  const int G4 = 4 * f.s.H, H = f.s.H, I = f.s.I;
+  auto collect = [&](const GradOut<float>& out, int64_t offset, int n) {
+    for (int k = 0; k < G4; ++k)
+      for (int j = 0; j < n; ++j) {
+        float v = 0.0f;
+        for (int c = 0; c < f.chunks; ++c)
+          v += f.part[(static_cast<int64_t>(p) * f.chunks + c) * f.psz + offset + static_cast<int64_t>(j) * f.G4P + k];
+        out.put(static_cast<int64_t>(k) * n + j, v);
+      }
+  };
+  if (wants(f.dw->w_hh, p)) collect(f.dw->w_hh[p], 0, H);
+  if (wants(f.dw->w_ih, p)) collect(f.dw->w_ih[p], static_cast<int64_t>(f.Hr) * f.G4P, I);
+  for (const auto* v : {&f.dw->b_ih, &f.dw->b_hh})
+    if (wants(*v, p)) collect((*v)[p], static_cast<int64_t>(f.Hr + f.Ir) * f.G4P, 1);
+}
 
 // One step of one row: the pre-activation gradients da and the carried dc.
 template <class V>
@@ -352,7 +401,12 @@ DC_AI void backward_item(const Bwd& f, int64_t item) {
   const int H = s.H, I = s.I, T = s.T, G4 = 4 * H, DH = s.D * H, HP = f.HP, G4P = f.G4P, WB = f.WB;
   const int64_t BT = s.BT(), P = s.P();
   const auto [p, g, d, b0, b1] = item_of(s, f.chunks, item);
-  if (b0 >= b1) return;
+  if (b0 >= b1) {  // no rows (B = 0): the pair's gradients are zero
+    std::fill(f.part + item * f.psz, f.part + (item + 1) * f.psz, 0.0f);
+    if (f.w) collect_pair(f, p);
+    return;
+  }
+  if (f.w) pack_backward(f.wb, f.wih1, *f.w, p, I, H, HP, WB, G4P);
   const int rows = b1 - b0, rpad = round_up(rows, 8);
   const bool want_hh = wants(f.dw->w_hh, p), want_ih = wants(f.dw->w_ih, p);
   const bool want_b = wants(f.dw->b_ih, p) || wants(f.dw->b_hh, p);
@@ -433,6 +487,7 @@ DC_AI void backward_item(const Bwd& f, int64_t item) {
       }
     }
   }
+  if (f.w) collect_pair(f, p);
 }
 
 // ---- the per-instruction-set drivers -------------------------------------------------------
@@ -488,20 +543,13 @@ void lstm_forward(float* y, float* ws, const float* x, const LstmParams<float>& 
   const int64_t wsize = static_cast<int64_t>(P) * (I + H) * G4P;
   float* wpk = pack_buf.get(static_cast<size_t>(wsize + static_cast<int64_t>(P) * G4P));
   float* bias = wpk + wsize;
-  for (int p = 0; p < P; ++p) {
-    float* wp = wpk + static_cast<int64_t>(p) * (I + H) * G4P;
-    for (int k = 0; k < I + H; ++k) {
-      float* dst = wp + static_cast<int64_t>(k) * G4P;
-      for (int col = 0; col < G4P; ++col)
-        dst[col] = col >= G4 ? 0.0f : k < I ? w.w_ih[p][col * I + k] : w.w_hh[p][col * H + (k - I)];
-    }
-    for (int col = 0; col < G4P; ++col)
-      bias[static_cast<int64_t>(p) * G4P + col] =
-          col >= G4 ? 0.0f : (w.b_ih[p] ? w.b_ih[p][col] : 0.0f) + (w.b_hh[p] ? w.b_hh[p][col] : 0.0f);
-  }
+  // With one item per pair each item packs its own pair's weights (in the parallel region);
+  // else they are packed here, before the items that share them.
   const int chunks = chunks_per_pair(P, s.B);
+  if (chunks > 1)
+    for (int p = 0; p < P; ++p) pack_forward(wpk, bias, w, p, I, H, G4P);
   const bool parallel = P * chunks > 1 && use_threads(static_cast<int64_t>(P) * s.BT() * G4 * (I + H), kParallelWork);
-  const Fwd f{s, x, y, ws, wpk, bias, G4P, chunks};
+  const Fwd f{s, x, y, ws, wpk, bias, G4P, chunks, chunks == 1 ? &w : nullptr};
   switch (target) {
     case Isa::Avx512: forward_run_avx512(f, parallel); break;
     case Isa::Avx2: forward_run_avx2(f, parallel); break;
@@ -527,45 +575,22 @@ void lstm_backward(GradOut<float> dx, const LstmParamGrads<float>& dw, const flo
   // Shared by the whole team: owned by the calling thread.
   static thread_local AlignedBuffer wb_buf, wih1_buf, part_buf, dx_buf;
   float* wb = wb_buf.get(static_cast<size_t>(P) * G4 * WB);
-  for (int p = 0; p < P; ++p)
-    for (int k = 0; k < G4; ++k) {
-      float* dst = wb + (static_cast<int64_t>(p) * G4 + k) * WB;
-      for (int j = 0; j < WB; ++j)
-        dst[j] = j < H ? w.w_hh[p][k * H + j] : (j >= HP && j - HP < I) ? w.w_ih[p][k * I + (j - HP)] : 0.0f;
-    }
-  float* wih1 = nullptr;
-  if (I == 1 && dx) {
-    wih1 = wih1_buf.get(static_cast<size_t>(P) * G4P);
-    for (int p = 0; p < P; ++p)
-      for (int k = 0; k < G4P; ++k) wih1[static_cast<int64_t>(p) * G4P + k] = k < G4 ? w.w_ih[p][k] : 0.0f;
-  }
+  float* wih1 = I == 1 && dx ? wih1_buf.get(static_cast<size_t>(P) * G4P) : nullptr;
   float* part = part_buf.get(static_cast<size_t>(items * psz));
   float* dxp = dx ? dx_buf.get(static_cast<size_t>(P) * BT * I) : nullptr;
   const bool parallel = items > 1 && use_threads(static_cast<int64_t>(P) * BT * G4 * (2 * H + I), kParallelWork);
-  const Bwd b{s, dy, x, y, ws, &dw, wb, wih1, part, dxp, G4P, HP, WB, Hr, Ir, psz, chunks};
+  // With one item per pair each item packs its pair's weights and writes its pair's weight
+  // gradients (in the parallel region); else both happen here, around the items.
+  const Bwd b{s, dy, x, y, ws, &dw, wb, wih1, part, dxp, G4P, HP, WB, Hr, Ir, psz, chunks, chunks == 1 ? &w : nullptr};
+  if (chunks > 1)
+    for (int p = 0; p < P; ++p) pack_backward(wb, wih1, w, p, I, H, HP, WB, G4P);
   switch (target) {
     case Isa::Avx512: backward_run_avx512(b, parallel); break;
     case Isa::Avx2: backward_run_avx2(b, parallel); break;
     case Isa::Baseline: backward_run_sse(b, parallel); break;
   }
-
-  // The items' partial sums, added in item order, transposed into the gradients:
-  // out (4H, n) (+)= sum over the pair's chunks c of part_c[offset + j*G4P + k], j < n.
-  auto collect = [&](const GradOut<float>& out, int p, int64_t offset, int n) {
-    for (int k = 0; k < G4; ++k)
-      for (int j = 0; j < n; ++j) {
-        float v = 0.0f;
-        for (int c = 0; c < chunks; ++c)
-          v += part[(static_cast<int64_t>(p) * chunks + c) * psz + offset + static_cast<int64_t>(j) * G4P + k];
-        out.put(static_cast<int64_t>(k) * n + j, v);
-      }
-  };
-  for (int p = 0; p < P; ++p) {
-    if (wants(dw.w_hh, p)) collect(dw.w_hh[p], p, 0, H);
-    if (wants(dw.w_ih, p)) collect(dw.w_ih[p], p, static_cast<int64_t>(Hr) * G4P, I);
-    for (const auto* v : {&dw.b_ih, &dw.b_hh})
-      if (wants(*v, p)) collect((*v)[p], p, static_cast<int64_t>(Hr + Ir) * G4P, 1);
-  }
+  if (chunks > 1)
+    for (int p = 0; p < P; ++p) collect_pair(b, p);
   if (dx)
     for (int g = 0; g < s.G; ++g) {
       const float* d0 = dxp + static_cast<int64_t>(g) * D * BT * I;
