@@ -285,7 +285,9 @@ DC_AI void forward_item(const Fwd& f, int64_t item) {
   float* gates_p = f.ws ? f.ws + p * BT * G4 : nullptr;
   float* c_p = f.ws ? f.ws + P * BT * G4 + p * BT * H : nullptr;
   float* tc_p = f.ws ? f.ws + P * BT * 5 * H + p * BT * H : nullptr;
-  const int nv = G4P / W, MR = tile_rows_for<V>(nv);
+  // Blocks of up to 8 rows (split by run_block into 8 x 2-vector tiles): per k, two loads of
+  // the weights and eight broadcasts feed sixteen FMAs.
+  const int nv = G4P / W, rows = b1 - b0, MR = rows >= 8 ? 8 : rows >= 4 ? 4 : rows >= 2 ? 2 : 1;
   for (int step = 0; step < T; ++step) {
     const int t = d == 0 ? step : T - 1 - step;
     const int tp = d == 0 ? t - 1 : t + 1;
@@ -382,10 +384,12 @@ DC_AI void cell_backward(int j, int H, const float* gr, const float* tcr, const 
   st(dar + 3 * H + j, dh * tc * og * (1.0f - og));
 }
 
-// part rows [0, n) += sum over the item's rows k of A[k*lda + j] da[k][:], j < n.
+// part rows [0, n) += sum over the item's rows k of A[k*lda + j] da[k][:], j < n. Blocks of
+// up to 8 rows j (split by run_block into 8 x 2-vector tiles where the whole row would not
+// fit the registers): per k, two loads of da and eight broadcasts feed sixteen FMAs.
 template <class V>
 DC_AI void accumulate_rows(float* part, int G4P, const float* A, int64_t lda, int n, int rows, const float* da) {
-  const int nv = G4P / VT<V>::W, MR = tile_rows_for<V>(nv);
+  const int nv = G4P / VT<V>::W, MR = n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
   for (int j0 = 0; j0 < n; j0 += MR) {
     int aoff[8];
     for (int r = 0; r < 8; ++r) aoff[r] = std::min(j0 + r, n - 1);  // rows past n land in padding
@@ -437,6 +441,19 @@ DC_AI void backward_item(const Bwd& f, int64_t item) {
   for (int step = T - 1; step >= 0; --step) {
     const int t = d == 0 ? step : T - 1 - step;
     const int tp = d == 0 ? t - 1 : t + 1;
+    // dy and y are batch-major (a row's time steps T * D * H floats apart): ask for the next
+    // step's rows of both now (their lines sit in L2 / L3 since forward), not when read.
+    if (step > 1) {
+      const int tpp = d == 0 ? tp - 1 : tp + 1;
+      for (int r = 0; r < rows; ++r) {
+        const float* dyn = f.dy + ((gb0 + r) * T + tp) * DH + d * H;
+        const float* yn = f.y + ((gb0 + r) * T + tpp) * DH + d * H;
+        for (int q = 0; q < H; q += 16) {
+          __builtin_prefetch(dyn + q);
+          __builtin_prefetch(yn + q);
+        }
+      }
+    }
     for (int r = 0; r < rows; ++r) {
       const int64_t w = static_cast<int64_t>(t) * s.B + b0 + r, pw = static_cast<int64_t>(tp) * s.B + b0 + r;
       const float* gr = gates_p + w * G4;
