@@ -355,13 +355,18 @@ void pack_backward(float* wb, float* wih1, const LstmParams<float>& w, int p, in
 void collect_pair(const Bwd& f, int p) {
   const int G4 = 4 * f.s.H, H = f.s.H, I = f.s.I;
   auto collect = [&](const GradOut<float>& out, int64_t offset, int n) {
-    for (int k = 0; k < G4; ++k)
-      for (int j = 0; j < n; ++j) {
+    const float* base = f.part + static_cast<int64_t>(p) * f.chunks * f.psz + offset;
+    const bool acc = out.accumulate();
+    for (int j = 0; j < n; ++j) {
+      const float* row = base + static_cast<int64_t>(j) * f.G4P;
+      float* dst = out.data + j;
+      for (int k = 0; k < G4; ++k) {
         float v = 0.0f;
-        for (int c = 0; c < f.chunks; ++c)
-          v += f.part[(static_cast<int64_t>(p) * f.chunks + c) * f.psz + offset + static_cast<int64_t>(j) * f.G4P + k];
-        out.put(static_cast<int64_t>(k) * n + j, v);
+        for (int c = 0; c < f.chunks; ++c) v += row[c * f.psz + k];
+        float& o = dst[static_cast<int64_t>(k) * n];
+        o = acc ? o + v : v;
       }
+    }
   };
   if (wants(f.dw->w_hh, p)) collect(f.dw->w_hh[p], 0, H);
   if (wants(f.dw->w_ih, p)) collect(f.dw->w_ih[p], static_cast<int64_t>(f.Hr) * f.G4P, I);
