@@ -277,18 +277,17 @@ SimulatedCell simulate_cell_data(const std::string& cell, const SimulateOptions&
     s.labels.push_back(z[g] > median ? 1 : 0);
   }
 
-  const auto genes = static_cast<long long>(n);
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 64) num_threads(dc::num_threads())
-#endif
-  for (long long g = 0; g < genes; ++g) {
-    const size_t gi = static_cast<size_t>(g);
-    CounterRng rng(seed, gene_stream(cell_hash, gi));
-    const double zg = rng.normal();  // the same draw as above
-    float* x = splits[split_of[gi]]->x.data() + position[gi] * kValuesPerGene;
-    CountUniforms counts(seed, splitmix64(gene_stream(cell_hash, gi) ^ 0x636F756E7473ull));
-    simulate_gene(rng, counts, zg, rho, factors, x);
-  }
+  // Each gene from its own counter-based streams: the same values whatever thread runs it.
+  parallel_chunks(static_cast<int64_t>(n), 64, [&](int64_t b, int64_t e) {
+    for (int64_t g = b; g < e; ++g) {
+      const size_t gi = static_cast<size_t>(g);
+      CounterRng rng(seed, gene_stream(cell_hash, gi));
+      const double zg = rng.normal();  // the same draw as above
+      float* x = splits[split_of[gi]]->x.data() + position[gi] * kValuesPerGene;
+      CountUniforms counts(seed, splitmix64(gene_stream(cell_hash, gi) ^ 0x636F756E7473ull));
+      simulate_gene(rng, counts, zg, rho, factors, x);
+    }
+  });
   return out;
 }
 

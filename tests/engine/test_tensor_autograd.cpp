@@ -1,6 +1,7 @@
 // Tensor handle semantics and the autograd wiring: accumulation of a tensor used twice,
 // diamonds, no_grad, leaves without requires_grad, zero_grad / overwrite-first, detach,
 // clone, repeated backward.
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -304,4 +305,24 @@ TEST_CASE("the graph is owned by the output and freed with it") {
   }
   CHECK(node.expired());
   CHECK(mid.expired());
+}
+
+TEST_CASE("parallel_chunks: every index once, in chunks of the asked size, whatever the thread count") {
+  const int threads = num_threads();
+  for (int t : {1, 2, 3}) {
+    set_num_threads(t);
+    for (const int64_t n : {int64_t{0}, int64_t{5}, int64_t{64}, int64_t{1000}}) {
+      CAPTURE(t);
+      CAPTURE(n);
+      std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+      std::atomic<int> bad_chunks{0};
+      parallel_chunks(n, 64, [&](int64_t b, int64_t e) {
+        if (b % 64 != 0 || e - b > 64 || (e - b < 64 && e != n)) bad_chunks.fetch_add(1);
+        for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
+      });
+      CHECK(bad_chunks.load() == 0);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(seen[static_cast<size_t>(i)].load() == 1);
+    }
+  }
+  set_num_threads(threads);
 }
