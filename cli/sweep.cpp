@@ -235,10 +235,10 @@ int cmd_sweep(const Args& args) {
   // Everything in it is a pure function of the finished runs' files (see io/experiment/sweep.h).
   io::MarkImportanceSweep importance;
   auto write_summary = [&] {
-    io::write_file_atomic(s.output_dir + "/summary.csv", io::summary_csv(summary));
-    io::write_file_atomic(s.output_dir + "/summary.md", io::summary_md(summary));
-    io::write_file_atomic(s.output_dir + "/auroc_vs_paper.svg", io::auroc_vs_paper_svg(summary));
     importance = io::gather_mark_importance(s);
+    io::write_file_atomic(s.output_dir + "/summary.csv", io::summary_csv(summary));
+    io::write_file_atomic(s.output_dir + "/summary.md", io::summary_md(summary) + io::mark_importance_md(importance));
+    io::write_file_atomic(s.output_dir + "/auroc_vs_paper.svg", io::auroc_vs_paper_svg(summary));
     io::write_mark_importance_outputs(s.output_dir, importance);
   };
 

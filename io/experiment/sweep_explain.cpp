@@ -228,6 +228,25 @@ size_t write_mark_importance_outputs(const std::string& dir, const MarkImportanc
   return 1 + figs.size();
 }
 
+std::string mark_importance_md(const MarkImportanceSweep& m) {
+  if (!m.enabled) return "";
+  std::string out = "\n## Mark importance across cell types\n\n";
+  out += "Each explained run's `explain/mark_importance.csv`, gathered: `mark_importance_cells.csv` (one row per model, "
+         "method, class and cell type) and one heatmap per model, method and class (cell types x marks, each mark's "
+         "share of the map's positive part).";
+  for (size_t i = 0; i < m.models.size(); ++i)
+    out += (i ? "," : " Explained so far:") + std::string(" `") + m.models[i] + "` " + std::to_string(m.explained[i]) +
+           " of " + std::to_string(m.cells.size()) + " cell types";
+  out += ".\n";
+  for (const MarkImportanceTable& t : m.tables)
+    for (size_t k = 0; k < 2; ++k) {
+      const std::string file = "mark_importance_" + t.model + "_" + t.method + "_" + kClasses[k] + ".svg";
+      out += "\n### " + t.model + ", " + t.method + ", class " + kClasses[k] + "\n\n![" + t.model + " " + t.method + " " +
+             kClasses[k] + "](" + file + ")\n";
+    }
+  return out;
+}
+
 std::string mark_importance_status(const MarkImportanceSweep& m) {
   if (!m.enabled) return "";
   std::string s = "mark importance across cell types: mark_importance_cells.csv and " + std::to_string(2 * m.tables.size()) +

@@ -67,6 +67,11 @@ std::vector<NamedFigure> mark_importance_figures(const MarkImportanceSweep& m);
 // Returns the number of files written.
 size_t write_mark_importance_outputs(const std::string& dir, const MarkImportanceSweep& m);
 
+// The section summary.md ends with when explain is on: the CSV and every figure, linked
+// (Markdown images, relative to the sweep's output directory), with how many cell types each
+// model has explained; empty when explain is off.
+std::string mark_importance_md(const MarkImportanceSweep& m);
+
 // For the console, e.g. "mark importance across cell types: mark_importance_cells.csv and 6
 // figures (deepchrome: 3 of 3 cell types explained)"; empty when explain is off.
 std::string mark_importance_status(const MarkImportanceSweep& m);

@@ -358,6 +358,16 @@ TEST_CASE("sweep with explain on: mark importance across cell types, gathered fr
   const Result r = sh(kBin + " sweep explain.json");
   REQUIRE_MESSAGE(r.code == 0, r.out);
   CHECK(has(r.out, "mark importance across cell types: mark_importance_cells.csv and 6 figures (deepchrome: 2 of 2 cell types explained)"));
+  // summary.md links every figure the sweep wrote (and each link's file is there).
+  const std::string md = slurp(out / "summary.md");
+  CHECK(has(md, "## Mark importance across cell types"));
+  size_t links = 0;
+  for (size_t at = md.find("](mark_importance_"); at != std::string::npos; at = md.find("](mark_importance_", at + 1)) {
+    const std::string file = md.substr(at + 2, md.find(')', at) - at - 2);
+    CHECK_MESSAGE(fs::exists(out / file), file);
+    ++links;
+  }
+  CHECK(links == 6);
 
   const std::string csv = slurp(out / "mark_importance_cells.csv");
   const std::vector<std::string> rows = lines_of(csv);

@@ -111,6 +111,13 @@ TEST_CASE("sweep mark importance: explained runs only, rows by model, method, cl
   for (const auto& f : figs) CHECK(fs::exists(fs::path(s.output_dir) / f.file));
   CHECK(io::mark_importance_cells_csv(io::gather_mark_importance(s)) == csv);
   CHECK(count_of(io::mark_importance_status(m), "deepchrome: 2 of 3 cell types explained, attentivechrome: 1 of 3") == 1);
+  // summary.md's section links the CSV and every figure written, and says what is explained.
+  const std::string md = io::mark_importance_md(m);
+  CHECK(count_of(md, "## Mark importance across cell types") == 1);
+  CHECK(count_of(md, "`mark_importance_cells.csv`") == 1);
+  CHECK(count_of(md, "`deepchrome` 2 of 3 cell types, `attentivechrome` 1 of 3 cell types") == 1);
+  CHECK(count_of(md, "![") == figs.size());
+  for (const auto& f : figs) CHECK(count_of(md, "](" + f.file + ")") == 1);
   fs::remove_all(dir);
 }
 
@@ -124,6 +131,7 @@ TEST_CASE("sweep mark importance: explain off writes nothing, even where runs ho
   CHECK(io::write_mark_importance_outputs(s.output_dir, m) == 0);
   CHECK(!fs::exists(fs::path(s.output_dir) / "mark_importance_cells.csv"));
   CHECK(io::mark_importance_status(m).empty());
+  CHECK(io::mark_importance_md(m).empty());
   fs::remove_all(dir);
 }
 
