@@ -16,7 +16,8 @@ int available_cores();
 
 // body(begin, end) over [0, n) in chunks of `chunk`, on the kernels' team: each member takes
 // the next chunk as it finishes one (for work of uneven cost, like simulating genes). The
-// chunks must not depend on each other: which member runs one changes nothing.
+// chunks must not depend on each other: which member runs one changes nothing. body must not
+// throw (an exception on a worker ends the process, as in the kernels).
 void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& body);
 
 }  // namespace dc

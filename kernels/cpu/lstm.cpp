@@ -2,16 +2,19 @@
 //
 // Work is split into items = (pair, chunk of batch rows); every item runs its whole time
 // loop on one thread, so one parallel region covers a call and needs no barriers. A step
-// of an item is, for each block of MR rows:
-//   forward : acc = bias + x_t W_ih^T + h_prev W_hh^T   (MR x 4H in registers; packed
-//             weights [I+H][4H padded]) -> gates, c, h fused right after;
+// of an item is, for each block of up to 8 rows:
+//   forward : acc = bias + x_t W_ih^T + h_prev W_hh^T   (register tiles of 8 rows x 2
+//             vectors: per k two loads of the packed weights [I+H][4H padded] and eight
+//             broadcasts feed sixteen FMAs) -> gates, c, h fused right after;
 //   backward: da = the step's pre-activation gradients (elementwise), then
 //             [dh_prev, dx_t] = da [W_hh, W_ih] (packed [4H][H (+ I) padded]), and the
 //             step's share of the weight gradients, transposed and in registers:
 //             dW_hh^T += h_prev^T da, dW_ih^T += x_t^T da, db += sum da (per item).
-// The item partial sums are added in item order at the end; the chunking depends on
-// (P, B) only, and a row's arithmetic is the same whichever block or thread it lands in,
-// so nothing depends on the thread count.
+// The item partial sums are added in item order at the end (by the item itself when it is
+// its pair's only one, which then also packs its pair's weights: inside the parallel
+// region, not on the caller alone); the chunking depends on (P, B) only, and a row's
+// arithmetic is the same whichever block or thread it lands in, so nothing depends on the
+// thread count.
 //
 // The code is written once over a vector type V (GCC vector extensions) and compiled three
 // times, each for its instruction set with the matching width: 16 floats (AVX-512), 8
