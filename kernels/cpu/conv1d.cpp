@@ -26,7 +26,7 @@ struct NnArgs {
   float* y;
   int ldy;
   const float* w;
-  int ldw, K;
+  int ldw, M, K;
   const float* B;
   int ldb, width;
   const float* tail;  // the last columns' B: a zero-padded copy (rows of 16)
@@ -63,32 +63,48 @@ DC_AI void nn_block(const NnArgs& a, const float* B, int ldb, int m, int j, int 
     }
 }
 
+// Row block m, columns [j, j1) (j a multiple of 16; j1 a multiple of 16 or the width, where
+// the last columns come from `tail`).
 template <int RM>
-DC_AI void nn_rows_of(const NnArgs& a, int m, int k0, int k1) {
-  int j = 0;
+DC_AI void nn_cols(const NnArgs& a, int m, int j, int j1, int k0, int k1) {
   if (a.wide) {  // one broadcast of w feeds four FMAs instead of two
-    for (; j + 4 * kVec <= a.width; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, 4 * kVec, k0, k1);
+    for (; j + 4 * kVec <= j1; j += 4 * kVec) nn_block<RM, 4>(a, a.B + j, a.ldb, m, j, 4 * kVec, k0, k1);
   }
-  for (; j + 2 * kVec <= a.width; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
-  for (; j + kVec <= a.width; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
-  if (j < a.width) nn_block<RM, 1>(a, a.tail, a.ld_tail, m, j, a.width - j, k0, k1);
+  for (; j + 2 * kVec <= j1; j += 2 * kVec) nn_block<RM, 2>(a, a.B + j, a.ldb, m, j, 2 * kVec, k0, k1);
+  for (; j + kVec <= j1; j += kVec) nn_block<RM, 1>(a, a.B + j, a.ldb, m, j, kVec, k0, k1);
+  if (j < j1) nn_block<RM, 1>(a, a.tail, a.ld_tail, m, j, j1 - j, k0, k1);
 }
 
 // K is taken in chunks of kChunk (the chunk of B stays in the cache for every row block),
-// each chunk summed from zero and added to the total in chunk order: a long K (the weight
-// gradient's 5824 positions at batch 64) is also summed more accurately than in one run.
+// each chunk summed from zero and added to the total in chunk order.
 constexpr int kChunk = 256;
 
 DC_CPU_CLONES void nn_rows(const NnArgs& a, int m0, int m1) {
   for (int k0 = 0; k0 < a.K; k0 += kChunk) {
     const int k1 = std::min(a.K, k0 + kChunk);
     int m = m0;
-    for (; m + 4 <= m1; m += 4) nn_rows_of<4>(a, m, k0, k1);
-    for (; m < m1; ++m) nn_rows_of<1>(a, m, k0, k1);
+    for (; m + 4 <= m1; m += 4) nn_cols<4>(a, m, 0, a.width, k0, k1);
+    for (; m < m1; ++m) nn_cols<1>(a, m, 0, a.width, k0, k1);
   }
 }
 
-// y (M, width) = w (M, K) . B (K, width), rows split across the team.
+// A short K (one chunk) over many columns (the forward at large batches): panels of
+// kPanel columns outermost, each panel of B (K x kPanel) read once from memory and then
+// from L1 by every row block; the same sums as nn_rows (one chunk: each output summed over
+// k in order).
+constexpr int kPanel = 128;
+
+DC_CPU_CLONES void nn_panels(const NnArgs& a, int p0, int p1) {
+  for (int p = p0; p < p1; ++p) {
+    const int j = p * kPanel, j1 = std::min(a.width, j + kPanel);
+    int m = 0;
+    for (; m + 4 <= a.M; m += 4) nn_cols<4>(a, m, j, j1, 0, a.K);
+    for (; m < a.M; ++m) nn_cols<1>(a, m, j, j1, 0, a.K);
+  }
+}
+
+// y (M, width) = w (M, K) . B (K, width), split across the team by rows, or by panels of
+// columns when K is one chunk and there are more panels than row blocks.
 void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const float* B, int ldb, int width) {
   const int full = width / kVec * kVec;
   float* tail = nullptr;
@@ -99,7 +115,19 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
         tail[static_cast<int64_t>(k) * kVec + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
   }
   const bool wide = wide_blocks();
-  const NnArgs a{y, ldy, w, ldw, K, B, ldb, width, tail, kVec, wide};
+  const NnArgs a{y, ldy, w, ldw, M, K, B, ldb, width, tail, kVec, wide};
+  const int panels = (width + kPanel - 1) / kPanel;
+  if (K <= kChunk && panels > (M + 3) / 4) {
+    if (use_threads(1LL * M * K * width, 2'000'000)) {
+      run_team([&] {
+        const Range r = thread_range(panels);
+        nn_panels(a, static_cast<int>(r.begin), static_cast<int>(r.end));
+      });
+    } else {
+      nn_panels(a, 0, panels);
+    }
+    return;
+  }
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
   if (use_threads(1LL * M * K * width, 2'000'000)) {
@@ -217,8 +245,9 @@ void bias_gradient(float* out, const float* dy, Conv1dShape s) {
   }
 }
 
-// The forward GEMM goes direct while im2col's rows are short (small batches); beyond, the
-// packed SGEMM reads the long rows better.
+// The forward GEMM goes direct (im2col (CK, NL) built in scratch) while im2col's rows are
+// short or CK is one chunk (DeepChrome's 50: panels of columns, nn_panels); else the packed
+// SGEMM reads the long rows of the transposed im2col better.
 constexpr int kDirectForwardMaxColumns = 1024;
 
 // col (CIN*K, N*LOUT): col[(c*K + k), n*LOUT + l] = x[n, c, l*stride + k - pad] (0 outside).
@@ -284,7 +313,7 @@ void conv1d_forward(float* y, float* col, const float* x, const float* w, const 
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
   float* yp = scratch(0, static_cast<size_t>(s.COUT) * NL);  // (COUT, N*LOUT)
   if (col) im2col_t(col, x, s);
-  if (NL <= kDirectForwardMaxColumns) {
+  if (NL <= kDirectForwardMaxColumns || CK <= kChunk) {
     float* cm = scratch(2, static_cast<size_t>(CK) * NL);
     im2col(cm, x, s);
     gemm_direct(yp, NL, w, CK, s.COUT, CK, cm, NL, NL);

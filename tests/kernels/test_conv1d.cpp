@@ -98,13 +98,15 @@ TEST_CASE("conv1d reference: an input position no window reaches gets zero gradi
 
 
 TEST_CASE("conv1d CPU: the direct GEMM's wide and narrow register blocks give the same bits") {
-  // DeepChrome's layer at batch 1 and 64 (the direct forward at 1; the weight gradient's
-  // 50 columns padded to 64, the bias gradient in column 50) and two odd shapes; the narrow
+  // DeepChrome's layer at batch 1 and 64 (the forward by row blocks at 1, by panels of
+  // columns at 64; the weight gradient's 50 columns padded to 64, the bias gradient in column
+  // 50) and three odd shapes (the last: panels, the last one ending in a 15-column tail); the narrow
   // blocks are the AVX2 machines' path, the wide ones AVX-512's (where this CPU has none,
   // both runs are narrow). The bias gradient alone (no dw: its own loop) has the same bits
   // as the one the weight gradient's ones column gives.
   for (const Conv1dShape s : {Conv1dShape{1, 5, 100, 50, 10, 1, 0}, Conv1dShape{64, 5, 100, 50, 10, 1, 0},
-                              Conv1dShape{3, 7, 40, 70, 3, 1, 1}, Conv1dShape{2, 3, 30, 17, 5, 2, 2}}) {
+                              Conv1dShape{3, 7, 40, 70, 3, 1, 1}, Conv1dShape{2, 3, 30, 17, 5, 2, 2},
+                              Conv1dShape{13, 3, 30, 5, 4, 1, 0}}) {
     CAPTURE(s.N);
     CAPTURE(s.COUT);
     const int CK = s.CIN * s.K, LOUT = s.LOUT();
@@ -145,5 +147,16 @@ TEST_CASE("conv1d CPU: the direct GEMM's wide and narrow register blocks give th
                                  GradOut<double>{db_ref.data(), GradMode::Overwrite}, dyd.data(), xd.data(), wd.data(), s);
     for (size_t i = 0; i < dw_ref.size(); ++i) REQUIRE(std::fabs(wide.dw[i] - dw_ref[i]) < 1e-4 * (1 + std::fabs(dw_ref[i])) * std::sqrt(s.N * LOUT));
     for (size_t i = 0; i < db_ref.size(); ++i) REQUIRE(std::fabs(wide.db[i] - db_ref[i]) < 1e-4 * (1 + std::fabs(db_ref[i])) * std::sqrt(s.N * LOUT));
+    std::vector<double> y_ref(dy.size());
+    const std::vector<double> bd(b.begin(), b.end());
+    k::conv1d_forward_reference(y_ref.data(), xd.data(), wd.data(), bd.data(), s);
+    for (size_t i = 0; i < y_ref.size(); ++i) REQUIRE(std::fabs(wide.y[i] - y_ref[i]) < 1e-5 * (1 + std::fabs(y_ref[i])) * std::sqrt(CK));
+    // The same bits on one thread as on the team (panels or rows split across it).
+    {
+      ThreadCount one(1);
+      std::vector<float> y1(dy.size()), col(static_cast<size_t>(k::conv1d_col_size(s)));
+      k::cpu::conv1d_forward(y1.data(), col.data(), x.data(), w.data(), b.data(), s);
+      CHECK(bit_identical(wide.y, y1));
+    }
   }
 }
