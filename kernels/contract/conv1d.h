@@ -4,7 +4,8 @@
 //             LOUT = (L + 2*pad - K) / stride + 1
 //   backward: dx, dw, db from dy (N, COUT, LOUT); a null gradient skips that work.
 //
-// The float kernels (kernels/cpu/conv1d.cpp: im2col + one GEMM over the batch;
+// The float kernels (kernels/cpu/conv1d.cpp: a direct GEMM per sample, or im2col + one GEMM
+// over the batch;
 // kernels/cuda/conv1d.cu) keep im2col of x in `col` (conv1d_col_size floats): forward fills
 // it and backward reads it instead of x, so the engine keeps it between the two. A forward
 // with no backward to follow may pass a null `col`.

@@ -29,17 +29,20 @@ struct NnArgs {
   int ldw, M, K;
   const float* B;
   int ldb, width;
-  const float* tail;  // the last columns' B: a zero-padded copy (rows of 16)
+  const float* tail;  // the last columns' B: a zero-padded copy (rows of 16), or B's own zero padding
   int ld_tail;
-  bool wide;   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
+  bool wide;
+  const float* bias;  // non-null: each row's sum starts at bias[row] (one chunk only)   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
 };
 
 template <int RM, int RV>
 DC_AI void nn_block(const NnArgs& a, const float* B, int ldb, int m, int j, int cols,
              int k0, int k1) {
   vf16 acc[RM][RV];
-  for (int i = 0; i < RM; ++i)
-    for (int v = 0; v < RV; ++v) acc[i][v] = vf16{};
+  for (int i = 0; i < RM; ++i) {
+    const vf16 init = a.bias && k0 == 0 ? splat<vf16>(a.bias[m + i]) : vf16{};
+    for (int v = 0; v < RV; ++v) acc[i][v] = init;
+  }
   const float* wrow[RM];
   for (int i = 0; i < RM; ++i) wrow[i] = a.w + static_cast<int64_t>(m + i) * a.ldw;
   for (int k = k0; k < k1; ++k) {
@@ -88,23 +91,7 @@ DC_CPU_CLONES void nn_rows(const NnArgs& a, int m0, int m1) {
   }
 }
 
-// A short K (one chunk) over many columns (the forward at large batches): panels of
-// kPanel columns outermost, each panel of B (K x kPanel) read once from memory and then
-// from L1 by every row block; the same sums as nn_rows (one chunk: each output summed over
-// k in order).
-constexpr int kPanel = 128;
-
-DC_CPU_CLONES void nn_panels(const NnArgs& a, int p0, int p1) {
-  for (int p = p0; p < p1; ++p) {
-    const int j = p * kPanel, j1 = std::min(a.width, j + kPanel);
-    int m = 0;
-    for (; m + 4 <= a.M; m += 4) nn_cols<4>(a, m, j, j1, 0, a.K);
-    for (; m < a.M; ++m) nn_cols<1>(a, m, j, j1, 0, a.K);
-  }
-}
-
-// y (M, width) = w (M, K) . B (K, width), split across the team by rows, or by panels of
-// columns when K is one chunk and there are more panels than row blocks.
+// y (M, width) = w (M, K) . B (K, width), rows split across the team.
 void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const float* B, int ldb, int width) {
   const int full = width / kVec * kVec;
   float* tail = nullptr;
@@ -115,19 +102,7 @@ void gemm_direct(float* y, int ldy, const float* w, int ldw, int M, int K, const
         tail[static_cast<int64_t>(k) * kVec + j] = full + j < width ? B[static_cast<int64_t>(k) * ldb + full + j] : 0.0f;
   }
   const bool wide = wide_blocks();
-  const NnArgs a{y, ldy, w, ldw, M, K, B, ldb, width, tail, kVec, wide};
-  const int panels = (width + kPanel - 1) / kPanel;
-  if (K <= kChunk && panels > (M + 3) / 4) {
-    if (use_threads(1LL * M * K * width, 2'000'000)) {
-      run_team([&] {
-        const Range r = thread_range(panels);
-        nn_panels(a, static_cast<int>(r.begin), static_cast<int>(r.end));
-      });
-    } else {
-      nn_panels(a, 0, panels);
-    }
-    return;
-  }
+  const NnArgs a{y, ldy, w, ldw, M, K, B, ldb, width, tail, kVec, wide, nullptr};
   // Small products stay on one thread: moving their operands between cores' caches costs
   // more than the work (at batch 1, conv1d forward took 7.6 us on one thread, 15 on two).
   if (use_threads(1LL * M * K * width, 2'000'000)) {
@@ -245,9 +220,67 @@ void bias_gradient(float* out, const float* dy, Conv1dShape s) {
   }
 }
 
-// The forward GEMM goes direct (im2col (CK, NL) built in scratch) while im2col's rows are
-// short or CK is one chunk (DeepChrome's 50: panels of columns, nn_panels); else the packed
-// SGEMM reads the long rows of the transposed im2col better.
+// ---- the forward, one sample at a time (CK one chunk: DeepChrome's 50) --------------------
+// y[n] (COUT, LOUT) = b + w (COUT, CK) . im2col of sample n (CK, LOUT). The sample's im2col is
+// built in a buffer of the thread's own (rows padded with zeros to a multiple of 16: it stays
+// in L1 for every row block, and the last columns' loads read the padding), the sums start at
+// the bias, and the blocks store straight into y: no im2col of the whole batch, no copy of the
+// output. Samples split across the team; each output is bias + its CK terms in order.
+struct FwdArgs {
+  float* y;
+  const float* x;
+  const float* w;
+  const float* b;
+  Conv1dShape s;
+};
+
+DC_CPU_CLONES void forward_samples(const FwdArgs& f, int n0, int n1) {
+  const Conv1dShape& s = f.s;
+  const int LOUT = s.LOUT(), CK = s.CIN * s.K, ldb = (LOUT + kVec - 1) / kVec * kVec, full = LOUT / kVec * kVec;
+  static thread_local AlignedBuffer buf;
+  float* B = buf.get(static_cast<size_t>(CK) * ldb);
+  const bool wide = wide_blocks();
+  for (int n = n0; n < n1; ++n) {
+    for (int r = 0; r < CK; ++r) {
+      const int c = r / s.K, k = r % s.K;
+      const float* src = f.x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
+      float* out = B + static_cast<size_t>(r) * ldb;
+      if (s.stride == 1) {  // a window of x, zeros where it hangs over the padding
+        const int lo = std::clamp(s.pad - k, 0, LOUT), hi = std::clamp(s.L + s.pad - k, lo, LOUT);
+        for (int l = 0; l < lo; ++l) out[l] = 0.0f;
+        for (int l = lo; l < hi; ++l) out[l] = src[l + k - s.pad];
+        for (int l = hi; l < ldb; ++l) out[l] = 0.0f;
+      } else {
+        for (int l = 0; l < LOUT; ++l) {
+          const int pos = l * s.stride + k - s.pad;
+          out[l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
+        }
+        for (int l = LOUT; l < ldb; ++l) out[l] = 0.0f;
+      }
+    }
+    const NnArgs a{f.y + static_cast<size_t>(n) * s.COUT * LOUT, LOUT, f.w, CK, s.COUT, CK, B, ldb, LOUT, B + full, ldb,
+                   wide, f.b};
+    int m = 0;
+    for (; m + 4 <= s.COUT; m += 4) nn_cols<4>(a, m, 0, LOUT, 0, CK);
+    for (; m < s.COUT; ++m) nn_cols<1>(a, m, 0, LOUT, 0, CK);
+  }
+}
+
+void forward_direct(float* y, const float* x, const float* w, const float* b, Conv1dShape s) {
+  const FwdArgs f{y, x, w, b, s};
+  if (s.N > 1 && use_threads(1LL * s.COUT * s.CIN * s.K * s.N * s.LOUT(), 2'000'000)) {
+    run_team([&] {
+      const Range r = thread_range(s.N);
+      forward_samples(f, static_cast<int>(r.begin), static_cast<int>(r.end));
+    });
+  } else {
+    forward_samples(f, 0, s.N);
+  }
+}
+
+// CK of more than one chunk: the forward GEMM goes direct (im2col (CK, NL) built in scratch)
+// while im2col's rows are short; beyond, the packed SGEMM reads the long rows of the
+// transposed im2col better.
 constexpr int kDirectForwardMaxColumns = 1024;
 
 // col (CIN*K, N*LOUT): col[(c*K + k), n*LOUT + l] = x[n, c, l*stride + k - pad] (0 outside).
@@ -311,9 +344,13 @@ void im2col_t(float* colt, const float* x, Conv1dShape s) {
 // (the packed SGEMM reads either).
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
-  float* yp = scratch(0, static_cast<size_t>(s.COUT) * NL);  // (COUT, N*LOUT)
   if (col) im2col_t(col, x, s);
-  if (NL <= kDirectForwardMaxColumns || CK <= kChunk) {
+  if (CK <= kChunk) {
+    forward_direct(y, x, w, b, s);
+    return;
+  }
+  float* yp = scratch(0, static_cast<size_t>(s.COUT) * NL);  // (COUT, N*LOUT)
+  if (NL <= kDirectForwardMaxColumns) {
     float* cm = scratch(2, static_cast<size_t>(CK) * NL);
     im2col(cm, x, s);
     gemm_direct(yp, NL, w, CK, s.COUT, CK, cm, NL, NL);
