@@ -90,10 +90,9 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) fl
   return r;
 }
 
-// The machine's single-precision FMA peak in GFLOP/s for the kernels' team (`threads`
-// members), measured: every member runs the loop; the members that ran are counted.
-double measure_peak_gflops(int threads, double seconds) {
-  (void)threads;  // the team's size (bench --threads): the regions below run on it
+// The machine's single-precision FMA peak in GFLOP/s for the kernels' team (bench --threads
+// sets its size), measured: every member runs the loop; the members that ran are counted.
+double measure_peak_gflops(double seconds) {
   const long iters = 2'000'000;
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
@@ -363,7 +362,7 @@ int run_benchmarks(const std::vector<std::string>& args) {
     }
   }
   if (only.empty() || only == "kernels") {
-    const double peak = measure_peak_gflops(nthreads, quick ? 0.05 : 0.6);
+    const double peak = measure_peak_gflops(quick ? 0.05 : 0.6);
     doc["machine"]["peak_gflops_measured"] = peak;
     OpBenchOptions o;
     o.sample_s = sample_s;

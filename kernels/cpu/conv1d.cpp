@@ -13,14 +13,22 @@ namespace dc::kernels::cpu {
 namespace {
 
 // ---- y (M, width) = w (M, K) . B (K, width), direct -------------------------------------
-// The conv's forward GEMM at small batches (w the filters, B im2col). Blocks of 4 output
+// The conv's forward GEMM (w the filters, B im2col): per sample when CK is one chunk
+// (forward_samples), over the batch's im2col at small batches otherwise. Blocks of 4 output
 // rows x 32 columns (x 64 on AVX-512) live in registers through a pass over K: per k, two
 // (four) loads of B, four broadcasts of w, eight (sixteen) FMAs, no packing. Every output is
 // summed over k in order, in chunks (below): the same bits whatever the blocking, the thread
 // split or the vector width. A last block narrower than 16 columns reads `tail`: a
 // zero-padded copy of those columns (K x 16).
 std::atomic<bool> g_wide_allowed{true};  // conv1d_allow_wide_blocks
-bool wide_blocks();
+
+bool wide_blocks() {
+  // The 64-column blocks where the CPU has AVX-512 (their 16-20 accumulators would spill on
+  // AVX2's 16 registers); the results do not depend on the block shape.
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return avx512 && g_wide_allowed.load(std::memory_order_relaxed);
+}
 
 struct NnArgs {
   float* y;
@@ -31,8 +39,8 @@ struct NnArgs {
   int ldb, width;
   const float* tail;  // the last columns' B: a zero-padded copy (rows of 16), or B's own zero padding
   int ld_tail;
-  bool wide;
-  const float* bias;  // non-null: each row's sum starts at bias[row] (one chunk only)   // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
+  bool wide;          // blocks of 64 columns (16 accumulators: AVX-512's 32 registers hold them)
+  const float* bias;  // non-null: each row's sum starts at bias[row] (one chunk only)
 };
 
 template <int RM, int RV>
@@ -181,14 +189,6 @@ DC_CPU_CLONES void wg_rows(const WgArgs& a, int m0, int m1, int N, bool wide) {
     wg_rows_t<4, 2>(a, m0, m1, N);
 }
 
-bool wide_blocks() {
-  // The 64-column blocks where the CPU has AVX-512 (their 16-20 accumulators would spill on
-  // AVX2's 16 registers); the results do not depend on the block shape.
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  return avx512 && g_wide_allowed.load(std::memory_order_relaxed);
-}
-
 // out (COUT, ldc) as above; rows split across the team (50 = 25 + 25: five blocks of 5 each).
 void weight_gradient(float* out, const float* dy, const float* colt, Conv1dShape s, int ldc) {
   const WgArgs a{out, dy, colt, s.COUT, s.LOUT(), ldc};
@@ -220,6 +220,23 @@ void bias_gradient(float* out, const float* dy, Conv1dShape s) {
   }
 }
 
+// Row (c, k) of sample n's im2col: out[l] = x[n, c, l*stride + k - pad] for l < LOUT (0 outside
+// x), then zeros to `width` (>= LOUT). `src` is x's row (n, c).
+DC_AI void window_row(float* out, const float* src, int k, Conv1dShape s, int LOUT, int width) {
+  if (s.stride == 1) {  // a window of x, zeros where it hangs over the padding
+    const int lo = std::clamp(s.pad - k, 0, LOUT), hi = std::clamp(s.L + s.pad - k, lo, LOUT);
+    for (int l = 0; l < lo; ++l) out[l] = 0.0f;
+    for (int l = lo; l < hi; ++l) out[l] = src[l + k - s.pad];
+    for (int l = hi; l < width; ++l) out[l] = 0.0f;
+    return;
+  }
+  for (int l = 0; l < LOUT; ++l) {
+    const int pos = l * s.stride + k - s.pad;
+    out[l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
+  }
+  for (int l = LOUT; l < width; ++l) out[l] = 0.0f;
+}
+
 // ---- the forward, one sample at a time (CK one chunk: DeepChrome's 50) --------------------
 // y[n] (COUT, LOUT) = b + w (COUT, CK) . im2col of sample n (CK, LOUT). The sample's im2col is
 // built in a buffer of the thread's own (rows padded with zeros to a multiple of 16: it stays
@@ -241,23 +258,9 @@ DC_CPU_CLONES void forward_samples(const FwdArgs& f, int n0, int n1) {
   float* B = buf.get(static_cast<size_t>(CK) * ldb);
   const bool wide = wide_blocks();
   for (int n = n0; n < n1; ++n) {
-    for (int r = 0; r < CK; ++r) {
-      const int c = r / s.K, k = r % s.K;
-      const float* src = f.x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
-      float* out = B + static_cast<size_t>(r) * ldb;
-      if (s.stride == 1) {  // a window of x, zeros where it hangs over the padding
-        const int lo = std::clamp(s.pad - k, 0, LOUT), hi = std::clamp(s.L + s.pad - k, lo, LOUT);
-        for (int l = 0; l < lo; ++l) out[l] = 0.0f;
-        for (int l = lo; l < hi; ++l) out[l] = src[l + k - s.pad];
-        for (int l = hi; l < ldb; ++l) out[l] = 0.0f;
-      } else {
-        for (int l = 0; l < LOUT; ++l) {
-          const int pos = l * s.stride + k - s.pad;
-          out[l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
-        }
-        for (int l = LOUT; l < ldb; ++l) out[l] = 0.0f;
-      }
-    }
+    for (int r = 0; r < CK; ++r)
+      window_row(B + static_cast<size_t>(r) * ldb, f.x + (static_cast<size_t>(n) * s.CIN + r / s.K) * s.L, r % s.K, s,
+                 LOUT, ldb);
     const NnArgs a{f.y + static_cast<size_t>(n) * s.COUT * LOUT, LOUT, f.w, CK, s.COUT, CK, B, ldb, LOUT, B + full, ldb,
                    wide, f.b};
     int m = 0;
@@ -291,23 +294,10 @@ void im2col(float* col, const float* x, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
   parallel_for_if(1LL * CK * NL > 200000, CK, [&](int64_t lo_, int64_t hi_) {
     for (int r = static_cast<int>(lo_); r < static_cast<int>(hi_); ++r) {
-      const int c = r / s.K, k = r % s.K;
       float* dst = col + static_cast<size_t>(r) * NL;
-      for (int n = 0; n < s.N; ++n) {
-        const float* src = x + (static_cast<size_t>(n) * s.CIN + c) * s.L;
-        float* out = dst + static_cast<size_t>(n) * LOUT;
-        if (s.stride == 1) {  // a window of x, zeros where it hangs over the padding
-          const int lo = std::clamp(s.pad - k, 0, LOUT), hi = std::clamp(s.L + s.pad - k, lo, LOUT);
-          for (int l = 0; l < lo; ++l) out[l] = 0.0f;
-          std::memcpy(out + lo, src + lo + k - s.pad, sizeof(float) * static_cast<size_t>(hi - lo));
-          for (int l = hi; l < LOUT; ++l) out[l] = 0.0f;
-          continue;
-        }
-        for (int l = 0; l < LOUT; ++l) {
-          const int pos = l * s.stride + k - s.pad;
-          out[l] = (pos >= 0 && pos < s.L) ? src[pos] : 0.0f;
-        }
-      }
+      for (int n = 0; n < s.N; ++n)
+        window_row(dst + static_cast<size_t>(n) * LOUT, x + (static_cast<size_t>(n) * s.CIN + r / s.K) * s.L, r % s.K, s,
+                   LOUT, LOUT);
     }
   });
 }
@@ -339,9 +329,9 @@ void im2col_t(float* colt, const float* x, Conv1dShape s) {
 }  // namespace
 
 // `col` (kept for backward) holds the transposed im2col (NL, conv1d_col_stride): the weight
-// gradient reads its rows (im2col_t). The forward GEMM reads im2col (CK, NL) at small
-// batches (the direct kernel; built in scratch) and the transposed one at large batches
-// (the packed SGEMM reads either).
+// gradient reads its rows (im2col_t). The forward: per sample (forward_direct) when CK is one
+// chunk; else the direct GEMM over im2col (CK, NL) at small batches, the packed SGEMM over
+// the transposed im2col at large ones.
 void conv1d_forward(float* y, float* col, const float* x, const float* w, const float* b, Conv1dShape s) {
   const int LOUT = s.LOUT(), CK = s.CIN * s.K, NL = s.N * LOUT;
   if (col) im2col_t(col, x, s);

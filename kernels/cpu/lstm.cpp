@@ -195,6 +195,9 @@ DC_AI void run_tiles(const K& k, int mr, int nv) {
 
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
+// Rows per block of the 8-row tiles (run_tiles takes 1, 2, 4 or 8) for n rows.
+int rows_per_block(int n) { return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1; }
+
 int g_max_lanes = 0;  // lstm_limit_lanes(); 0: no limit
 
 // The instruction set the kernels run on: the CPU's best, or narrower under lstm_limit_lanes.
@@ -290,7 +293,7 @@ DC_AI void forward_item(const Fwd& f, int64_t item) {
   float* tc_p = f.ws ? f.ws + P * BT * 5 * H + p * BT * H : nullptr;
   // Blocks of up to 8 rows (split by run_block into 8 x 2-vector tiles): per k, two loads of
   // the weights and eight broadcasts feed sixteen FMAs.
-  const int nv = G4P / W, rows = b1 - b0, MR = rows >= 8 ? 8 : rows >= 4 ? 4 : rows >= 2 ? 2 : 1;
+  const int nv = G4P / W, MR = rows_per_block(b1 - b0);
   for (int step = 0; step < T; ++step) {
     const int t = d == 0 ? step : T - 1 - step;
     const int tp = d == 0 ? t - 1 : t + 1;
@@ -397,7 +400,7 @@ DC_AI void cell_backward(int j, int H, const float* gr, const float* tcr, const 
 // fit the registers): per k, two loads of da and eight broadcasts feed sixteen FMAs.
 template <class V>
 DC_AI void accumulate_rows(float* part, int G4P, const float* A, int64_t lda, int n, int rows, const float* da) {
-  const int nv = G4P / VT<V>::W, MR = n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+  const int nv = G4P / VT<V>::W, MR = rows_per_block(n);
   for (int j0 = 0; j0 < n; j0 += MR) {
     int aoff[8];
     for (int r = 0; r < 8; ++r) aoff[r] = std::min(j0 + r, n - 1);  // rows past n land in padding

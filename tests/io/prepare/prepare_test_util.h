@@ -59,7 +59,6 @@ inline void write_gzip(const fs::path& path, const std::string& text) {
   gzclose(gz);
 }
 
-
 // ---- the synthetic genome, genes and reads ----------------------------------------------
 
 struct Chrom {
